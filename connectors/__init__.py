@@ -1,0 +1,1 @@
+"""Connectors to outside systems, each behind a small typed Protocol (see base.py)."""

@@ -1,0 +1,28 @@
+"""Finds connector implementations by name through the `idp.connectors` entry points."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+
+log = logging.getLogger(__name__)
+
+GROUP = "idp.connectors"
+
+
+class UnknownConnector(LookupError):
+    """No installed plugin has that name."""
+
+
+def load_connector(name: str):
+    """The class registered under `name`; a plugin that fails to import is logged."""
+    for entry in entry_points(group=GROUP):
+        if entry.name != name:
+            continue
+        try:
+            return entry.load()
+        except Exception:
+            log.exception("connector plugin %s failed to load", name)
+            raise
+    available = sorted(entry.name for entry in entry_points(group=GROUP))
+    raise UnknownConnector(f"no connector named {name!r}; installed: {', '.join(available)}")

@@ -1,0 +1,80 @@
+"""National single sign-on: an OpenID Connect provider for public-service portals."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from connectors.registry import load_connector
+from idp import errors
+from idp.config import Settings, load_settings
+from idp.db import Database
+from idp.provider import Provider
+from idp.security import headers
+from idp.security.passwords import PasswordHasher
+from idp.sessions import write_cookies
+from idp.store.state import make_state_store
+from keys import KeyRing, make_backends
+
+csrf = CSRFProtect()
+
+# Endpoints that portals call server-to-server or by redirect: no browser form, no CSRF token.
+CSRF_EXEMPT = ("oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
+               "oidc.authorize", "oidc.end_session_view")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the provider from `settings` (or from `--config` / `$IDP_CONFIG`)."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.server.secret_key,
+        SESSION_COOKIE_NAME="idp_form",
+        SESSION_COOKIE_SECURE=settings.session.cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=settings.session.transaction_ttl,
+        WTF_CSRF_SSL_STRICT=False,  # Referer is never sent (Referrer-Policy: no-referrer)
+    )
+    if settings.server.trust_proxy_headers:
+        hops = settings.server.trust_proxy_headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    db = Database()
+    db.init_app(app, settings.database_url, pool_size=settings.server.threads,
+                echo=settings.database.echo)
+    sms_class = load_connector(settings.sms.connector)
+    pw = settings.passwords
+    app.extensions["idp.provider"] = Provider(
+        settings=settings,
+        db=db,
+        state=make_state_store(settings, db.engine),
+        keys=KeyRing(db.sessions, make_backends(settings.keys), settings.keys.reload_seconds),
+        sms=sms_class.from_settings(settings),
+        passwords=PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
+    )
+
+    csrf.init_app(app)
+    errors.init_app(app)
+    headers.init_app(app, hsts=settings.server.issuer.startswith("https://"))
+
+    from idp import oidc
+    from idp.login.views import bp as login_bp
+
+    oidc.init_app(app)
+    app.register_blueprint(login_bp)
+    for endpoint in CSRF_EXEMPT:
+        csrf.exempt(app.view_functions[endpoint])
+
+    @app.before_request
+    def _reload_keys():
+        if request.endpoint != "static":
+            app.extensions["idp.provider"].keys.maybe_reload()
+
+    app.after_request(write_cookies)
+    logging.getLogger("idp").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,80 @@
+"""Creating accounts: used by `idp account add` today and by counter registration later."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from idp.identity import InvalidPerson, PersonData, validate_person
+from idp.security.passwords import PasswordHasher, check_password_policy, password_user_inputs
+from idp.store.models import Account, OtpPhone
+
+DUPLICATE_CCCD = (
+    "Số định danh này đã có tài khoản. Nếu đó không phải tài khoản của bạn, vui lòng dùng "
+    "\"Quên mật khẩu\", đến bộ phận một cửa hoặc gửi khiếu nại."
+)
+
+
+class AccountExists(Exception):
+    """An account with this CCCD already exists."""
+
+
+def validate_new_account(raw: Mapping[str, str], password: str, min_score: int) -> PersonData:
+    """Check every field and the password policy; raise InvalidPerson listing all problems."""
+    errors: dict[str, str] = {}
+    person = None
+    try:
+        person = validate_person(raw)
+    except InvalidPerson as exc:
+        errors.update(exc.errors)
+    inputs = password_user_inputs(
+        full_name=raw.get("full_name"), cccd=raw.get("cccd"),
+        birthdate=person.birthdate if person else None, phone=raw.get("phone"),
+    )
+    problems = check_password_policy(password, inputs, min_score=min_score)
+    if problems:
+        errors["password"] = " ".join(problems)
+    if errors:
+        raise InvalidPerson(errors)
+    return person
+
+
+def create_account(
+    session: Session,
+    person: PersonData,
+    password: str,
+    hasher: PasswordHasher,
+    *,
+    verified_by: str,
+    ial: int = 2,
+) -> Account:
+    """Create a level-`ial` citizen account with its OTP phone; commit or change nothing."""
+    if session.scalar(select(Account.id).where(Account.cccd == person.cccd)) is not None:
+        raise AccountExists(DUPLICATE_CCCD)
+    account = Account(
+        subject=secrets.token_urlsafe(32),
+        cccd=person.cccd,
+        full_name=person.full_name,
+        birthdate=person.birthdate,
+        gender=person.gender,
+        email=person.email,
+        email_verified=False,
+        password_hash=hasher.hash(password),
+        account_type="citizen",
+        ial=ial,
+        verified_by=verified_by,
+        status="active",
+    )
+    account.phones.append(OtpPhone(phone=person.phone, is_default=True))
+    session.add(account)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Two registrations of one CCCD at the same moment: the unique index decides.
+        session.rollback()
+        raise AccountExists(DUPLICATE_CCCD) from None
+    return account

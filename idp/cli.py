@@ -1,0 +1,299 @@
+"""The `idp` command: serve, database, keys, clients, accounts, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from sqlalchemy.orm import sessionmaker
+
+from idp.config import ConfigError, Settings, load_settings
+from idp.db import make_engine
+
+
+class Context:
+    """Settings loaded once, on first use, so `--help` works without a config."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    def sessions(self) -> sessionmaker:
+        return sessionmaker(make_engine(self.settings.database_url), expire_on_commit=False)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config_path", envvar="IDP_CONFIG", type=click.Path(dir_okay=False),
+              help="TOML configuration file (default: $IDP_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """National single sign-on: OpenID Connect provider."""
+    ctx.obj = Context(config_path)
+
+
+# --- database and keys --------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Apply migrations, then create signing keys on first run."""
+    from idp.migrate import upgrade
+    from keys import ensure_keys, make_backends
+
+    click.echo("==> applying migrations")
+    upgrade(ctx.settings)
+    click.echo("==> checking signing keys")
+    backend = make_backends(ctx.settings.keys)["software"]
+    with ctx.sessions().begin() as session:
+        for change in ensure_keys(session, backend):
+            click.echo(f"    {change}")
+    click.echo("database is up to date")
+
+
+@db.command("check")
+@pass_context
+def db_check(ctx: Context) -> None:
+    """Fail if the models and the migrations have drifted apart."""
+    from idp.migrate import check
+
+    check(ctx.settings)
+    click.echo("models and migrations agree")
+
+
+@main.group()
+def keys() -> None:
+    """Token-signing keys."""
+
+
+def _max_token_ttl(settings: Settings) -> int:
+    tokens = settings.tokens
+    # Other workers may sign with the old key until their next reload.
+    return max(tokens.access_token_ttl, tokens.id_token_ttl) + settings.keys.reload_seconds + 60
+
+
+@keys.command("rotate")
+@pass_context
+def keys_rotate(ctx: Context) -> None:
+    """Promote the pre-published key, retire the current one, publish a new next key."""
+    from keys import make_backends, rotate
+
+    backend = make_backends(ctx.settings.keys)["software"]
+    with ctx.sessions().begin() as session:
+        for change in rotate(session, backend, max_token_ttl=_max_token_ttl(ctx.settings)):
+            click.echo(str(change))
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def keys_list(ctx: Context, as_json: bool) -> None:
+    """Every key with its state (next, current, retired)."""
+    from keys import list_keys
+
+    with ctx.sessions()() as session:
+        rows = list_keys(session)
+    if as_json:
+        click.echo(json.dumps([
+            {"kid": r.kid, "alg": r.alg, "state": r.state, "backend": r.backend,
+             "unpublish_at": r.unpublish_at.isoformat() if r.unpublish_at else None}
+            for r in rows
+        ], indent=2))
+        return
+    for r in rows:
+        until = f" (published until {r.unpublish_at:%Y-%m-%d %H:%M})" if r.unpublish_at else ""
+        click.echo(f"{r.alg:6} {r.state:8} {r.kid}{until}")
+
+
+# --- clients ------------------------------------------------------------------------
+
+
+@main.group()
+def client() -> None:
+    """Relying-party portals."""
+
+
+@client.command("add")
+@click.option("--client-id", required=True)
+@click.option("--name", required=True, help="Shown to citizens on the login and consent pages.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--post-logout-uri", "post_logout_uris", multiple=True)
+@click.option("--backchannel-logout-uri")
+@click.option("--scope", "scopes", multiple=True, default=("openid", "profile"),
+              show_default=True)
+@click.option("--auth-method", type=click.Choice(["client_secret_basic", "client_secret_post"]),
+              default="client_secret_basic", show_default=True)
+@click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default="public",
+              show_default=True)
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256",
+              show_default=True)
+@click.option("--session-refresh-tokens", is_flag=True,
+              help="Issue refresh tokens bound to the SSO session without offline_access.")
+@click.option("--secret", help="Use this secret (32+ chars) instead of a generated one.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def client_add(ctx: Context, client_id, name, redirect_uris, post_logout_uris,
+               backchannel_logout_uri, scopes, auth_method, subject_type, id_token_alg,
+               session_refresh_tokens, secret, as_json) -> None:
+    """Register a portal; prints its secret once."""
+    from idp.clients import ClientRegistration, InvalidClient, client_summary, register_client
+
+    scopes = [s for value in scopes for s in value.split()]
+    registration = ClientRegistration(
+        client_id=client_id, name=name, redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(post_logout_uris),
+        backchannel_logout_uri=backchannel_logout_uri, scopes=scopes,
+        token_endpoint_auth_method=auth_method, subject_type=subject_type,
+        id_token_alg=id_token_alg, session_refresh_tokens=session_refresh_tokens, secret=secret,
+    )
+    with ctx.sessions()() as session:
+        try:
+            registered, plain_secret = register_client(session, registration)
+        except InvalidClient as exc:
+            raise click.ClickException(str(exc)) from None
+        summary = client_summary(registered)
+    if as_json:
+        click.echo(json.dumps({**summary, "client_secret": plain_secret}, indent=2))
+    else:
+        click.echo(f"client {client_id} registered")
+        click.echo(f"client secret (shown once, store it now): {plain_secret}")
+
+
+@client.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def client_list(ctx: Context, as_json: bool) -> None:
+    """Every registered portal."""
+    from idp.clients import client_summary, list_clients
+
+    with ctx.sessions()() as session:
+        rows = [client_summary(c) for c in list_clients(session)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['client_id']:24} {row['name']}")
+
+
+@client.command("show")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def client_show(ctx: Context, client_id: str, as_json: bool) -> None:
+    """One portal's registration (never its secret)."""
+    from idp.clients import client_summary
+    from idp.store.models import Client
+
+    with ctx.sessions()() as session:
+        found = session.get(Client, client_id)
+        if found is None:
+            raise click.ClickException(f"no client {client_id!r}")
+        row = client_summary(found)
+    if as_json:
+        click.echo(json.dumps(row, indent=2, ensure_ascii=False))
+        return
+    for key, value in row.items():
+        click.echo(f"{key:28} {value}")
+
+
+@client.command("remove")
+@click.argument("client_id")
+@pass_context
+def client_remove(ctx: Context, client_id: str) -> None:
+    """Delete a portal with its consents and refresh tokens."""
+    from idp.store.models import Client
+
+    with ctx.sessions().begin() as session:
+        found = session.get(Client, client_id)
+        if found is None:
+            raise click.ClickException(f"no client {client_id!r}")
+        session.delete(found)
+    click.echo(f"client {client_id} removed")
+
+
+# --- accounts -----------------------------------------------------------------------
+
+
+@main.group()
+def account() -> None:
+    """Citizen accounts."""
+
+
+@account.command("add")
+@click.option("--cccd", required=True, help="12-digit personal identification number.")
+@click.option("--name", "full_name", required=True)
+@click.option("--birthdate", required=True, help="YYYY-MM-DD or DD/MM/YYYY.")
+@click.option("--gender", required=True, help="nam/nữ (male/female).")
+@click.option("--phone", required=True, help="Mobile number that receives OTP.")
+@click.option("--email", default="")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted when not given.")
+@pass_context
+def account_add(ctx: Context, cccd, full_name, birthdate, gender, phone, email, password) -> None:
+    """Create a level-2 account verified by the operator."""
+    from idp.accounts import AccountExists, create_account, validate_new_account
+    from idp.identity import InvalidPerson
+    from idp.security.passwords import PasswordHasher
+
+    raw = {"cccd": cccd, "full_name": full_name, "birthdate": birthdate, "gender": gender,
+           "phone": phone, "email": email}
+    try:
+        person = validate_new_account(raw, password, ctx.settings.passwords.min_zxcvbn_score)
+    except InvalidPerson as exc:
+        lines = "\n".join(f"  {field}: {message}" for field, message in exc.errors.items())
+        raise click.ClickException("dữ liệu không hợp lệ:\n" + lines) from None
+    pw = ctx.settings.passwords
+    hasher = PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism)
+    with ctx.sessions()() as session:
+        try:
+            created = create_account(session, person, password, hasher, verified_by="operator")
+        except AccountExists as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"account created: sub={created.subject}")
+
+
+# --- serving ------------------------------------------------------------------------
+
+
+@main.command("serve")
+@click.option("--host")
+@click.option("--port", type=int)
+@click.option("--workers", type=int)
+@click.option("--threads", type=int)
+@pass_context
+def serve(ctx: Context, host, port, workers, threads) -> None:
+    """Run the provider under gunicorn (workers and threads from config)."""
+    from idp.serve import run
+
+    server = ctx.settings.server
+    run(ctx.settings, host or server.host, port or server.port, workers or server.workers,
+        threads or server.threads)
+
+
+@main.command("demo")
+@click.option("--port", type=int, default=5000, show_default=True,
+              help="Provider port; the portals use the next two.")
+@click.option("--dir", "directory", default="var/demo", show_default=True)
+def demo(port: int, directory: str) -> None:
+    """Set up and start the provider and two demo portals on 127.0.0.1."""
+    from idp.demo import run_demo
+
+    sys.exit(run_demo(directory, port))

@@ -1,0 +1,125 @@
+"""Registering relying-party portals (`idp client ...`)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.oidc.claims import SCOPES
+from idp.store.models import Client
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+SUBJECT_TYPES = ("public", "pairwise")
+ID_TOKEN_ALGS = ("RS256", "ES256")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+
+
+class InvalidClient(ValueError):
+    """A registration value is wrong; the message names it."""
+
+
+@dataclass
+class ClientRegistration:
+    client_id: str
+    name: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    backchannel_logout_uri: str | None
+    scopes: list[str]
+    token_endpoint_auth_method: str = "client_secret_basic"
+    subject_type: str = "public"
+    id_token_alg: str = "RS256"
+    session_refresh_tokens: bool = False
+    secret: str | None = None
+
+
+def _check_uri(uri: str, what: str) -> None:
+    parts = urlsplit(uri)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise InvalidClient(f"{what} must be an absolute URL: {uri}")
+    if parts.scheme == "http" and not loopback:
+        raise InvalidClient(f"{what} must use https (http only on loopback): {uri}")
+    if parts.fragment:
+        raise InvalidClient(f"{what} must not have a fragment: {uri}")
+
+
+def register_client(session: Session, reg: ClientRegistration) -> tuple[Client, str]:
+    """Validate and store a client; returns it with its secret (shown once, stored hashed)."""
+    if not CLIENT_ID.match(reg.client_id):
+        raise InvalidClient("client id: 3-64 letters, digits, '.', '_' or '-'")
+    if not reg.name.strip():
+        raise InvalidClient("name must not be empty")
+    if not reg.redirect_uris:
+        raise InvalidClient("at least one redirect URI is required")
+    for uri in reg.redirect_uris:
+        _check_uri(uri, "redirect URI")
+    for uri in reg.post_logout_redirect_uris:
+        _check_uri(uri, "post-logout redirect URI")
+    if reg.backchannel_logout_uri:
+        _check_uri(reg.backchannel_logout_uri, "back-channel logout URI")
+    unknown = set(reg.scopes) - set(SCOPES)
+    if unknown:
+        raise InvalidClient(
+            f"unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}"
+        )
+    if "openid" not in reg.scopes:
+        raise InvalidClient("the scopes must include openid")
+    if reg.token_endpoint_auth_method not in AUTH_METHODS:
+        raise InvalidClient(f"token endpoint auth method: one of {', '.join(AUTH_METHODS)}")
+    if reg.subject_type not in SUBJECT_TYPES:
+        raise InvalidClient(f"subject type: one of {', '.join(SUBJECT_TYPES)}")
+    if reg.id_token_alg not in ID_TOKEN_ALGS:
+        raise InvalidClient(f"ID token algorithm: one of {', '.join(ID_TOKEN_ALGS)}")
+    hosts = {urlsplit(uri).hostname for uri in reg.redirect_uris}
+    if reg.subject_type == "pairwise" and len(hosts) != 1:
+        raise InvalidClient("a pairwise client's redirect URIs must share one host (its sector)")
+    if session.get(Client, reg.client_id) is not None:
+        raise InvalidClient(f"a client with id {reg.client_id!r} already exists")
+    secret = reg.secret or secrets.token_urlsafe(32)
+    if len(secret) < 32:
+        raise InvalidClient("client secret: at least 32 characters")
+    client = Client(
+        client_id=reg.client_id,
+        name=reg.name.strip(),
+        secret_digest=hashlib.sha256(secret.encode()).hexdigest(),
+        redirect_uris=reg.redirect_uris,
+        post_logout_redirect_uris=reg.post_logout_redirect_uris,
+        backchannel_logout_uri=reg.backchannel_logout_uri,
+        allowed_scopes=reg.scopes,
+        token_endpoint_auth_method=reg.token_endpoint_auth_method,
+        subject_type=reg.subject_type,
+        sector_identifier=hosts.pop() if reg.subject_type == "pairwise" else None,
+        id_token_signed_response_alg=reg.id_token_alg,
+        session_refresh_tokens=reg.session_refresh_tokens,
+    )
+    session.add(client)
+    session.commit()
+    return client, secret
+
+
+def client_summary(client: Client) -> dict:
+    """Everything about a client but its secret."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "scopes": client.allowed_scopes,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "subject_type": client.subject_type,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "session_refresh_tokens": client.session_refresh_tokens,
+        "created_at": client.created_at.isoformat() if client.created_at else None,
+    }
+
+
+def list_clients(session: Session) -> list[Client]:
+    return list(session.scalars(select(Client).order_by(Client.client_id)))

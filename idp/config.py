@@ -1,0 +1,247 @@
+"""Typed settings loaded from one TOML file.
+
+Every key has its default and its meaning here, next to its definition;
+``config.example.toml`` repeats them for operators. A bad value stops the
+program with a message naming the key and what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """The configuration file is missing or holds a bad value."""
+
+
+class Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Seconds = Annotated[int, Field(gt=0)]
+
+
+class ServerSettings(Section):
+    issuer: str = "http://127.0.0.1:5000"
+    """Public base URL; the `iss` of every token. Must be https outside loopback."""
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=64)
+    """gunicorn worker processes; rule of thumb: one per core."""
+    threads: int = Field(4, ge=1, le=64)
+    """threads per worker; the database pool gets as many connections."""
+    secret_key: str = ""
+    """Signs the browser cookie that carries the CSRF token; at least 32 characters.
+    The environment variable IDP_SECRET_KEY overrides it."""
+    pairwise_salt: str = ""
+    """Secret mixed into pairwise subjects; at least 16 characters and never changed
+    once portals have stored subjects. The environment variable IDP_PAIRWISE_SALT overrides it."""
+    trust_proxy_headers: int = Field(0, ge=0, le=5)
+    """Number of reverse proxies whose X-Forwarded-* headers are trusted."""
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+        if parts.scheme not in {"https", "http"} or not parts.hostname:
+            raise ValueError("an absolute URL such as https://sso.example.gov.vn")
+        if parts.scheme == "http" and not loopback:
+            raise ValueError("https (plain http is allowed only on 127.0.0.1 or localhost)")
+        if parts.query or parts.fragment or value.endswith("/"):
+            raise ValueError("a URL without query, fragment or trailing slash")
+        return value
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite:///var/idp.sqlite3"
+    """SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db."""
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_dialect(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+
+class StateSettings(Section):
+    backend: Literal["sql", "redis"] = "sql"
+    """Where short-lived state lives: `sql` (the database above) or `redis`."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "idp:"
+
+
+class KeySettings(Section):
+    passphrase: str = ""
+    """Encrypts private keys at rest; at least 16 characters.
+    The environment variable IDP_KEY_PASSPHRASE overrides it."""
+    reload_seconds: Seconds = 30
+    """How often a worker looks for keys rotated by another node."""
+
+
+class TokenSettings(Section):
+    access_token_ttl: Seconds = 600
+    id_token_ttl: Seconds = 600
+    code_ttl: int = Field(60, gt=0, le=60)
+    """Authorization codes live at most 60 s."""
+    refresh_token_ttl: Seconds = 30 * 24 * 3600
+    """Lifetime of an offline_access refresh token family."""
+
+
+class SessionSettings(Section):
+    lifetime: Seconds = 8 * 3600
+    """Absolute lifetime of an SSO session."""
+    idle_timeout: Seconds = 3600
+    cookie_secure: bool = True
+    """Only turn off to test over plain http on a non-loopback name."""
+    transaction_ttl: Seconds = 900
+    """How long a login may take between the portal's redirect and its end."""
+
+
+class LoginSettings(Section):
+    captcha_after_failures: int = Field(3, ge=0)
+    """Failed attempts (per CCCD or per IP) after which a captcha is asked."""
+    delay_after_failures: int = Field(3, ge=1)
+    """From this many failures on, each further attempt must wait 2^(n-k) seconds."""
+    lockout_after_failures: int = Field(10, ge=2)
+    lockout_seconds: Seconds = 900
+    failure_window_seconds: Seconds = 3600
+    ip_attempts_per_hour: int = Field(100, ge=1)
+
+
+class OtpSettings(Section):
+    ttl: int = Field(120, ge=30, le=600)
+    """A code is valid this long (the portal's guide says 2 minutes)."""
+    max_attempts: int = Field(5, ge=1, le=10)
+    """Wrong tries per login transaction; a re-send does not reset them."""
+    resend_cooldown: Seconds = 30
+    max_sends_per_transaction: int = Field(4, ge=1)
+    per_phone_per_hour: int = Field(6, ge=1)
+    per_phone_per_day: int = Field(15, ge=1)
+    per_ip_per_hour: int = Field(40, ge=1)
+
+
+class PasswordSettings(Section):
+    memory_kib: int = Field(19456, ge=8192)
+    """argon2id memory; the OWASP minimum profile is m=19 MiB, t=2, p=1."""
+    time_cost: int = Field(2, ge=1)
+    parallelism: int = Field(1, ge=1)
+    min_zxcvbn_score: int = Field(3, ge=0, le=4)
+
+
+class SmsSettings(Section):
+    connector: str = "sms.outbox"
+    """Entry point name in the `idp.connectors` group."""
+    outbox_path: str = "var/sms-outbox.jsonl"
+    gateway_url: str = ""
+    gateway_api_key: str = ""
+    connect_timeout: float = Field(2.0, gt=0)
+    read_timeout: float = Field(5.0, gt=0)
+
+
+class LogoutSettings(Section):
+    backchannel_timeout: float = Field(3.0, gt=0, le=30)
+    """Seconds a portal gets to answer a back-channel logout before it is logged as failed."""
+
+
+class Settings(Section):
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    state: StateSettings = StateSettings()
+    keys: KeySettings = KeySettings()
+    tokens: TokenSettings = TokenSettings()
+    session: SessionSettings = SessionSettings()
+    login: LoginSettings = LoginSettings()
+    otp: OtpSettings = OtpSettings()
+    passwords: PasswordSettings = PasswordSettings()
+    sms: SmsSettings = SmsSettings()
+    logout: LogoutSettings = LogoutSettings()
+    base_dir: Path = Path(".")
+    """Directory relative paths are resolved against (the config file's directory)."""
+
+    def path(self, value: str) -> Path:
+        """Resolve a configured path relative to the config file."""
+        path = Path(value)
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def database_url(self) -> str:
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix):]))
+        return url
+
+
+def _format_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (misspelt?)"
+        lines.append(f"  {key}: {message} (got {item.get('input')!r})")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_settings(path: str | os.PathLike | None = None, **overrides) -> Settings:
+    """Load settings from `path`, `$IDP_CONFIG`, or the defaults.
+
+    Secrets may come from the environment (IDP_SECRET_KEY, IDP_KEY_PASSPHRASE)
+    so they stay out of the file. Raises ConfigError with one line per bad key.
+    """
+    path = path or os.environ.get("IDP_CONFIG")
+    data: dict = {}
+    base_dir = Path.cwd()
+    if path:
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+        base_dir = file.resolve().parent
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    if secret := os.environ.get("IDP_SECRET_KEY"):
+        data.setdefault("server", {})["secret_key"] = secret
+    if salt := os.environ.get("IDP_PAIRWISE_SALT"):
+        data.setdefault("server", {})["pairwise_salt"] = salt
+    if passphrase := os.environ.get("IDP_KEY_PASSPHRASE"):
+        data.setdefault("keys", {})["passphrase"] = passphrase
+    data.setdefault("base_dir", base_dir)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+    _check_secrets(settings)
+    return settings
+
+
+def _check_secrets(settings: Settings) -> None:
+    problems = []
+    if len(settings.server.secret_key) < 32:
+        problems.append(
+            "  server.secret_key: at least 32 characters (or set IDP_SECRET_KEY)"
+        )
+    if len(settings.server.pairwise_salt) < 16:
+        problems.append(
+            "  server.pairwise_salt: at least 16 characters (or set IDP_PAIRWISE_SALT)"
+        )
+    if len(settings.keys.passphrase) < 16:
+        problems.append(
+            "  keys.passphrase: at least 16 characters (or set IDP_KEY_PASSPHRASE)"
+        )
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems))

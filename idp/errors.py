@@ -1,0 +1,78 @@
+"""Error pages for people (Vietnamese HTML) and the handlers that keep 500s away."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from connectors.base import ConnectorUnavailable
+from idp.store.state import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Yêu cầu không hợp lệ", "Yêu cầu gửi đến hệ thống không hợp lệ."),
+    403: ("Không được phép", "Bạn không có quyền thực hiện thao tác này."),
+    404: ("Không tìm thấy trang", "Địa chỉ bạn truy cập không tồn tại."),
+    405: ("Phương thức không được hỗ trợ", "Trang này không nhận loại yêu cầu đó."),
+    413: ("Dữ liệu quá lớn", "Dữ liệu gửi lên vượt quá giới hạn cho phép."),
+    429: ("Quá nhiều yêu cầu", "Bạn đã thử quá nhiều lần. Vui lòng thử lại sau ít phút."),
+    500: ("Lỗi hệ thống", "Hệ thống gặp sự cố. Vui lòng thử lại sau."),
+    503: (
+        "Hệ thống tạm thời gián đoạn",
+        "Dịch vụ tạm thời không khả dụng. Vui lòng thử lại sau ít phút.",
+    ),
+}
+
+
+def error_page(status: int, message: str | None = None, title: str | None = None):
+    """A Vietnamese error page with `status`."""
+    default_title, default_message = MESSAGES.get(status, MESSAGES[400])
+    return (
+        render_template(
+            "error.html", title=title or default_title, message=message or default_message
+        ),
+        status,
+    )
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/token", "/userinfo", "/introspect", "/revoke"))
+
+
+def init_app(app: Flask) -> None:
+    """Register handlers so every failure gets a clear answer, never a bare 500."""
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_error):
+        return error_page(
+            400,
+            "Phiên làm việc trên biểu mẫu đã hết hạn hoặc không hợp lệ. "
+            "Vui lòng quay lại và thử lại.",
+        )
+
+    @app.errorhandler(StoreUnavailable)
+    @app.errorhandler(ConnectorUnavailable)
+    def _unavailable(error):
+        log.error("dependency unavailable: %s", error)
+        if _wants_json():
+            return {"error": "temporarily_unavailable"}, 503, {"Retry-After": "5"}
+        return error_page(503)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        if _wants_json():
+            return {"error": "invalid_request", "error_description": error.description}, (
+                error.code or 400
+            )
+        return error_page(error.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error):
+        log.exception("unhandled error on %s", request.path)
+        if _wants_json():
+            return {"error": "server_error"}, 500
+        return error_page(500)

@@ -1,0 +1,77 @@
+"""Login interactions: the pause between a portal's authorization request and its answer.
+
+The protocol layer stores the validated request here and hands the browser to
+the login flow; the login flow records "this account, at this acr/amr, at this
+time" and hands it back. Login views never touch tokens or clients.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+
+from idp.provider import provider
+
+
+@dataclass
+class Authentication:
+    """The result of a finished login."""
+
+    account_id: int
+    auth_time: int
+    acr: str
+    amr: list[str]
+    sid: str
+
+
+@dataclass
+class Interaction:
+    """One authorization request waiting for the user."""
+
+    id: str
+    browser: str
+    params: dict[str, str]
+    client_id: str
+    client_name: str
+    created: float = field(default_factory=time.time)
+    pending_account_id: int | None = None
+    """Set once the password step passed; the OTP step must follow."""
+    authenticated: Authentication | None = None
+    consented: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"tx:{self.id}"
+
+
+def start_interaction(browser: str, **kwargs) -> Interaction:
+    """Create and store a new interaction bound to this browser."""
+    interaction = Interaction(id=secrets.token_urlsafe(24), browser=browser, **kwargs)
+    save_interaction(interaction)
+    return interaction
+
+
+def save_interaction(interaction: Interaction) -> None:
+    """Store the interaction for the rest of its lifetime."""
+    p = provider()
+    remaining = interaction.created + p.settings.session.transaction_ttl - time.time()
+    p.state.put(interaction.key, asdict(interaction), max(1, remaining))
+
+
+def load_interaction(interaction_id: str, browser: str) -> Interaction | None:
+    """The interaction, if it exists and was started in this same browser."""
+    if not interaction_id or len(interaction_id) > 64:
+        return None
+    data = provider().state.get(f"tx:{interaction_id}")
+    if data is None or not secrets.compare_digest(data["browser"], browser):
+        return None
+    auth = data.pop("authenticated")
+    interaction = Interaction(**data)
+    interaction.authenticated = Authentication(**auth) if auth else None
+    return interaction
+
+
+def end_interaction(interaction: Interaction) -> None:
+    """Forget the interaction once the portal has its answer."""
+    provider().state.delete(interaction.key)

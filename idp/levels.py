@@ -1,0 +1,24 @@
+"""Assurance levels: account IAL, method level, and the `acr` values portals see.
+
+A login's acr is the lower of the account's IAL and the method's level
+(DESIGN §3); portals ask for a minimum with `acr_values`.
+"""
+
+from __future__ import annotations
+
+ACR_BY_LEVEL = {2: "urn:vn:sso:loa:2", 3: "urn:vn:sso:loa:3"}
+LEVEL_BY_ACR = {value: level for level, value in ACR_BY_LEVEL.items()}
+
+# RFC 8176 method references of each login method.
+PASSWORD_SMS_AMR = ["pwd", "otp", "sms", "mfa"]
+PASSWORD_SMS_LEVEL = 2
+
+
+def login_acr(account_ial: int, method_level: int) -> str:
+    """The acr of a login: never above what the account's identity proofing supports."""
+    return ACR_BY_LEVEL[max(2, min(account_ial, method_level))]
+
+
+def level_of(acr: str) -> int:
+    """The numeric level of an acr value (0 when unknown)."""
+    return LEVEL_BY_ACR.get(acr, 0)

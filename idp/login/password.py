@@ -1,0 +1,108 @@
+"""The password step: CCCD + password, with throttling, lockout and captcha (DESIGN §7).
+
+Counters are keyed by the typed CCCD, not by account, so an unknown CCCD
+is throttled and locked exactly like a real one; every refusal spends one
+argon2id verification and gets the same answer, so neither the message nor
+the timing says whether an account exists.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.audit import record_event
+from idp.provider import provider
+from idp.store.models import Account
+
+
+class PasswordOutcome(Enum):
+    OK = "ok"
+    REJECTED = "rejected"
+    CAPTCHA_REQUIRED = "captcha_required"
+    IP_LIMITED = "ip_limited"
+
+
+@dataclass
+class PasswordResult:
+    outcome: PasswordOutcome
+    account: Account | None = None
+
+
+def captcha_required(cccd: str, ip: str | None) -> bool:
+    """True when this CCCD or this IP failed often enough to need a captcha."""
+    p = provider()
+    threshold = p.settings.login.captcha_after_failures
+    state = p.state
+    return (
+        state.count(f"login-fail:{cccd}") >= threshold
+        or state.count(f"login-fail-ip:{ip}") >= threshold * 3
+    )
+
+
+def _throttled(cccd: str) -> bool:
+    """Locked out, or trying again sooner than the progressive delay allows."""
+    p = provider()
+    cfg = p.settings.login
+    if p.state.get(f"login-lock:{cccd}") is not None:
+        return True
+    failures = p.state.count(f"login-fail:{cccd}")
+    if failures < cfg.delay_after_failures:
+        return False
+    last = p.state.get(f"login-last-fail:{cccd}")
+    wait = 2 ** (failures - cfg.delay_after_failures)
+    return last is not None and time.time() < last["at"] + wait
+
+
+def _record_failure(cccd: str, ip: str | None) -> None:
+    p = provider()
+    cfg = p.settings.login
+    failures = p.state.incr(f"login-fail:{cccd}", cfg.failure_window_seconds)
+    p.state.incr(f"login-fail-ip:{ip}", 3600)
+    p.state.put(f"login-last-fail:{cccd}", {"at": time.time()}, cfg.failure_window_seconds)
+    if failures >= cfg.lockout_after_failures:
+        p.state.put(f"login-lock:{cccd}", {"at": time.time()}, cfg.lockout_seconds)
+        p.state.delete(f"login-fail:{cccd}")
+
+
+def check_password_login(
+    session: Session, cccd: str, password: str, *, ip: str | None, captcha_ok: bool
+) -> PasswordResult:
+    """Check CCCD + password; on OK the account is returned and its failures forgiven."""
+    p = provider()
+    if p.state.incr(f"login-ip:{ip}", 3600) > p.settings.login.ip_attempts_per_hour:
+        record_event("login.password", "refused", reason="ip_limit")
+        return PasswordResult(PasswordOutcome.IP_LIMITED)
+    if not captcha_ok and captcha_required(cccd, ip):
+        return PasswordResult(PasswordOutcome.CAPTCHA_REQUIRED)
+
+    account = session.scalar(select(Account).where(Account.cccd == cccd))
+    throttled = _throttled(cccd)
+    if account is None:
+        p.passwords.dummy_verify(password)
+        valid = False
+    else:
+        valid = p.passwords.verify(account.password_hash, password)
+
+    if not valid or throttled or account is None or account.status != "active":
+        if not throttled:
+            _record_failure(cccd, ip)
+        reason = "throttled" if throttled else "bad_credentials"
+        if account is not None and account.status != "active":
+            reason = f"account_{account.status}"
+        record_event(
+            "login.password", "failure", account_id=account.id if account else None, reason=reason
+        )
+        return PasswordResult(PasswordOutcome.REJECTED)
+
+    p.state.delete(f"login-fail:{cccd}")
+    p.state.delete(f"login-last-fail:{cccd}")
+    if p.passwords.needs_rehash(account.password_hash):
+        account.password_hash = p.passwords.hash(password)
+        session.commit()
+    record_event("login.password", "success", account_id=account.id)
+    return PasswordResult(PasswordOutcome.OK, account)

@@ -1,0 +1,243 @@
+"""Login screens: CCCD + password, then SMS OTP, then consent. Views only parse and render;
+the rules live in `password`, `idp.otp` and `idp.sessions`."""
+
+from __future__ import annotations
+
+import time
+
+from authlib.oauth2.rfc6749 import AccessDeniedError
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from idp.audit import record_event
+from idp.errors import error_page
+from idp.identity import mask_phone
+from idp.interaction import (
+    Authentication,
+    Interaction,
+    end_interaction,
+    load_interaction,
+    save_interaction,
+)
+from idp.levels import PASSWORD_SMS_AMR, PASSWORD_SMS_LEVEL, login_acr
+from idp.login.password import PasswordOutcome, captcha_required, check_password_login
+from idp.oidc.authorize import answer_with_error, validated_grant
+from idp.oidc.claims import consent_lines
+from idp.otp import CheckOutcome, SendOutcome, check_otp, pending_otp, send_otp
+from idp.provider import provider
+from idp.security.captcha import captcha_image, check_captcha, new_captcha
+from idp.sessions import browser_id, create_session
+from idp.store.models import Account, Consent, OtpPhone
+
+bp = Blueprint("login", __name__)
+
+REJECTED = (
+    "Số định danh hoặc mật khẩu không đúng, hoặc tài khoản đang tạm khóa do nhập sai nhiều lần. "
+    "Vui lòng kiểm tra lại hoặc thử lại sau ít phút."
+)
+EXPIRED_INTERACTION = (
+    "Phiên đăng nhập đã hết hạn hoặc không hợp lệ. Vui lòng quay lại cổng dịch vụ và đăng nhập lại."
+)
+SEND_MESSAGES = {
+    SendOutcome.COOLDOWN: "Vui lòng chờ {wait} giây trước khi gửi lại mã OTP.",
+    SendOutcome.TRANSACTION_LIMIT: "Bạn đã yêu cầu gửi lại mã quá số lần cho phép. "
+    "Vui lòng đăng nhập lại từ đầu.",
+    SendOutcome.PHONE_LIMIT: "Số điện thoại này đã nhận quá nhiều mã OTP. Vui lòng thử lại sau.",
+    SendOutcome.IP_LIMIT: "Có quá nhiều yêu cầu gửi mã OTP từ mạng của bạn. Vui lòng thử lại sau.",
+}
+
+
+def _interaction() -> Interaction:
+    interaction = load_interaction(request.values.get("tx", ""), browser_id())
+    if interaction is None:
+        abort(error_page(400, EXPIRED_INTERACTION))
+    return interaction
+
+
+def _field(name: str, limit: int) -> str:
+    return (request.form.get(name) or "").strip()[:limit]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def password():
+    """Step 1: CCCD and password (and a captcha after repeated failures)."""
+    interaction = _interaction()
+    hint = interaction.params.get("login_hint", "")
+    if request.method == "GET":
+        return _password_page(interaction, cccd=hint if hint.isdigit() else "")
+
+    cccd = _field("cccd", 20).replace(" ", "")
+    secret = (request.form.get("password") or "")[:200]
+    if not (len(cccd) == 12 and cccd.isdigit()):
+        return _password_page(
+            interaction, cccd, "Số định danh cá nhân (CCCD) gồm đúng 12 chữ số.", 400
+        )
+    if not secret:
+        return _password_page(interaction, cccd, "Vui lòng nhập mật khẩu.", 400)
+    ip = request.remote_addr
+    captcha_ok = check_captcha(request.form.get("captcha_id", ""), _field("captcha", 20))
+    result = check_password_login(
+        provider().db.session, cccd, secret, ip=ip, captcha_ok=captcha_ok
+    )
+    if result.outcome is PasswordOutcome.CAPTCHA_REQUIRED:
+        return _password_page(
+            interaction, cccd, "Vui lòng nhập đúng mã kiểm tra (captcha).", 400
+        )
+    if result.outcome is PasswordOutcome.IP_LIMITED:
+        return _password_page(interaction, cccd, SEND_MESSAGES[SendOutcome.IP_LIMIT], 429)
+    if result.outcome is not PasswordOutcome.OK:
+        return _password_page(interaction, cccd, REJECTED, 401)
+
+    account = result.account
+    interaction.pending_account_id = account.id
+    save_interaction(interaction)
+    phone = account.default_phone
+    if phone is None:
+        return error_page(403, "Tài khoản chưa có số điện thoại nhận OTP. "
+                          "Vui lòng liên hệ bộ phận một cửa để được hỗ trợ.")
+    sent = send_otp(interaction.id, phone.phone, purpose="đăng nhập", ip=ip, account_id=account.id)
+    if sent.outcome not in (SendOutcome.SENT, SendOutcome.COOLDOWN):
+        return _password_page(interaction, cccd, SEND_MESSAGES[sent.outcome], 429)
+    return redirect(url_for(".otp", tx=interaction.id), 303)
+
+
+def _password_page(interaction: Interaction, cccd: str, error: str | None = None,
+                   status: int = 200):
+    needs_captcha = bool(cccd) and captcha_required(cccd, request.remote_addr)
+    return render_template(
+        "login/password.html",
+        interaction=interaction,
+        cccd=cccd,
+        error=error,
+        captcha_id=new_captcha() if needs_captcha else None,
+    ), status
+
+
+def _pending_account(interaction: Interaction) -> Account:
+    if interaction.pending_account_id is None:
+        abort(redirect(url_for(".password", tx=interaction.id)))
+    account = provider().db.session.get(Account, interaction.pending_account_id)
+    if account is None:
+        abort(error_page(400, EXPIRED_INTERACTION))
+    return account
+
+
+@bp.route("/login/otp", methods=["GET", "POST"])
+def otp():
+    """Step 2: the 6-digit code sent to the account's OTP phone."""
+    interaction = _interaction()
+    account = _pending_account(interaction)
+    if request.method == "GET":
+        return _otp_page(interaction)
+    result = check_otp(interaction.id, _field("otp", 12))
+    if result.outcome is CheckOutcome.OK:
+        record_event("login.otp", "success", account_id=account.id,
+                     client_id=interaction.client_id)
+        now = int(time.time())
+        acr = login_acr(account.ial, PASSWORD_SMS_LEVEL)
+        session = create_session(account.id, now, acr, PASSWORD_SMS_AMR)
+        interaction.authenticated = Authentication(account.id, now, acr, PASSWORD_SMS_AMR,
+                                                   session.sid)
+        interaction.pending_account_id = None
+        save_interaction(interaction)
+        record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
+                     method="pwd+sms", acr=acr)
+        return redirect(url_for("oidc.resume", tx=interaction.id), 303)
+    record_event("login.otp", "failure", account_id=account.id, reason=result.outcome.value)
+    if result.outcome is CheckOutcome.EXHAUSTED:
+        interaction.pending_account_id = None
+        save_interaction(interaction)
+        return _password_page(interaction, account.cccd,
+                              "Bạn đã nhập sai mã OTP quá số lần cho phép. "
+                              "Vui lòng đăng nhập lại.", 400)
+    if result.outcome is CheckOutcome.EXPIRED:
+        message = "Mã OTP đã hết hiệu lực. Vui lòng bấm \"Gửi lại OTP\" để nhận mã mới."
+    else:
+        message = f"Mã OTP không đúng. Bạn còn {result.tries_left} lần thử."
+    return _otp_page(interaction, message, 400)
+
+
+@bp.route("/login/otp/resend", methods=["POST"])
+def resend_otp():
+    """Send a new code, to the chosen phone of the account (never to a typed number)."""
+    interaction = _interaction()
+    account = _pending_account(interaction)
+    phone = account.default_phone
+    chosen = request.form.get("phone_id", "")
+    if chosen.isdigit():
+        phone = provider().db.session.scalar(
+            select(OtpPhone).where(OtpPhone.id == int(chosen), OtpPhone.account_id == account.id)
+        ) or phone
+    sent = send_otp(interaction.id, phone.phone, purpose="đăng nhập", ip=request.remote_addr,
+                    account_id=account.id)
+    if sent.outcome is SendOutcome.SENT:
+        return redirect(url_for(".otp", tx=interaction.id), 303)
+    message = SEND_MESSAGES[sent.outcome].format(wait=sent.wait_seconds)
+    return _otp_page(interaction, message, 429)
+
+
+def _otp_page(interaction: Interaction, error: str | None = None, status: int = 200):
+    account = _pending_account(interaction)
+    pending = pending_otp(interaction.id)
+    now = time.time()
+    return render_template(
+        "login/otp.html",
+        interaction=interaction,
+        error=error,
+        phone=mask_phone(pending.phone) if pending else "",
+        seconds_left=max(0, int(pending.expires_at - now)) if pending else 0,
+        resend_in=max(0, int(pending.resend_at - now)) if pending else 0,
+        other_phones=[
+            (phone.id, mask_phone(phone.phone)) for phone in account.phones
+            if pending is None or phone.phone != pending.phone
+        ],
+    ), status
+
+
+@bp.route("/consent", methods=["GET", "POST"])
+def consent():
+    """Step 3: the exact data the portal will receive; allow or refuse."""
+    interaction = _interaction()
+    auth = interaction.authenticated
+    if auth is None:
+        return redirect(url_for(".password", tx=interaction.id))
+    session = provider().db.session
+    account = session.get(Account, auth.account_id)
+    grant = validated_grant(interaction.params)
+    scopes = grant.request.scope.split()
+    if request.method == "GET":
+        return render_template(
+            "login/consent.html",
+            interaction=interaction,
+            lines=consent_lines(account, scopes),
+        )
+    if request.form.get("decision") != "allow":
+        record_event("consent", "refused", account_id=account.id, client_id=interaction.client_id)
+        end_interaction(interaction)
+        return answer_with_error(
+            AccessDeniedError(redirect_uri=grant.redirect_uri), interaction.params.get("state")
+        )
+    existing = session.scalar(
+        select(Consent).where(
+            Consent.account_id == account.id, Consent.client_id == interaction.client_id
+        )
+    )
+    if existing is None:
+        session.add(Consent(account_id=account.id, client_id=interaction.client_id, scopes=scopes))
+    else:
+        existing.scopes = sorted(set(existing.scopes) | set(scopes))
+    session.commit()
+    record_event("consent", "granted", account_id=account.id, client_id=interaction.client_id,
+                 scopes=scopes)
+    interaction.consented = True
+    save_interaction(interaction)
+    return redirect(url_for("oidc.resume", tx=interaction.id), 303)
+
+
+@bp.route("/captcha/<captcha_id>.png")
+def captcha(captcha_id: str):
+    """The captcha picture; the answer never leaves the server."""
+    image = captcha_image(captcha_id)
+    if image is None:
+        abort(404)
+    return Response(image, mimetype="image/png", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,310 @@
+"""Authorization endpoint (OIDC Core §3.1.2): validate, decide, pause for login, answer.
+
+Authlib validates the client, the exact redirect URI, the response type, the
+scope and PKCE. The checks below add what OIDC asks of an OP; each runs in
+`read_request`, in order. `decide` then either answers the portal at once (a
+live SSO session that satisfies the request and an existing consent) or
+pauses at an interaction, which `/authorize/resume` picks up afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import redirect, request, url_for
+from sqlalchemy import select
+
+from idp.errors import error_page
+from idp.interaction import (
+    Authentication,
+    Interaction,
+    end_interaction,
+    load_interaction,
+    save_interaction,
+    start_interaction,
+)
+from idp.levels import level_of
+from idp.oidc import authorization_server, bp
+from idp.oidc.grants import Grantee
+from idp.provider import provider
+from idp.security.headers import allow_form_target
+from idp.sessions import browser_id, current_session, touch_session
+from idp.store.models import Account, Consent
+
+PROMPTS = {"none", "login", "consent"}
+CCCD = re.compile(r"^\d{12}$")
+
+
+class UnmetAuthenticationRequirements(OAuth2Error):
+    """OpenID errata: the requested acr cannot be met by any method the account has."""
+
+    error = "unmet_authentication_requirements"
+
+
+class RequestNotSupported(OAuth2Error):
+    error = "request_not_supported"
+
+
+@dataclass
+class AuthorizationRequest:
+    """What the checks read from the request, beyond what Authlib validated."""
+
+    prompt: set[str]
+    max_age: int | None
+    acr_min: int
+    login_hint: str | None
+
+
+# --- the checks, in the order they run -------------------------------------------------
+
+
+def check_openid_scope(grant) -> None:
+    """This is an OpenID provider: every request asks for the `openid` scope."""
+    if "openid" not in (grant.request.scope or "").split():
+        raise InvalidScopeError("The 'openid' scope is required.")
+
+
+def check_no_request_object(data) -> None:
+    """Request objects (OIDC Core §6) are not supported: say so instead of ignoring them."""
+    if data.get("request") or data.get("request_uri"):
+        raise RequestNotSupported("Request objects are not supported.")
+
+
+def check_response_mode(data) -> None:
+    """Only the default `query` response mode: no fragment, no form_post."""
+    if data.get("response_mode", "query") != "query":
+        raise InvalidRequestError("Only response_mode=query is supported.")
+
+
+def check_prompt(data) -> set[str]:
+    """`prompt` values are known, and `none` stands alone (OIDC Core §3.1.2.1)."""
+    prompt = set((data.get("prompt") or "").split())
+    if prompt - PROMPTS:
+        raise InvalidRequestError("Unsupported 'prompt' value.")
+    if "none" in prompt and len(prompt) > 1:
+        raise InvalidRequestError("'prompt=none' cannot be combined with other values.")
+    return prompt
+
+
+def check_max_age(data) -> int | None:
+    """`max_age` is a non-negative integer number of seconds."""
+    value = data.get("max_age")
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or len(value) > 10:
+        raise InvalidRequestError("'max_age' must be a non-negative integer.")
+    return int(value)
+
+
+def check_acr_values(data) -> int:
+    """The lowest level among the requested acr values we know; never silently less."""
+    values = (data.get("acr_values") or "").split()
+    if not values:
+        return 2
+    levels = [level_of(value) for value in values if level_of(value)]
+    if not levels:
+        raise InvalidRequestError("None of the requested 'acr_values' is supported.")
+    return min(levels)
+
+
+def check_login_hint(data) -> str | None:
+    """A `login_hint` is used only when it is a CCCD number."""
+    hint = (data.get("login_hint") or "").strip()
+    return hint if CCCD.match(hint) else None
+
+
+def read_request(grant) -> AuthorizationRequest:
+    """Run every check; raise the OAuth error of the first that fails."""
+    data = grant.request.payload.data
+    check_openid_scope(grant)
+    check_no_request_object(data)
+    check_response_mode(data)
+    return AuthorizationRequest(
+        prompt=check_prompt(data),
+        max_age=check_max_age(data),
+        acr_min=check_acr_values(data),
+        login_hint=check_login_hint(data),
+    )
+
+
+# --- answering the portal ---------------------------------------------------------------
+
+
+class StoredAuthorizationRequest(OAuth2Request):
+    """An authorization request rebuilt from an interaction's saved parameters."""
+
+    def __init__(self, params: dict[str, str]) -> None:
+        super().__init__("GET", provider().issuer + "/authorize")
+        self.payload = BasicOAuth2Payload(params)
+        self._params = params
+
+    @property
+    def args(self):
+        return self._params
+
+    @property
+    def form(self):
+        return {}
+
+
+def validated_grant(params: dict[str, str] | None):
+    """Authlib's code grant for the live request (params None) or a saved one."""
+    server = authorization_server()
+    oauth_request = (
+        server.create_oauth2_request(None) if params is None else StoredAuthorizationRequest(params)
+    )
+    grant = server.get_authorization_grant(oauth_request)
+    grant.validate_no_multiple_request_parameter(oauth_request)
+    grant.validate_consent_request()
+    return grant
+
+
+def _redirect_to_portal(location: str):
+    # After a POST the browser must follow with GET (RFC 9700 §4.11).
+    allow_form_target(location)
+    return redirect(location, 303 if request.method == "POST" else 302)
+
+
+def answer_with_error(error: OAuth2Error, state: str | None):
+    """Send the error to the portal when its redirect URI is proven, else show a page."""
+    if not error.redirect_uri:
+        return error_page(
+            400,
+            "Yêu cầu đăng nhập từ cổng dịch vụ không hợp lệ "
+            f"({error.error}: {error.description or ''}). Vui lòng quay lại cổng dịch vụ.",
+        )
+    params = [("error", error.error)]
+    if error.description:
+        params.append(("error_description", error.description))
+    if state:
+        params.append(("state", state))
+    params.append(("iss", provider().issuer))
+    return _redirect_to_portal(add_params_to_uri(error.redirect_uri, params))
+
+
+def issue_code(grant, auth: Authentication, interaction: Interaction | None):
+    """Answer the portal with a code for this authentication (RFC 9207 `iss` included)."""
+    account = provider().db.session.get(Account, auth.account_id)
+    grantee = Grantee(
+        account=account,
+        auth_time=auth.auth_time,
+        acr=auth.acr,
+        amr=auth.amr,
+        sid=auth.sid,
+        grant_id=secrets.token_hex(16),
+    )
+    _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, grantee)
+    location = add_params_to_uri(dict(headers)["Location"], [("iss", provider().issuer)])
+    session = current_session()
+    if session is not None and session.sid == auth.sid:
+        touch_session(session, grant.client.client_id)
+    if interaction is not None:
+        end_interaction(interaction)
+    return _redirect_to_portal(location)
+
+
+def _has_consent(account_id: int, client_id: str, scopes: list[str]) -> bool:
+    consent = provider().db.session.scalar(
+        select(Consent).where(Consent.account_id == account_id, Consent.client_id == client_id)
+    )
+    return consent is not None and set(scopes) <= set(consent.scopes)
+
+
+def _session_satisfies(req: AuthorizationRequest, session) -> bool:
+    if session is None or "login" in req.prompt:
+        return False
+    if req.max_age is not None and time.time() - session.auth_time > req.max_age:
+        return False
+    if level_of(session.acr) < req.acr_min:
+        return False
+    if req.login_hint:
+        account = provider().db.session.get(Account, session.account_id)
+        if account is None or account.cccd != req.login_hint:
+            return False
+    return True
+
+
+def decide(grant, req: AuthorizationRequest, params: dict, interaction: Interaction | None):
+    """Answer now, or pause at the login or consent interaction."""
+    client = grant.client
+    if interaction is not None and interaction.authenticated is not None:
+        auth = interaction.authenticated
+    else:
+        session = current_session()
+        if not _session_satisfies(req, session):
+            if "none" in req.prompt:
+                raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+            if req.acr_min > 2:
+                # Level-3 methods (USB token, SIM signature) are not offered yet.
+                raise UnmetAuthenticationRequirements(
+                    "Level 3 authentication is not available.", redirect_uri=grant.redirect_uri
+                )
+            interaction = interaction or start_interaction(
+                browser_id(), params=params, client_id=client.client_id, client_name=client.name
+            )
+            return redirect(url_for("login.password", tx=interaction.id), 303
+                            if request.method == "POST" else 302)
+        auth = Authentication(
+            session.account_id, session.auth_time, session.acr, session.amr, session.sid
+        )
+
+    scopes = grant.request.scope.split()
+    consented = interaction is not None and interaction.consented
+    if not consented and ("consent" in req.prompt or not _has_consent(
+        auth.account_id, client.client_id, scopes
+    )):
+        if "none" in req.prompt:
+            raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
+        if interaction is None:
+            interaction = start_interaction(
+                browser_id(), params=params, client_id=client.client_id, client_name=client.name
+            )
+        if interaction.authenticated is None:
+            interaction.authenticated = auth
+            save_interaction(interaction)
+        return redirect(url_for("login.consent", tx=interaction.id), 303
+                        if request.method == "POST" else 302)
+    return issue_code(grant, auth, interaction)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    """The portal's redirect lands here."""
+    params = {key: request.values[key] for key in request.values}
+    return _run(params, None)
+
+
+@bp.route("/authorize/resume", methods=["GET"])
+def resume():
+    """The login flow hands the browser back here with its interaction id."""
+    interaction = load_interaction(request.args.get("tx", ""), browser_id())
+    if interaction is None:
+        return error_page(
+            400,
+            "Phiên đăng nhập đã hết hạn hoặc không hợp lệ. "
+            "Vui lòng quay lại cổng dịch vụ và đăng nhập lại.",
+        )
+    return _run(interaction.params, interaction)
+
+
+def _run(params: dict, interaction: Interaction | None):
+    state = params.get("state")
+    try:
+        grant = validated_grant(params if interaction is not None else None)
+    except OAuth2Error as error:
+        return answer_with_error(error, state)
+    try:
+        req = read_request(grant)
+        return decide(grant, req, params, interaction)
+    except OAuth2Error as error:
+        if not error.redirect_uri:
+            error.redirect_uri = grant.redirect_uri
+        return answer_with_error(error, state)

@@ -1,0 +1,83 @@
+"""Scopes, the claims each releases, and their Vietnamese labels for the consent screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idp.store.models import Account
+
+# scope -> (claims it releases, what the consent screen says it is)
+SCOPES: dict[str, tuple[tuple[str, ...], str]] = {
+    "openid": (("sub", "ial", "account_type"), "Mã định danh tài khoản và mức độ định danh"),
+    "profile": (("name", "birthdate", "gender"), "Họ tên, ngày sinh, giới tính"),
+    "phone": (("phone_number", "phone_number_verified"), "Số điện thoại"),
+    "email": (("email", "email_verified"), "Thư điện tử"),
+    "cccd": (("cccd",), "Số định danh cá nhân (CCCD)"),
+    "offline_access": ((), "Duy trì truy cập khi bạn không trực tuyến"),
+}
+SUPPORTED_CLAIMS = sorted(
+    {claim for claims, _ in SCOPES.values() for claim in claims}
+    | {"iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"}
+)
+
+LABELS = {
+    "sub": "Mã định danh tài khoản",
+    "ial": "Mức độ định danh",
+    "account_type": "Loại tài khoản",
+    "name": "Họ và tên",
+    "birthdate": "Ngày sinh",
+    "gender": "Giới tính",
+    "phone_number": "Số điện thoại",
+    "email": "Thư điện tử",
+    "cccd": "Số định danh cá nhân (CCCD)",
+}
+ACCOUNT_TYPES = {"citizen": "Công dân", "enterprise": "Doanh nghiệp", "agency": "Cơ quan nhà nước"}
+GENDERS = {"male": "Nam", "female": "Nữ"}
+
+
+def user_claims(account: Account, scopes: list[str], sub: str) -> dict:
+    """The claims released for `scopes` (OIDC Core §5.4), as userinfo returns them."""
+    claims: dict = {"sub": sub}
+    if "openid" in scopes:
+        claims["ial"] = account.ial
+        claims["account_type"] = account.account_type
+    if "profile" in scopes:
+        claims["name"] = account.full_name
+        claims["birthdate"] = account.birthdate.isoformat()
+        claims["gender"] = account.gender
+    if "phone" in scopes and account.default_phone:
+        claims["phone_number"] = account.default_phone.phone
+        claims["phone_number_verified"] = True
+    if "email" in scopes and account.email:
+        claims["email"] = account.email
+        claims["email_verified"] = account.email_verified
+    if "cccd" in scopes:
+        claims["cccd"] = account.cccd
+    return claims
+
+
+@dataclass
+class ConsentLine:
+    label: str
+    value: str
+
+
+def consent_lines(account: Account, scopes: list[str]) -> list[ConsentLine]:
+    """Each claim the portal will receive, labelled in Vietnamese, with the value it will see."""
+    claims = user_claims(account, scopes, sub="")
+    lines = []
+    for name, value in claims.items():
+        if name not in LABELS or name == "sub":
+            continue
+        if name == "gender":
+            value = GENDERS.get(value, value)
+        elif name == "account_type":
+            value = ACCOUNT_TYPES.get(value, value)
+        elif name == "ial":
+            value = f"Mức {value}"
+        elif name == "birthdate":
+            value = account.birthdate.strftime("%d/%m/%Y")
+        lines.append(ConsentLine(LABELS[name], str(value)))
+    if "offline_access" in scopes:
+        lines.append(ConsentLine(SCOPES["offline_access"][1], "Có"))
+    return lines

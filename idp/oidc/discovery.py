@@ -1,0 +1,66 @@
+"""OpenID Provider metadata (OIDC Discovery 1.0 §3, RFC 8414), built once and served from memory."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from flask import Response
+
+from idp.levels import ACR_BY_LEVEL
+from idp.oidc import bp
+from idp.oidc.claims import SCOPES, SUPPORTED_CLAIMS
+from idp.oidc.grants import CLIENT_AUTH_METHODS
+from idp.oidc.tokens import ALGORITHMS
+from idp.provider import provider
+
+
+def provider_metadata(issuer: str) -> dict:
+    """What this provider really does; every value is checked by the tests."""
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks",
+        "end_session_endpoint": f"{issuer}/logout",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "scopes_supported": list(SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public", "pairwise"],
+        "id_token_signing_alg_values_supported": ALGORITHMS,
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": SUPPORTED_CLAIMS,
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "acr_values_supported": list(ACR_BY_LEVEL.values()),
+        "prompt_values_supported": ["none", "login", "consent"],
+        "ui_locales_supported": ["vi"],
+        "claims_locales_supported": ["vi"],
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+    }
+
+
+@lru_cache(maxsize=4)
+def _document(issuer: str) -> bytes:
+    return json.dumps(provider_metadata(issuer), separators=(",", ":")).encode()
+
+
+@bp.route("/.well-known/openid-configuration")
+def discovery():
+    return Response(
+        _document(provider().issuer),
+        mimetype="application/json",
+        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )

@@ -1,0 +1,81 @@
+"""RP-initiated logout 1.0: `/logout` with id_token_hint, post_logout_redirect_uri, state."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import redirect, render_template, request
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
+
+from idp.audit import record_event
+from idp.errors import error_page
+from idp.oidc import authorization_server, bp
+from idp.oidc.backchannel import notify_portals
+from idp.oidc.tokens import ALGORITHMS
+from idp.provider import provider
+from idp.security.headers import allow_form_target
+from idp.sessions import current_session, end_session
+
+
+class EndSession(EndSessionEndpoint):
+    def get_server_jwks(self):
+        return provider().keys.verification_keys()
+
+    def get_algorithms(self) -> list[str]:
+        return ALGORITHMS
+
+    def is_post_logout_redirect_uri_legitimate(self, req, uri, client, logout_hint) -> bool:
+        # Without an ID token hint, the user's own confirmation (a CSRF-checked
+        # POST) is what makes a registered URI legitimate to return to.
+        return request.method == "POST" and request.form.get("confirm") == "yes"
+
+    def end_session(self, end_session_request) -> None:
+        sids = set()
+        if (session := current_session()) is not None:
+            sids.add(session.sid)
+        claims = end_session_request.id_token_claims or {}
+        if claims.get("sid"):
+            sids.add(claims["sid"])
+        for sid in sids:
+            ended = end_session(sid)
+            if ended is not None:
+                notify_portals(ended)
+                record_event("logout", "success", account_id=ended.account_id,
+                             client_id=end_session_request.client.client_id
+                             if end_session_request.client else None)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def end_session_view():
+    """Log the browser out; confirm first unless a valid ID token hint came along."""
+    server = authorization_server()
+    try:
+        req = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        # A bad hint never leads to a redirect (RP-Initiated Logout §4).
+        return error_page(
+            400,
+            "Yêu cầu đăng xuất không hợp lệ (" + (error.description or error.error) + "). "
+            "Bạn chưa bị đăng xuất; vui lòng đăng xuất từ cổng dịch vụ hoặc đóng trình duyệt.",
+        )
+    confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
+    if confirmed:
+        # Portals may POST here without a token; the user's own confirmation must not be forged.
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError:
+            return error_page(400, "Yêu cầu xác nhận đăng xuất không hợp lệ. Vui lòng thử lại.")
+    if req.needs_confirmation and not confirmed:
+        params = {
+            key: request.values[key]
+            for key in ("post_logout_redirect_uri", "client_id", "state", "ui_locales")
+            if request.values.get(key)
+        }
+        return render_template("oidc/logout_confirm.html", params=params)
+    response = server.create_endpoint_response("end_session", req)
+    if response is None:
+        return render_template("oidc/logged_out.html")
+    location = response.headers["Location"]
+    allow_form_target(location)
+    return redirect(location, 303 if request.method == "POST" else 302)

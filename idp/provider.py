@@ -1,0 +1,35 @@
+"""The live parts of one provider instance, built once per app and shared by its views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from connectors.base import SmsSender
+from idp.config import Settings
+from idp.db import Database
+from idp.security.passwords import PasswordHasher
+from idp.store.state import StateStore
+from keys.ring import KeyRing
+
+
+@dataclass
+class Provider:
+    """Settings plus the objects every request needs, created at start-up."""
+
+    settings: Settings
+    db: Database
+    state: StateStore
+    keys: KeyRing
+    sms: SmsSender
+    passwords: PasswordHasher
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.server.issuer
+
+
+def provider() -> Provider:
+    """The provider of the current Flask app."""
+    return current_app.extensions["idp.provider"]

@@ -1,0 +1,46 @@
+"""Running the provider under gunicorn.
+
+Sizing rule: one worker process per core, a few threads per worker (requests
+mostly wait on the database, Redis or argon2id, which releases the GIL), and a
+database pool of `threads` connections per worker.
+"""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from idp.config import Settings
+
+
+class ProviderServer(BaseApplication):
+    def __init__(self, settings: Settings, options: dict) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from idp import create_app
+
+        return create_app(self.settings)
+
+
+def run(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve until stopped."""
+    ProviderServer(
+        settings,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread" if threads > 1 else "sync",
+            "accesslog": None,
+            "errorlog": "-",
+            "graceful_timeout": 10,
+            "timeout": 30,
+            "keepalive": 5,
+        },
+    ).run()

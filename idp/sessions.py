@@ -1,0 +1,130 @@
+"""SSO sessions: one browser session that serves every portal.
+
+A session lives in the state store under its `sid` (the value portals see in
+ID tokens and logout tokens); the browser holds only the sid in a cookie. The
+stored record is kept small (short keys) because millions may be alive at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from flask import Response, g, request
+
+from idp.provider import provider
+
+SESSION_COOKIE = "idp_session"
+BROWSER_COOKIE = "idp_browser"
+
+
+@dataclass
+class SsoSession:
+    """A logged-in browser."""
+
+    sid: str
+    account_id: int
+    auth_time: int
+    acr: str
+    amr: list[str]
+    expires: float
+    clients: list[str] = field(default_factory=list)
+
+    def to_record(self) -> dict:
+        return {
+            "a": self.account_id,
+            "t": self.auth_time,
+            "r": self.acr,
+            "m": self.amr,
+            "e": self.expires,
+            "c": self.clients,
+        }
+
+    @classmethod
+    def from_record(cls, sid: str, record: dict) -> SsoSession:
+        return cls(
+            sid, record["a"], record["t"], record["r"], record["m"], record["e"], record["c"]
+        )
+
+
+def _ttl(session: SsoSession) -> float:
+    idle = provider().settings.session.idle_timeout
+    return max(1.0, min(idle, session.expires - time.time()))
+
+
+def _save(session: SsoSession) -> None:
+    provider().state.put(f"sso:{session.sid}", session.to_record(), _ttl(session))
+
+
+def create_session(account_id: int, auth_time: int, acr: str, amr: list[str]) -> SsoSession:
+    """Start a new session (always a new sid, so a planted cookie is worthless)."""
+    lifetime = provider().settings.session.lifetime
+    session = SsoSession(
+        sid=secrets.token_urlsafe(24),
+        account_id=account_id,
+        auth_time=auth_time,
+        acr=acr,
+        amr=amr,
+        expires=auth_time + lifetime,
+    )
+    _save(session)
+    g.new_sso_session = session
+    return session
+
+
+def load_session(sid: str | None) -> SsoSession | None:
+    """The live session with this sid, or None."""
+    if not sid or len(sid) > 64:
+        return None
+    record = provider().state.get(f"sso:{sid}")
+    if record is None:
+        return None
+    session = SsoSession.from_record(sid, record)
+    return session if session.expires > time.time() else None
+
+
+def current_session() -> SsoSession | None:
+    """The session of the browser making this request."""
+    if "new_sso_session" in g:
+        return g.new_sso_session
+    return load_session(request.cookies.get(SESSION_COOKIE))
+
+
+def touch_session(session: SsoSession, client_id: str | None = None) -> None:
+    """Record a portal served by this session and restart its idle timer."""
+    if client_id and client_id not in session.clients:
+        session.clients.append(client_id)
+    _save(session)
+
+
+def end_session(sid: str) -> SsoSession | None:
+    """Delete the session; returns it (once) so its portals can be told."""
+    record = provider().state.take(f"sso:{sid}")
+    g.ended_sso_session = True
+    return SsoSession.from_record(sid, record) if record else None
+
+
+def browser_id() -> str:
+    """A random id for this browser, kept in a cookie; binds interactions to it."""
+    if "browser_id" not in g:
+        value = request.cookies.get(BROWSER_COOKIE, "")
+        if not (20 <= len(value) <= 64) or not value.replace("-", "").replace("_", "").isalnum():
+            value = secrets.token_urlsafe(24)
+            g.set_browser_cookie = True
+        g.browser_id = value
+    return g.browser_id
+
+
+def write_cookies(response: Response) -> Response:
+    """Set or clear the session and browser cookies decided during this request."""
+    secure = provider().settings.session.cookie_secure
+    flags = {"secure": secure, "httponly": True, "samesite": "Lax", "path": "/"}
+    if g.get("set_browser_cookie"):
+        response.set_cookie(BROWSER_COOKIE, g.browser_id, max_age=400 * 24 * 3600, **flags)
+    if "new_sso_session" in g:
+        session = g.new_sso_session
+        response.set_cookie(SESSION_COOKIE, session.sid, **flags)
+    elif g.get("ended_sso_session"):
+        response.delete_cookie(SESSION_COOKIE, **flags)
+    return response

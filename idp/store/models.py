@@ -1,0 +1,239 @@
+"""Durable data: accounts, OTP phones, clients, consents, refresh tokens, keys, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Account(Base):
+    """A person (or, later, an organisation) who logs in."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(43), unique=True)
+    """Random, stable `sub`; never derived from the CCCD."""
+    cccd: Mapped[str] = mapped_column(String(12), unique=True)
+    full_name: Mapped[str] = mapped_column(String(100))
+    birthdate: Mapped[date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(8))
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    account_type: Mapped[str] = mapped_column(String(16), default="citizen")
+    ial: Mapped[int] = mapped_column(Integer, default=2)
+    verified_by: Mapped[str] = mapped_column(String(32))
+    """Which check proved the identity: operator, counter, carrier, bhxh, post, ..."""
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    phones: Mapped[list[OtpPhone]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", order_by="OtpPhone.id"
+    )
+
+    @property
+    def default_phone(self) -> OtpPhone | None:
+        for phone in self.phones:
+            if phone.is_default:
+                return phone
+        return self.phones[0] if self.phones else None
+
+
+class OtpPhone(Base):
+    """A phone bound to an account that may receive its OTP."""
+
+    __tablename__ = "otp_phones"
+    __table_args__ = (UniqueConstraint("account_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(16))
+    """E.164, e.g. +84912345678. A phone may serve several accounts."""
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="phones")
+
+
+class Client(Base):
+    """A relying-party portal."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of a high-entropy random secret: microseconds to check, useless if leaked."""
+    redirect_uris: Mapped[list] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
+    allowed_scopes: Mapped[list] = mapped_column(JSON)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(32), default="client_secret_basic"
+    )
+    subject_type: Mapped[str] = mapped_column(String(16), default="public")
+    sector_identifier: Mapped[str | None] = mapped_column(String(255))
+    """Host that pairwise subjects are computed for (the redirect URIs' host)."""
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
+    session_refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Policy: issue refresh tokens bound to the SSO session without offline_access."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def check_secret(self, secret: str) -> bool:
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        return hmac.compare_digest(digest, self.secret_digest)
+
+    # The methods below are what Authlib's grants and endpoints call on a client.
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        # Every request names its redirect URI; it is matched exactly.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = set(self.allowed_scopes)
+        return " ".join(s for s in (scope or "").split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.check_secret(client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if endpoint == "token":
+            return method == self.token_endpoint_auth_method
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in ("authorization_code", "refresh_token")
+
+    @property
+    def client_metadata(self) -> dict:
+        return {"post_logout_redirect_uris": list(self.post_logout_redirect_uris or [])}
+
+
+class Consent(Base):
+    """The scopes an account allowed a portal to receive."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("account_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.client_id", ondelete="CASCADE")
+    )
+    scopes: Mapped[list] = mapped_column(JSON)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RefreshToken(Base):
+    """One refresh token of a family; rotated on use, stored as a digest."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.client_id", ondelete="CASCADE")
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(500))
+    sid: Mapped[str | None] = mapped_column(String(43))
+    """Set when the token lives only as long as the SSO session (no offline_access)."""
+    auth_time: Mapped[int] = mapped_column(Integer)
+    acr: Mapped[str] = mapped_column(String(40))
+    amr: Mapped[list] = mapped_column(JSON)
+    issued_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    rotated_at: Mapped[float | None] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+    def check_client(self, client: Client) -> bool:
+        return client.client_id == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+class SigningKey(Base):
+    """A token-signing key and where it is in its life (next, current, retired)."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(8))
+    backend: Mapped[str] = mapped_column(String(16), default="software")
+    private_key: Mapped[str] = mapped_column(Text)
+    """Encrypted PKCS#8 PEM (software) or the key label inside the HSM (pkcs11)."""
+    public_jwk: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column()
+    retired_at: Mapped[datetime | None] = mapped_column()
+    unpublish_at: Mapped[datetime | None] = mapped_column()
+    """When a retired key leaves the JWKS: after every token it signed has expired."""
+
+
+class AuditEvent(Base):
+    """Append-only record of a security event."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_account", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    event: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class StateEntry(Base):
+    """Short-lived state for the embedded (SQL) state store."""
+
+    __tablename__ = "state_entries"
+    __table_args__ = (Index("ix_state_entries_expires", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    counter: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float)

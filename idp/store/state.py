@@ -1,0 +1,247 @@
+"""Short-lived state: login transactions, OTP challenges, codes, counters, SSO sessions.
+
+One small interface, two backends: SQL (the embedded default, in the same
+database) and Redis (production). Both are shared by every worker and node;
+nothing here lives only in one process's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Protocol
+
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError as SQLOperationalError
+
+from idp.store.models import StateEntry
+
+
+class StoreUnavailable(Exception):
+    """The state store cannot be reached; callers fail closed (HTTP 503)."""
+
+
+class StateStore(Protocol):
+    """Key/value entries that expire by themselves."""
+
+    def put(self, key: str, value: dict, ttl: float) -> None:
+        """Store `value` under `key` for `ttl` seconds, replacing what was there."""
+
+    def add(self, key: str, value: dict, ttl: float) -> bool:
+        """Store only if `key` is absent; True when stored (a lock or single-use marker)."""
+
+    def get(self, key: str) -> dict | None:
+        """The live value, or None."""
+
+    def take(self, key: str) -> dict | None:
+        """Atomically read and delete: at most one caller ever gets the value."""
+
+    def delete(self, key: str) -> None:
+        """Forget `key`."""
+
+    def incr(self, key: str, ttl: float) -> int:
+        """Add one to a counter whose window of `ttl` seconds starts at its first hit."""
+
+    def count(self, key: str) -> int:
+        """A counter's current value (0 when absent or expired)."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the backend cannot be reached."""
+
+
+def _dumps(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class SqlStateStore:
+    """State entries in the `state_entries` table; expired rows are purged lazily."""
+
+    PURGE_EVERY = 200  # one write in this many also deletes expired rows
+
+    def __init__(self, engine: Engine, prefix: str = "") -> None:
+        self.engine = engine
+        self.prefix = prefix
+        dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+        self._insert = dialect.insert
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def _run(self, statement, fetch=lambda result: result.rowcount):
+        """Execute in its own transaction; `fetch` reads the result before the commit."""
+        try:
+            with self.engine.begin() as connection:
+                return fetch(connection.execute(statement))
+        except SQLOperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def put(self, key: str, value: dict, ttl: float) -> None:
+        expires = time.time() + ttl
+        stmt = self._insert(StateEntry).values(
+            key=self._key(key), value=_dumps(value), counter=0, expires_at=expires
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[StateEntry.key],
+            set_={"value": stmt.excluded.value, "expires_at": expires, "counter": 0},
+        )
+        self._run(stmt)
+        self._maybe_purge()
+
+    def add(self, key: str, value: dict, ttl: float) -> bool:
+        now = time.time()
+        full_key = self._key(key)
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    delete(StateEntry).where(
+                        StateEntry.key == full_key, StateEntry.expires_at <= now
+                    )
+                )
+                stmt = self._insert(StateEntry).values(
+                    key=full_key, value=_dumps(value), counter=0, expires_at=now + ttl
+                )
+                result = connection.execute(stmt.on_conflict_do_nothing())
+                return result.rowcount == 1
+        except SQLOperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def get(self, key: str) -> dict | None:
+        row = self._run(
+            select(StateEntry.value).where(
+                StateEntry.key == self._key(key), StateEntry.expires_at > time.time()
+            ),
+            lambda result: result.first(),
+        )
+        return json.loads(row[0]) if row and row[0] is not None else None
+
+    def take(self, key: str) -> dict | None:
+        row = self._run(
+            delete(StateEntry)
+            .where(StateEntry.key == self._key(key))
+            .returning(StateEntry.value, StateEntry.expires_at),
+            lambda result: result.first(),
+        )
+        if row is None or row[1] <= time.time() or row[0] is None:
+            return None
+        return json.loads(row[0])
+
+    def delete(self, key: str) -> None:
+        self._run(delete(StateEntry).where(StateEntry.key == self._key(key)))
+
+    def incr(self, key: str, ttl: float) -> int:
+        now = time.time()
+        stmt = self._insert(StateEntry).values(
+            key=self._key(key), value=None, counter=1, expires_at=now + ttl
+        )
+        expired = StateEntry.expires_at <= now
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[StateEntry.key],
+            set_={
+                "counter": case((expired, 1), else_=StateEntry.counter + 1),
+                "expires_at": case((expired, now + ttl), else_=StateEntry.expires_at),
+            },
+        ).returning(StateEntry.counter)
+        return int(self._run(stmt, lambda result: result.scalar_one()))
+
+    def count(self, key: str) -> int:
+        value = self._run(
+            select(StateEntry.counter).where(
+                StateEntry.key == self._key(key), StateEntry.expires_at > time.time()
+            ),
+            lambda result: result.scalar(),
+        )
+        return int(value or 0)
+
+    def ping(self) -> None:
+        self._run(select(1))
+
+    def _maybe_purge(self) -> None:
+        if random.randrange(self.PURGE_EVERY) == 0:  # noqa: S311 - not security relevant
+            self._run(delete(StateEntry).where(StateEntry.expires_at <= time.time()))
+
+    def purge_expired(self) -> int:
+        """Delete every expired entry now; returns how many went."""
+        return self._run(delete(StateEntry).where(StateEntry.expires_at <= time.time()))
+
+    def expire_now(self, key: str) -> None:
+        """Test hook: make an entry expire immediately (as if its time had passed)."""
+        self._run(
+            update(StateEntry)
+            .where(StateEntry.key == self._key(key))
+            .values(expires_at=time.time() - 1)
+        )
+
+
+_INCR_SCRIPT = """
+local value = redis.call('INCR', KEYS[1])
+if value == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return value
+"""
+
+
+class RedisStateStore:
+    """State entries as Redis keys with native expiry."""
+
+    def __init__(self, url: str, prefix: str = "idp:") -> None:
+        import redis
+
+        self._errors = (redis.ConnectionError, redis.TimeoutError)
+        self.redis = redis.Redis.from_url(
+            url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=10
+        )
+        self.prefix = prefix
+        self._incr = self.redis.register_script(_INCR_SCRIPT)
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except self._errors as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def put(self, key: str, value: dict, ttl: float) -> None:
+        self._call(self.redis.set, self._key(key), _dumps(value), px=max(1, int(ttl * 1000)))
+
+    def add(self, key: str, value: dict, ttl: float) -> bool:
+        return bool(
+            self._call(
+                self.redis.set, self._key(key), _dumps(value), px=max(1, int(ttl * 1000)), nx=True
+            )
+        )
+
+    def get(self, key: str) -> dict | None:
+        raw = self._call(self.redis.get, self._key(key))
+        return json.loads(raw) if raw else None
+
+    def take(self, key: str) -> dict | None:
+        raw = self._call(self.redis.getdel, self._key(key))
+        return json.loads(raw) if raw else None
+
+    def delete(self, key: str) -> None:
+        self._call(self.redis.delete, self._key(key))
+
+    def incr(self, key: str, ttl: float) -> int:
+        return int(self._call(self._incr, keys=[self._key(key)], args=[max(1, int(ttl * 1000))]))
+
+    def count(self, key: str) -> int:
+        raw = self._call(self.redis.get, self._key(key))
+        return int(raw or 0)
+
+    def ping(self) -> None:
+        self._call(self.redis.ping)
+
+    def expire_now(self, key: str) -> None:
+        """Test hook: make an entry expire immediately."""
+        self._call(self.redis.delete, self._key(key))
+
+
+def make_state_store(settings, engine: Engine) -> StateStore:
+    """The backend chosen by `state.backend`."""
+    if settings.state.backend == "redis":
+        return RedisStateStore(settings.state.redis_url, settings.state.key_prefix)
+    return SqlStateStore(engine)
