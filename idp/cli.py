@@ -297,3 +297,7 @@ def demo(port: int, directory: str) -> None:
     from idp.demo import run_demo
 
     sys.exit(run_demo(directory, port))
+
+
+if __name__ == "__main__":
+    main()

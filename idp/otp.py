@@ -98,10 +98,11 @@ def send_otp(
     }
     # The record outlives the code so the cooldown and send count survive expiry.
     p.state.put(key, record, p.settings.session.transaction_ttl)
-    minutes = cfg.ttl // 60
+    # otp.ttl may be 30-600 s: "90 giây", never "1 phút" (or "0 phút") for it.
+    validity = f"{cfg.ttl // 60} phút" if cfg.ttl % 60 == 0 else f"{cfg.ttl} giây"
     p.sms.send(
         phone,
-        f"Mã xác thực (OTP) {purpose} của bạn là {code}, hiệu lực {minutes} phút. "
+        f"Mã xác thực (OTP) {purpose} của bạn là {code}, hiệu lực {validity}. "
         "Không cung cấp mã này cho bất kỳ ai.",
     )
     record_event("otp.send", "success", account_id=account_id, phone_suffix=phone[-3:])

@@ -6,7 +6,16 @@ from __future__ import annotations
 import time
 
 from authlib.oauth2.rfc6749 import AccessDeniedError
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
 from idp.audit import record_event
@@ -26,6 +35,7 @@ from idp.oidc.claims import consent_lines
 from idp.otp import CheckOutcome, SendOutcome, check_otp, pending_otp, send_otp
 from idp.provider import provider
 from idp.security.captcha import captcha_image, check_captcha, new_captcha
+from idp.security.headers import allow_form_target
 from idp.sessions import browser_id, create_session
 from idp.store.models import Account, Consent, OtpPhone
 
@@ -50,7 +60,7 @@ SEND_MESSAGES = {
 def _interaction() -> Interaction:
     interaction = load_interaction(request.values.get("tx", ""), browser_id())
     if interaction is None:
-        abort(error_page(400, EXPIRED_INTERACTION))
+        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
     return interaction
 
 
@@ -118,7 +128,7 @@ def _pending_account(interaction: Interaction) -> Account:
         abort(redirect(url_for(".password", tx=interaction.id)))
     account = provider().db.session.get(Account, interaction.pending_account_id)
     if account is None:
-        abort(error_page(400, EXPIRED_INTERACTION))
+        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
     return account
 
 
@@ -180,6 +190,8 @@ def _otp_page(interaction: Interaction, error: str | None = None, status: int = 
     account = _pending_account(interaction)
     pending = pending_otp(interaction.id)
     now = time.time()
+    # A right code may end in the redirect to the portal.
+    allow_form_target(interaction.params["redirect_uri"])
     return render_template(
         "login/otp.html",
         interaction=interaction,
@@ -206,6 +218,7 @@ def consent():
     grant = validated_grant(interaction.params)
     scopes = grant.request.scope.split()
     if request.method == "GET":
+        allow_form_target(grant.redirect_uri)
         return render_template(
             "login/consent.html",
             interaction=interaction,

@@ -72,6 +72,8 @@ def end_session_view():
             for key in ("post_logout_redirect_uri", "client_id", "state", "ui_locales")
             if request.values.get(key)
         }
+        if req.redirect_uri or params.get("post_logout_redirect_uri"):
+            allow_form_target(req.redirect_uri or params["post_logout_redirect_uri"])
         return render_template("oidc/logout_confirm.html", params=params)
     response = server.create_endpoint_response("end_session", req)
     if response is None:

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Run the test suite: bootstrap the machine (venv + Debian's Chromium), then pytest.
+# Arguments go to pytest unchanged, e.g. scripts/test.sh -q -k logout
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+./scripts/bootstrap.sh --browser
+
+rc=0
+.venv/bin/python -m pytest "$@" || rc=$?
+if [ "$rc" -eq 5 ]; then
+    # pytest's "no tests collected": a run that tested nothing must not pass.
+    echo "pytest collected no tests" >&2
+fi
+exit "$rc"

@@ -1,0 +1,147 @@
+"""A provider running for real (`idp serve` under gunicorn) on a free loopback port.
+
+Used by the tests that must talk HTTP exactly as portals and browsers do: the
+independent relying-party library test and the Chromium end-to-end test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from idp.accounts import create_account, validate_new_account
+from idp.clients import ClientRegistration, register_client
+from idp.config import Settings, load_settings
+from idp.db import make_engine
+from idp.migrate import upgrade
+from idp.security.passwords import PasswordHasher
+from keys import ensure_keys, make_backends
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@dataclass
+class RegisteredPortal:
+    client_id: str
+    secret: str
+    base_url: str
+
+
+class LiveProvider:
+    """Writes a config in `directory`, migrates, and serves on a free port."""
+
+    def __init__(self, directory: Path, *, workers: int = 1, threads: int = 4) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.config = directory / "idp.toml"
+        self.config.write_text(
+            "[server]\n"
+            f'issuer = "{self.issuer}"\nport = {self.port}\n'
+            f"workers = {workers}\nthreads = {threads}\n"
+            'secret_key = "live-test-secret-key-0123456789abcdef"\n'
+            'pairwise_salt = "live-test-pairwise-salt"\n'
+            '[database]\nurl = "sqlite:///idp.sqlite3"\n'
+            '[keys]\npassphrase = "live-test-passphrase"\n'
+            '[passwords]\nmemory_kib = 8192\ntime_cost = 1\n'
+            '[sms]\noutbox_path = "sms.jsonl"\n',
+            encoding="utf-8",
+        )
+        self.settings: Settings = load_settings(self.config)
+        upgrade(self.settings)
+        self.engine = make_engine(self.settings.database_url)
+        with Session(self.engine) as session:
+            ensure_keys(session, make_backends(self.settings.keys)["software"])
+            session.commit()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> LiveProvider:
+        log = (self.directory / "idp.log").open("w")
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "idp.cli", "--config", str(self.config), "serve"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+        )
+        wait_for(f"{self.issuer}/.well-known/openid-configuration")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.engine.dispose()
+
+    def add_portal(self, client_id: str, base_url: str, **options) -> RegisteredPortal:
+        registration = ClientRegistration(
+            client_id=client_id,
+            name=options.pop("name", client_id),
+            redirect_uris=[f"{base_url}/callback"],
+            post_logout_redirect_uris=[f"{base_url}/"],
+            backchannel_logout_uri=options.pop("backchannel_logout_uri",
+                                               f"{base_url}/backchannel-logout"),
+            scopes=options.pop("scopes", ["openid", "profile", "phone", "email", "cccd",
+                                          "offline_access"]),
+            **options,
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            _, secret = register_client(session, registration)
+        return RegisteredPortal(client_id, secret, base_url)
+
+    def add_account(self, person: dict, password: str) -> None:
+        data = validate_new_account(person, password, 0)
+        pw = self.settings.passwords
+        with Session(self.engine, expire_on_commit=False) as session:
+            create_account(session, data, password,
+                           PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
+                           verified_by="operator")
+
+    def last_otp(self) -> str:
+        lines = self.settings.path(self.settings.sms.outbox_path).read_text().splitlines()
+        return re.search(r"\b(\d{6})\b", json.loads(lines[-1])["text"]).group(1)
+
+
+class LivePortal:
+    """examples/portal.py running as its own process."""
+
+    def __init__(self, provider: LiveProvider, client_id: str, kind: str, port: int,
+                 directory: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.registered = provider.add_portal(client_id, self.url)
+        log = (directory / f"portal-{port}.log").open("w")
+        self.process = subprocess.Popen(  # noqa: S603 - our own example
+            [sys.executable, str(REPO / "examples" / "portal.py"), "--kind", kind,
+             "--port", str(port), "--issuer", provider.issuer, "--client-id", client_id,
+             "--client-secret", self.registered.secret],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        wait_for(self.url + "/api/session")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
