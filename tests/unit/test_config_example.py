@@ -1,0 +1,28 @@
+"""config.example.toml documents every key and loads once secrets are supplied."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from idp.config import Settings, load_settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def test_example_documents_every_key():
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    for name, field in Settings.model_fields.items():
+        if name == "base_dir":
+            continue
+        documented = set(data.get(name, {}))
+        assert documented == set(field.annotation.model_fields), name
+
+
+def test_example_loads_with_secrets_from_environment(monkeypatch):
+    monkeypatch.setenv("IDP_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("IDP_KEY_PASSPHRASE", "p" * 20)
+    monkeypatch.setenv("IDP_PAIRWISE_SALT", "q" * 20)
+    settings = load_settings(EXAMPLE)
+    assert settings.server.issuer == "http://127.0.0.1:5000"
+    assert settings.passwords.memory_kib == 19456
