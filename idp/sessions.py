@@ -73,6 +73,13 @@ def create_session(account_id: int, auth_time: int, acr: str, amr: list[str]) ->
     return session
 
 
+def reauthenticate(session: SsoSession, auth_time: int, acr: str, amr: list[str]) -> SsoSession:
+    """The same account logged in again (prompt=login, max_age): keep the sid, renew the rest."""
+    session.auth_time, session.acr, session.amr = auth_time, acr, amr
+    _save(session)
+    return session
+
+
 def load_session(sid: str | None) -> SsoSession | None:
     """The live session with this sid, or None."""
     if not sid or len(sid) > 64:

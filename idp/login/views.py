@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import (
     Blueprint,
@@ -31,12 +32,19 @@ from idp.interaction import (
 from idp.levels import PASSWORD_SMS_AMR, PASSWORD_SMS_LEVEL, login_acr
 from idp.login.password import PasswordOutcome, captcha_required, check_password_login
 from idp.oidc.authorize import answer_with_error, validated_grant
+from idp.oidc.backchannel import notify_portals
 from idp.oidc.claims import consent_lines
 from idp.otp import CheckOutcome, SendOutcome, check_otp, pending_otp, send_otp
 from idp.provider import provider
 from idp.security.captcha import captcha_image, check_captcha, new_captcha
 from idp.security.headers import allow_form_target
-from idp.sessions import browser_id, create_session
+from idp.sessions import (
+    browser_id,
+    create_session,
+    current_session,
+    end_session,
+    reauthenticate,
+)
 from idp.store.models import Account, Consent, OtpPhone
 
 bp = Blueprint("login", __name__)
@@ -111,6 +119,16 @@ def password():
     return redirect(url_for(".otp", tx=interaction.id), 303)
 
 
+def _start_session(account_id: int, now: int, acr: str, amr: list[str]):
+    """Renew this browser's session for the same account, or replace another account's."""
+    previous = current_session()
+    if previous is not None and previous.account_id == account_id:
+        return reauthenticate(previous, now, acr, amr)
+    if previous is not None and (ended := end_session(previous.sid)) is not None:
+        notify_portals(ended)
+    return create_session(account_id, now, acr, amr)
+
+
 def _password_page(interaction: Interaction, cccd: str, error: str | None = None,
                    status: int = 200):
     needs_captcha = bool(cccd) and captcha_required(cccd, request.remote_addr)
@@ -145,7 +163,7 @@ def otp():
                      client_id=interaction.client_id)
         now = int(time.time())
         acr = login_acr(account.ial, PASSWORD_SMS_LEVEL)
-        session = create_session(account.id, now, acr, PASSWORD_SMS_AMR)
+        session = _start_session(account.id, now, acr, PASSWORD_SMS_AMR)
         interaction.authenticated = Authentication(account.id, now, acr, PASSWORD_SMS_AMR,
                                                    session.sid)
         interaction.pending_account_id = None
@@ -215,7 +233,11 @@ def consent():
         return redirect(url_for(".password", tx=interaction.id))
     session = provider().db.session
     account = session.get(Account, auth.account_id)
-    grant = validated_grant(interaction.params)
+    try:
+        grant = validated_grant(interaction.params)
+    except OAuth2Error as error:  # the portal was removed or changed meanwhile
+        end_interaction(interaction)
+        return answer_with_error(error, interaction.params.get("state"))
     scopes = grant.request.scope.split()
     if request.method == "GET":
         allow_form_target(grant.redirect_uri)

@@ -92,3 +92,26 @@ def test_sso_second_portal_without_login(flow, make_account, make_portal, browse
     response = second.consent(location)
     done = browser.get(response.headers["Location"])
     assert query(done.headers["Location"])["code"]
+
+
+def _id_claims(flow, auth) -> dict:
+    token = flow.exchange(auth).get_json()["id_token"]
+    return jwt.decode(token, _jwks(flow.browser), algorithms=["RS256"]).claims
+
+
+def test_prompt_login_same_account_keeps_the_session(flow, make_account):
+    _, person = make_account()
+    first = _id_claims(flow, flow.login(person))
+    again = _id_claims(flow, flow.login(person, prompt="login"))
+    assert again["sid"] == first["sid"]
+    assert again["auth_time"] >= first["auth_time"]
+
+
+def test_other_account_in_same_browser_replaces_the_session(flow, make_account, app, provider):
+    _, first_person = make_account(n=1)
+    _, second_person = make_account(n=2)
+    first = _id_claims(flow, flow.login(first_person))
+    second = _id_claims(flow, flow.login(second_person, prompt="login"))
+    assert second["sid"] != first["sid"] and second["sub"] != first["sub"]
+    with app.app_context():
+        assert provider.state.get(f"sso:{first['sid']}") is None
