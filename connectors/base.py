@@ -18,3 +18,10 @@ class SmsSender(Protocol):
 
     def send(self, phone: str, text: str) -> None:
         """Send `text` to `phone`; raise ConnectorUnavailable when it cannot."""
+
+
+class EmailSender(Protocol):
+    """Delivers an e-mail."""
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Send a plain-text message; raise ConnectorUnavailable when it cannot."""

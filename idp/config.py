@@ -149,6 +149,29 @@ class SmsSettings(Section):
     read_timeout: float = Field(5.0, gt=0)
 
 
+class EmailSettings(Section):
+    connector: str = "email.outbox"
+    """Entry point name: `email.outbox` (a JSON-lines file) or `email.smtp`."""
+    outbox_path: str = "var/email-outbox.jsonl"
+    sender: str = "khong-tra-loi@dichvucong.gov.vn"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    timeout: float = Field(10.0, gt=0, le=60)
+
+
+class RegistrySettings(Section):
+    """An outside registry reached over HTTP (DESIGN §6): JSON, bearer API key, short timeouts."""
+
+    connector: str
+    """Entry point name in the `idp.connectors` group."""
+    url: str = ""
+    api_key: str = ""
+    connect_timeout: float = Field(2.0, gt=0, le=30)
+    read_timeout: float = Field(5.0, gt=0, le=60)
+
+
 class LogoutSettings(Section):
     backchannel_timeout: float = Field(3.0, gt=0, le=30)
     """Seconds a portal gets to answer a back-channel logout before it is logged as failed."""
@@ -166,6 +189,19 @@ class Settings(Section):
     passwords: PasswordSettings = PasswordSettings()
     sms: SmsSettings = SmsSettings()
     logout: LogoutSettings = LogoutSettings()
+    email: EmailSettings = EmailSettings()
+    carrier: RegistrySettings = RegistrySettings(
+        connector="carrier.http", url="http://127.0.0.1:5101", api_key="dev-carrier-key"
+    )
+    """Mobile carriers' subscriber check (registration by phone, lost-phone recovery)."""
+    bhxh: RegistrySettings = RegistrySettings(
+        connector="bhxh.http", url="http://127.0.0.1:5102", api_key="dev-bhxh-key"
+    )
+    """Social insurance (BHXH) registry of insured persons."""
+    post: RegistrySettings = RegistrySettings(
+        connector="post.http", url="http://127.0.0.1:5103", api_key="dev-post-key"
+    )
+    """Vietnam Post's registry of people it verified."""
     base_dir: Path = Path(".")
     """Directory relative paths are resolved against (the config file's directory)."""
 

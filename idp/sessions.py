@@ -69,6 +69,7 @@ def create_session(account_id: int, auth_time: int, acr: str, amr: list[str]) ->
         expires=auth_time + lifetime,
     )
     _save(session)
+    provider().state.add_member(f"acct-sessions:{account_id}", session.sid, lifetime)
     g.new_sso_session = session
     return session
 
@@ -107,9 +108,34 @@ def touch_session(session: SsoSession, client_id: str | None = None) -> None:
 
 def end_session(sid: str) -> SsoSession | None:
     """Delete the session; returns it (once) so its portals can be told."""
-    record = provider().state.take(f"sso:{sid}")
-    g.ended_sso_session = True
-    return SsoSession.from_record(sid, record) if record else None
+    state = provider().state
+    record = state.take(f"sso:{sid}")
+    if current_session_id() == sid:
+        g.ended_sso_session = True
+    if record is None:
+        return None
+    session = SsoSession.from_record(sid, record)
+    state.remove_member(f"acct-sessions:{session.account_id}", sid)
+    return session
+
+
+def account_sessions(account_id: int) -> list[SsoSession]:
+    """Every live session of an account (on any browser)."""
+    sids = provider().state.members(f"acct-sessions:{account_id}")
+    return [s for s in (load_session(sid) for sid in sids) if s is not None]
+
+
+def end_account_sessions(account_id: int) -> list[SsoSession]:
+    """End every session of an account; returns those that were live."""
+    sids = provider().state.members(f"acct-sessions:{account_id}")
+    return [s for s in (end_session(sid) for sid in sids) if s is not None]
+
+
+def current_session_id() -> str | None:
+    """The sid in this browser's cookie, if any."""
+    if "new_sso_session" in g:
+        return g.new_sso_session.sid
+    return request.cookies.get(SESSION_COOKIE)
 
 
 def browser_id() -> str:

@@ -13,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 from sqlalchemy import select, update
@@ -208,10 +208,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token: RefreshToken) -> Grantee | None:
         p = provider()
         account = p.db.session.get(Account, refresh_token.account_id)
+        # Authlib answers a None here with invalid_request; RFC 6749 §5.2 says invalid_grant.
         if account is None or account.status != "active":
-            return None
+            raise InvalidGrantError("The account of this refresh token is not active.")
         if refresh_token.sid and load_session(refresh_token.sid) is None:
-            return None  # a session-bound token ends with its SSO session
+            # A session-bound token ends with its SSO session.
+            raise InvalidGrantError("The session of this refresh token has ended.")
         return Grantee(
             account=account,
             auth_time=refresh_token.auth_time,

@@ -49,6 +49,8 @@ class Account(Base):
     ial: Mapped[int] = mapped_column(Integer, default=2)
     verified_by: Mapped[str] = mapped_column(String(32))
     """Which check proved the identity: operator, counter, carrier, bhxh, post, ..."""
+    bhxh_code: Mapped[str | None] = mapped_column(String(10))
+    """Social insurance code, when the BHXH registry verified the account."""
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -227,13 +229,35 @@ class AuditEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class Complaint(Base):
+    """"Someone registered with my CCCD": filed from registration, handled by helpdesk staff."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cccd: Mapped[str] = mapped_column(String(12))
+    full_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(16))
+    """The phone the complainant proved control of with an OTP."""
+    email: Mapped[str | None] = mapped_column(String(254))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class StateEntry(Base):
     """Short-lived state for the embedded (SQL) state store."""
 
     __tablename__ = "state_entries"
-    __table_args__ = (Index("ix_state_entries_expires", "expires_at"),)
+    __table_args__ = (
+        Index("ix_state_entries_expires", "expires_at"),
+        Index("ix_state_entries_set", "set_key"),
+    )
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    set_key: Mapped[str | None] = mapped_column(String(200))
+    """For set members: the set they belong to (the key is set_key + member)."""
     value: Mapped[str | None] = mapped_column(Text)
     counter: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[float] = mapped_column(Float)

@@ -48,6 +48,15 @@ class StateStore(Protocol):
     def count(self, key: str) -> int:
         """A counter's current value (0 when absent or expired)."""
 
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        """Add `member` to the set `key`; the set lives `ttl` seconds after its last change."""
+
+    def remove_member(self, key: str, member: str) -> None:
+        """Remove `member` from the set `key`."""
+
+    def members(self, key: str) -> set[str]:
+        """The live members of the set `key`."""
+
     def ping(self) -> None:
         """Raise StoreUnavailable when the backend cannot be reached."""
 
@@ -155,6 +164,30 @@ class SqlStateStore:
         )
         return int(value or 0)
 
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        full_key = self._key(key)
+        expires = time.time() + ttl
+        stmt = self._insert(StateEntry).values(
+            key=f"{full_key}\x1f{member}", set_key=full_key, value=None, counter=0,
+            expires_at=expires,
+        )
+        self._run(stmt.on_conflict_do_update(
+            index_elements=[StateEntry.key], set_={"expires_at": expires}
+        ))
+
+    def remove_member(self, key: str, member: str) -> None:
+        self._run(delete(StateEntry).where(StateEntry.key == f"{self._key(key)}\x1f{member}"))
+
+    def members(self, key: str) -> set[str]:
+        full_key = self._key(key)
+        rows = self._run(
+            select(StateEntry.key).where(
+                StateEntry.set_key == full_key, StateEntry.expires_at > time.time()
+            ),
+            lambda result: result.scalars().all(),
+        )
+        return {row[len(full_key) + 1:] for row in rows}
+
     def ping(self) -> None:
         self._run(select(1))
 
@@ -231,6 +264,18 @@ class RedisStateStore:
     def count(self, key: str) -> int:
         raw = self._call(self.redis.get, self._key(key))
         return int(raw or 0)
+
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        pipe = self.redis.pipeline()
+        pipe.sadd(self._key(key), member)
+        pipe.pexpire(self._key(key), max(1, int(ttl * 1000)))
+        self._call(pipe.execute)
+
+    def remove_member(self, key: str, member: str) -> None:
+        self._call(self.redis.srem, self._key(key), member)
+
+    def members(self, key: str) -> set[str]:
+        return {m.decode() for m in self._call(self.redis.smembers, self._key(key))}
 
     def ping(self) -> None:
         self._call(self.redis.ping)
