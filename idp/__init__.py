@@ -26,6 +26,11 @@ CSRF_EXEMPT = ("oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
                "oidc.authorize", "oidc.end_session_view")
 
 
+def _connector(name: str, settings: Settings):
+    """The connector plugin configured under `name`, built from the settings."""
+    return load_connector(name).from_settings(settings)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the provider from `settings` (or from `--config` / `$IDP_CONFIG`)."""
     settings = settings or load_settings()
@@ -47,14 +52,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     db = Database()
     db.init_app(app, settings.database_url, pool_size=settings.server.threads,
                 echo=settings.database.echo)
-    sms_class = load_connector(settings.sms.connector)
     pw = settings.passwords
     app.extensions["idp.provider"] = Provider(
         settings=settings,
         db=db,
         state=make_state_store(settings, db.engine),
         keys=KeyRing(db.sessions, make_backends(settings.keys), settings.keys.reload_seconds),
-        sms=sms_class.from_settings(settings),
+        sms=_connector(settings.sms.connector, settings),
+        email=_connector(settings.email.connector, settings),
+        carrier=_connector(settings.carrier.connector, settings),
+        bhxh=_connector(settings.bhxh.connector, settings),
+        post=_connector(settings.post.connector, settings),
         passwords=PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
     )
 
@@ -64,9 +72,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from idp import oidc
     from idp.login.views import bp as login_bp
+    from idp.register.forgot import bp as forgot_bp
+    from idp.register.views import bp as register_bp
 
     oidc.init_app(app)
-    app.register_blueprint(login_bp)
+    for blueprint in (login_bp, register_bp, forgot_bp):
+        app.register_blueprint(blueprint)
     for endpoint in CSRF_EXEMPT:
         csrf.exempt(app.view_functions[endpoint])
 
@@ -76,5 +87,6 @@ def create_app(settings: Settings | None = None) -> Flask:
             app.extensions["idp.provider"].keys.maybe_reload()
 
     app.after_request(write_cookies)
-    logging.getLogger("idp").setLevel(logging.INFO)
+    for name in ("idp", "connectors"):  # audit lines and connector latency
+        logging.getLogger(name).setLevel(logging.INFO)
     return app

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.identity import InvalidPerson, PersonData, validate_person
 from idp.security.passwords import PasswordHasher, check_password_policy, password_user_inputs
-from idp.store.models import Account, OtpPhone
+from idp.store.models import Account, OtpPhone, RefreshToken, utcnow
 
 DUPLICATE_CCCD = (
     "Số định danh này đã có tài khoản. Nếu đó không phải tài khoản của bạn, vui lòng dùng "
@@ -51,6 +51,8 @@ def create_account(
     *,
     verified_by: str,
     ial: int = 2,
+    bhxh_code: str | None = None,
+    email_verified: bool = False,
 ) -> Account:
     """Create a level-`ial` citizen account with its OTP phone; commit or change nothing."""
     if session.scalar(select(Account.id).where(Account.cccd == person.cccd)) is not None:
@@ -62,7 +64,8 @@ def create_account(
         birthdate=person.birthdate,
         gender=person.gender,
         email=person.email,
-        email_verified=False,
+        email_verified=email_verified and person.email is not None,
+        bhxh_code=bhxh_code,
         password_hash=hasher.hash(password),
         account_type="citizen",
         ial=ial,
@@ -78,3 +81,27 @@ def create_account(
         session.rollback()
         raise AccountExists(DUPLICATE_CCCD) from None
     return account
+
+
+def change_password(session: Session, account: Account, password: str,
+                    hasher: PasswordHasher) -> list[str]:
+    """Set a new password and revoke every refresh token of the account.
+
+    Returns the refresh-token families that were revoked, so their access
+    tokens can be refused too. Ending the SSO sessions is the caller's job
+    (it must also tell the portals).
+    """
+    account.password_hash = hasher.hash(password)
+    account.password_changed_at = utcnow()
+    families = list(session.scalars(
+        select(RefreshToken.family_id).where(
+            RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None)
+        ).distinct()
+    ))
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow().timestamp())
+    )
+    session.commit()
+    return families

@@ -149,6 +149,13 @@ class SmsSettings(Section):
     read_timeout: float = Field(5.0, gt=0)
 
 
+class RegistrationSettings(Section):
+    ttl: Seconds = 1800
+    """How long a registration may take from the first form to the password."""
+    attempts_per_ip_per_hour: int = Field(20, ge=1)
+    attempts_per_cccd_per_hour: int = Field(5, ge=1)
+
+
 class EmailSettings(Section):
     connector: str = "email.outbox"
     """Entry point name: `email.outbox` (a JSON-lines file) or `email.smtp`."""
@@ -172,6 +179,30 @@ class RegistrySettings(Section):
     read_timeout: float = Field(5.0, gt=0, le=60)
 
 
+class CarrierSettings(RegistrySettings):
+    """Mobile carriers' subscriber check (registration by phone, lost-phone recovery)."""
+
+    connector: str = "carrier.http"
+    url: str = "http://127.0.0.1:5101"
+    api_key: str = "dev-carrier-key"
+
+
+class BhxhSettings(RegistrySettings):
+    """Social insurance (BHXH) registry of insured persons."""
+
+    connector: str = "bhxh.http"
+    url: str = "http://127.0.0.1:5102"
+    api_key: str = "dev-bhxh-key"
+
+
+class PostSettings(RegistrySettings):
+    """Vietnam Post's registry of people it verified."""
+
+    connector: str = "post.http"
+    url: str = "http://127.0.0.1:5103"
+    api_key: str = "dev-post-key"
+
+
 class LogoutSettings(Section):
     backchannel_timeout: float = Field(3.0, gt=0, le=30)
     """Seconds a portal gets to answer a back-channel logout before it is logged as failed."""
@@ -190,18 +221,10 @@ class Settings(Section):
     sms: SmsSettings = SmsSettings()
     logout: LogoutSettings = LogoutSettings()
     email: EmailSettings = EmailSettings()
-    carrier: RegistrySettings = RegistrySettings(
-        connector="carrier.http", url="http://127.0.0.1:5101", api_key="dev-carrier-key"
-    )
-    """Mobile carriers' subscriber check (registration by phone, lost-phone recovery)."""
-    bhxh: RegistrySettings = RegistrySettings(
-        connector="bhxh.http", url="http://127.0.0.1:5102", api_key="dev-bhxh-key"
-    )
-    """Social insurance (BHXH) registry of insured persons."""
-    post: RegistrySettings = RegistrySettings(
-        connector="post.http", url="http://127.0.0.1:5103", api_key="dev-post-key"
-    )
-    """Vietnam Post's registry of people it verified."""
+    registration: RegistrationSettings = RegistrationSettings()
+    carrier: CarrierSettings = CarrierSettings()
+    bhxh: BhxhSettings = BhxhSettings()
+    post: PostSettings = PostSettings()
     base_dir: Path = Path(".")
     """Directory relative paths are resolved against (the config file's directory)."""
 

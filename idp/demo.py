@@ -60,7 +60,9 @@ def _write_config(directory: Path, port: int) -> Path:
         "[keys]\n"
         f'passphrase = "{secrets.token_urlsafe(24)}"\n\n'
         "[sms]\n"
-        'outbox_path = "sms-outbox.jsonl"\n',
+        'outbox_path = "sms-outbox.jsonl"\n\n'
+        "[email]\n"
+        'outbox_path = "email-outbox.jsonl"\n',
         encoding="utf-8",
     )
     path.chmod(0o600)
@@ -118,6 +120,29 @@ def _wait_until_up(url: str, seconds: float = 20) -> bool:
     return False
 
 
+def _registration_examples() -> list[tuple[str, str]]:
+    """One fixture person per registration method, to try the registration screens."""
+    from connectors.simulators.fixtures import load_fixtures
+
+    people = load_fixtures()
+    examples = []
+    taken = {p["cccd"] for p in DEMO_PEOPLE}
+    for label, scenario in (("Thuê bao di động", "carrier: full match"),
+                            ("Bảo hiểm xã hội", "bhxh: full match"),
+                            ("Bưu điện Việt Nam", "post: verified")):
+        for person in people.with_scenario(scenario):
+            if person.cccd not in taken:
+                taken.add(person.cccd)
+                form = person.form()
+                detail = (f"CCCD {form['cccd']}, {form['full_name']}, sinh {form['birthdate']}, "
+                          f"ĐT {form['phone']}")
+                if scenario.startswith("bhxh"):
+                    detail += f", mã BHXH {form['bhxh_code']}"
+                examples.append((label, detail))
+                break
+    return examples
+
+
 def _banner(port: int, outbox: Path) -> None:
     print("\n" + "=" * 72)
     print(" DEMO ĐĂNG NHẬP MỘT LẦN (SSO) đang chạy")
@@ -128,7 +153,11 @@ def _banner(port: int, outbox: Path) -> None:
     print("\n Tài khoản demo (số CCCD / mật khẩu):")
     for person in DEMO_PEOPLE:
         print(f"   {person['full_name']:22} {person['cccd']} / {person['password']}")
-    print(f"\n Mã OTP được in ra bên dưới và ghi vào {outbox}")
+    print(f"\n Đăng ký tài khoản mới: http://127.0.0.1:{port}/register — người mẫu có trong")
+    print(" dữ liệu giả lập của nhà mạng, BHXH và Bưu điện:")
+    for label, detail in _registration_examples():
+        print(f"   {label + ':':19} {detail}")
+    print(f"\n Mã OTP và thư điện tử được in ra bên dưới (tệp {outbox.parent})")
     print(" Dừng demo: Ctrl+C")
     print("=" * 72 + "\n", flush=True)
 
@@ -148,6 +177,9 @@ def run_demo(directory: str, port: int) -> int:
     children = [subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
         [sys.executable, "-m", "idp.cli", "--config", str(config), "serve"]
     )]
+    children.append(subprocess.Popen(  # noqa: S603 - the registries' simulators
+        [sys.executable, "-m", "connectors.simulators", "all"]
+    ))
     portal_script = Path(__file__).resolve().parent.parent / "examples" / "portal.py"
     for client_id, _name, kind, offset in PORTALS:
         children.append(subprocess.Popen([  # noqa: S603
@@ -168,16 +200,23 @@ def run_demo(directory: str, port: int) -> int:
         print("the identity provider did not start; see the messages above", file=sys.stderr)
         stop()
     _banner(port, outbox)
+    mailbox = settings.path(settings.email.outbox_path)
+    mailbox.touch()
     try:
-        with outbox.open(encoding="utf-8") as messages:
-            messages.seek(0, 2)
+        with outbox.open(encoding="utf-8") as texts, mailbox.open(encoding="utf-8") as mails:
+            texts.seek(0, 2)
+            mails.seek(0, 2)
             while all(child.poll() is None for child in children):
-                line = messages.readline()
-                if not line:
+                sms, mail = texts.readline(), mails.readline()
+                if sms:
+                    message = json.loads(sms)
+                    print(f"[SMS tới {message['to']}] {message['text']}", flush=True)
+                if mail:
+                    message = json.loads(mail)
+                    print(f"[Thư tới {message['to']}] {message['subject']}\n{message['body']}",
+                          flush=True)
+                if not sms and not mail:
                     time.sleep(0.3)
-                    continue
-                sms = json.loads(line)
-                print(f"[SMS tới {sms['to']}] {sms['text']}", flush=True)
     except KeyboardInterrupt:
         pass
     stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TypeVar
@@ -307,31 +307,39 @@ def _collect(errors: dict[str, str], parse: Callable[[str], _T], value: str) -> 
         return None
 
 
-def validate_person(raw: Mapping[str, str]) -> PersonData:
+def validate_person(
+    raw: Mapping[str, str], optional: Collection[str] = ("email",)
+) -> PersonData:
     """Validate a submitted form; raise :class:`InvalidPerson` listing every bad field.
 
-    Keys: cccd, full_name, birthdate, gender, phone (required) and email
-    (optional). The CCCD is checked against the birth date and gender only
-    when those are valid themselves, so one mistake yields one message.
+    Keys: cccd, full_name, birthdate, gender, phone, email. Those in `optional`
+    (by default only email) may be left empty and are then "" (None for email).
+    The CCCD is checked against the birth date and gender only when those are
+    valid themselves, so one mistake yields one message.
     """
     errors: dict[str, str] = {}
-    full_name = _collect(errors, normalize_name, raw.get("full_name") or "")
-    birthdate = _collect(errors, parse_birthdate, raw.get("birthdate") or "")
-    gender = _collect(errors, parse_gender, raw.get("gender") or "")
-    cccd = _collect(
-        errors, lambda value: validate_cccd(value, birthdate, gender), raw.get("cccd") or ""
-    )
-    phone = _collect(errors, normalize_phone, raw.get("phone") or "")
+
+    def field(name: str, parse: Callable[[str], _T]) -> _T | None:
+        value = raw.get(name) or ""
+        if name in optional and not value.strip():
+            return None
+        return _collect(errors, parse, value)
+
+    full_name = field("full_name", normalize_name)
+    birthdate = field("birthdate", parse_birthdate)
+    gender = field("gender", parse_gender)
+    cccd = field("cccd", lambda value: validate_cccd(value, birthdate, gender))
+    phone = field("phone", normalize_phone)
     email = _collect(errors, normalize_email, raw.get("email") or "")
     if errors:
         raise InvalidPerson(errors)
     # Each of these is None only when its error was recorded above.
-    assert cccd and full_name and birthdate and gender and phone
+    assert cccd and full_name and birthdate
     return PersonData(
         cccd=cccd,
         full_name=full_name,
         birthdate=birthdate,
-        gender=gender,
-        phone=phone,
+        gender=gender or "",
+        phone=phone or "",
         email=email,
     )

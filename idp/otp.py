@@ -14,7 +14,10 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
+from flask import render_template
+
 from idp.audit import record_event
+from idp.identity import mask_phone
 from idp.provider import provider
 
 DAY = 24 * 3600
@@ -33,6 +36,15 @@ class CheckOutcome(Enum):
     WRONG = "wrong"
     EXPIRED = "expired"
     EXHAUSTED = "exhausted"
+
+
+SEND_MESSAGES = {  # what the citizen reads for each refusal
+    SendOutcome.COOLDOWN: "Vui lòng chờ {wait} giây trước khi gửi lại mã OTP.",
+    SendOutcome.TRANSACTION_LIMIT: "Bạn đã yêu cầu gửi lại mã quá số lần cho phép. "
+    "Vui lòng đăng nhập lại từ đầu.",
+    SendOutcome.PHONE_LIMIT: "Số điện thoại này đã nhận quá nhiều mã OTP. Vui lòng thử lại sau.",
+    SendOutcome.IP_LIMIT: "Có quá nhiều yêu cầu gửi mã OTP từ mạng của bạn. Vui lòng thử lại sau.",
+}
 
 
 @dataclass
@@ -143,3 +155,17 @@ def check_otp(transaction_id: str, code: str) -> CheckResult:
     if tries >= cfg.max_attempts:
         return CheckResult(CheckOutcome.EXHAUSTED)
     return CheckResult(CheckOutcome.WRONG, cfg.max_attempts - tries)
+
+
+def render_otp_page(otp_id: str, *, status: int = 200, **context):
+    """The OTP screen (shared by login, registration and password reset): where the code
+    went, its countdown and the re-send cooldown."""
+    pending = pending_otp(otp_id)
+    now = time.time()
+    return render_template(
+        "otp.html",
+        phone=mask_phone(pending.phone) if pending else "",
+        seconds_left=max(0, int(pending.expires_at - now)) if pending else 0,
+        resend_in=max(0, int(pending.resend_at - now)) if pending else 0,
+        **context,
+    ), status

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from connectors.base import SmsSender
+from connectors.base import (
+    EmailSender,
+    InsuranceRegistry,
+    PostRegistry,
+    SmsSender,
+    SubscriberRegistry,
+)
 from idp.config import Settings
 from idp.db import Database
 from idp.security.passwords import PasswordHasher
@@ -23,6 +29,10 @@ class Provider:
     state: StateStore
     keys: KeyRing
     sms: SmsSender
+    email: EmailSender
+    carrier: SubscriberRegistry
+    bhxh: InsuranceRegistry
+    post: PostRegistry
     passwords: PasswordHasher
 
     @property

@@ -42,5 +42,7 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
             "graceful_timeout": 10,
             "timeout": 30,
             "keepalive": 5,
+            # The control socket lives at a fixed path: two instances on one host would clash.
+            "control_socket_disable": True,
         },
     ).run()

@@ -138,11 +138,6 @@ def settings_for(request, backend, tmp_path, sqlite_template):
 
 
 @pytest.fixture
-def settings(settings_for) -> Settings:
-    return settings_for()
-
-
-@pytest.fixture
 def app(settings):
     app = create_app(settings)
     app.config["TESTING"] = True
@@ -393,3 +388,35 @@ def basic(portal: Portal, secret: str | None = None) -> str:
 @pytest.fixture
 def flow(browser, settings, make_portal):
     return Flow(browser, settings, make_portal())
+
+
+# --- outside registries (simulators over real HTTP) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def simulators():
+    """The carrier, BHXH and Vietnam Post simulators with their fixture people."""
+    from connectors.simulators import DEFAULT_API_KEYS, SIMULATORS
+    from connectors.simulators.fixtures import load_fixtures
+    from connectors.simulators.serving import start
+
+    fixtures = load_fixtures()
+    running = {name: start(factory(fixtures, DEFAULT_API_KEYS[name], 0.0))
+               for name, factory in SIMULATORS.items()}
+    yield running
+    for simulator in running.values():
+        simulator.stop()
+
+
+@pytest.fixture
+def people():
+    """The simulators' fixture people, by scenario."""
+    from connectors.simulators.fixtures import load_fixtures
+
+    return load_fixtures()
+
+
+@pytest.fixture
+def settings(settings_for, simulators) -> Settings:
+    """Provider settings pointing at the running simulators."""
+    return settings_for(**{name: {"url": sim.url} for name, sim in simulators.items()})

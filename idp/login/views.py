@@ -34,7 +34,15 @@ from idp.login.password import PasswordOutcome, captcha_required, check_password
 from idp.oidc.authorize import answer_with_error, validated_grant
 from idp.oidc.backchannel import notify_portals
 from idp.oidc.claims import consent_lines
-from idp.otp import CheckOutcome, SendOutcome, check_otp, pending_otp, send_otp
+from idp.otp import (
+    SEND_MESSAGES,
+    CheckOutcome,
+    SendOutcome,
+    check_otp,
+    pending_otp,
+    render_otp_page,
+    send_otp,
+)
 from idp.provider import provider
 from idp.security.captcha import captcha_image, check_captcha, new_captcha
 from idp.security.headers import allow_form_target
@@ -56,13 +64,6 @@ REJECTED = (
 EXPIRED_INTERACTION = (
     "Phiên đăng nhập đã hết hạn hoặc không hợp lệ. Vui lòng quay lại cổng dịch vụ và đăng nhập lại."
 )
-SEND_MESSAGES = {
-    SendOutcome.COOLDOWN: "Vui lòng chờ {wait} giây trước khi gửi lại mã OTP.",
-    SendOutcome.TRANSACTION_LIMIT: "Bạn đã yêu cầu gửi lại mã quá số lần cho phép. "
-    "Vui lòng đăng nhập lại từ đầu.",
-    SendOutcome.PHONE_LIMIT: "Số điện thoại này đã nhận quá nhiều mã OTP. Vui lòng thử lại sau.",
-    SendOutcome.IP_LIMIT: "Có quá nhiều yêu cầu gửi mã OTP từ mạng của bạn. Vui lòng thử lại sau.",
-}
 
 
 def _interaction() -> Interaction:
@@ -207,21 +208,20 @@ def resend_otp():
 def _otp_page(interaction: Interaction, error: str | None = None, status: int = 200):
     account = _pending_account(interaction)
     pending = pending_otp(interaction.id)
-    now = time.time()
     # A right code may end in the redirect to the portal.
     allow_form_target(interaction.params["redirect_uri"])
-    return render_template(
-        "login/otp.html",
-        interaction=interaction,
+    return render_otp_page(
+        interaction.id,
+        form_action=url_for(".otp"),
+        resend_action=url_for(".resend_otp"),
+        hidden={"tx": interaction.id},
         error=error,
-        phone=mask_phone(pending.phone) if pending else "",
-        seconds_left=max(0, int(pending.expires_at - now)) if pending else 0,
-        resend_in=max(0, int(pending.resend_at - now)) if pending else 0,
+        status=status,
         other_phones=[
             (phone.id, mask_phone(phone.phone)) for phone in account.phones
             if pending is None or phone.phone != pending.phone
         ],
-    ), status
+    )
 
 
 @bp.route("/consent", methods=["GET", "POST"])

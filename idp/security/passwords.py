@@ -131,10 +131,11 @@ def check_password_policy(
     if problems:
         return problems
 
-    folded = password.casefold()
+    # Compare without case, diacritics or separators: "Nguyen-Van-An-1985" is the name.
+    squeezed = _squeeze(password)
     if any(
-        len(word) >= _PERSONAL_WORD_MIN_LENGTH and _normalize(word).casefold() in folded
-        for word in user_inputs
+        len(word) >= _PERSONAL_WORD_MIN_LENGTH and word in squeezed
+        for word in map(_squeeze, user_inputs)
     ):
         return [_PERSONAL_DATA]
     # max_length came with zxcvbn 4.5.0, whose default of 72 would raise on 73–128.
@@ -145,6 +146,12 @@ def check_password_policy(
     if any(match.get("dictionary_name") == "user_inputs" for match in result["sequence"]):
         return [_PERSONAL_DATA]
     return ["Mật khẩu quá dễ đoán; hãy dùng một cụm từ dài hơn, khó đoán hơn."]
+
+
+def _squeeze(text: str) -> str:
+    """Lower-case letters and digits only, without diacritics."""
+    plain = _without_diacritics(_normalize(text).casefold())
+    return "".join(char for char in plain if char.isalnum())
 
 
 def _without_diacritics(text: str) -> str:
