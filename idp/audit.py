@@ -1,19 +1,64 @@
-"""Append-only audit trail of security events (DESIGN §7).
+"""Append-only audit trail of security events (DESIGN §7), hash-chained.
 
-Events are written in their own transaction so a failure that rolls back the
-business change still leaves its trace.
+Each row stores the SHA-256 of the previous row's hash and its own content,
+so editing or deleting any row breaks the chain (`idp audit verify`). Rows are
+written in their own transaction, so a failure that rolls back the business
+change still leaves its trace. Appends are serialised: by an advisory lock on
+PostgreSQL, by SQLite's single writer (the insert comes first) on SQLite.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import has_request_context, request
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from idp.provider import provider
 from idp.store.models import AuditEvent
 
 log = logging.getLogger("idp.audit")
+AUDIT_LOCK = 0x1D9A0D17  # arbitrary constant naming the advisory lock of the chain
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def row_digest(row: AuditEvent, prev_hash: str) -> str:
+    """The hash of a row given its predecessor's hash (canonical JSON of every field)."""
+    content = {
+        "id": row.id, "at": _utc_naive(row.at).isoformat(), "event": row.event,
+        "result": row.result, "account_id": row.account_id, "client_id": row.client_id,
+        "actor": row.actor, "actor_role": row.actor_role, "ip": row.ip,
+        "user_agent": row.user_agent, "detail": row.detail or {},
+    }
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}|{canonical}".encode()).hexdigest()
+
+
+def append_event(session: Session, row: AuditEvent) -> AuditEvent:
+    """Chain and add `row` inside the caller's transaction (which must commit it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK})
+    row.at = row.at or datetime.now(UTC)
+    session.add(row)
+    session.flush()  # takes SQLite's write lock before the predecessor is read
+    prev = session.scalar(
+        select(AuditEvent.row_hash).where(AuditEvent.id < row.id)
+        .order_by(AuditEvent.id.desc()).limit(1)
+    ) or ""
+    row.prev_hash = prev
+    row.row_hash = row_digest(row, prev)
+    return row
 
 
 def record_event(
@@ -23,6 +68,7 @@ def record_event(
     account_id: int | None = None,
     client_id: str | None = None,
     actor: str | None = None,
+    actor_role: str | None = None,
     **detail,
 ) -> None:
     """Append one event; `detail` must never hold a password, OTP, token or full CCCD."""
@@ -31,15 +77,45 @@ def record_event(
         ip = request.remote_addr
         user_agent = (request.user_agent.string or "")[:300]
     row = AuditEvent(
-        event=event,
-        result=result,
-        account_id=account_id,
-        client_id=client_id,
-        actor=actor,
-        ip=ip,
-        user_agent=user_agent,
-        detail=detail,
+        event=event, result=result, account_id=account_id, client_id=client_id, actor=actor,
+        actor_role=actor_role, ip=ip, user_agent=user_agent, detail=detail,
+        at=datetime.now(UTC),
     )
     with provider().db.begin() as session:
-        session.add(row)
-    log.info("%s %s account=%s client=%s", event, result, account_id, client_id)
+        append_event(session, row)
+    log.info("%s %s account=%s client=%s actor=%s", event, result, account_id, client_id, actor)
+
+
+@dataclass
+class ChainReport:
+    rows: int
+    head: str
+    broken_at: int | None
+    """The id of the first row whose hash or link does not hold (None when intact)."""
+    reason: str = ""
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+    """Recompute every hash in id order; report the first row that does not fit."""
+    prev, count = "", 0
+    for row in _rows(session, batch):
+        if row.prev_hash != prev:
+            return ChainReport(count, prev, row.id, "liên kết tới dòng trước bị sai "
+                               "(một dòng trước đó đã bị xóa hoặc sửa)")
+        if row.row_hash != row_digest(row, prev):
+            return ChainReport(count, prev, row.id, "nội dung dòng đã bị sửa")
+        prev, count = row.row_hash, count + 1
+    return ChainReport(count, prev, None)
+
+
+def _rows(session: Session, batch: int) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+        session.expunge_all()

@@ -270,6 +270,30 @@ def account_add(ctx: Context, cccd, full_name, birthdate, gender, phone, email, 
         click.echo(f"account created: sub={created.subject}")
 
 
+# --- audit ------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+@pass_context
+def audit_verify(ctx: Context) -> None:
+    """Recompute the chain; exit 1 at the first edited or deleted row."""
+    from idp.audit import verify_chain
+
+    click.echo("==> verifying the audit chain")
+    with ctx.sessions()() as session:
+        report = verify_chain(session)
+    if report.broken_at is not None:
+        click.echo(f"BROKEN at row {report.broken_at}: {report.reason} "
+                   f"({report.rows} rows before it are intact)", err=True)
+        sys.exit(1)
+    click.echo(f"intact: {report.rows} rows, head {report.head}")
+
+
 # --- serving ------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from idp.accounts import change_password
@@ -37,7 +37,7 @@ def _reset() -> dict:
     reset_id = request.values.get("f", "")
     record = provider().state.get(f"fp:{reset_id}") if 0 < len(reset_id) <= 64 else None
     if record is None or not secrets.compare_digest(record["browser"], browser_id()):
-        abort(error_page(400, EXPIRED))
+        abort(make_response(error_page(400, EXPIRED)))
     record["id"] = reset_id
     return record
 
@@ -129,7 +129,7 @@ def password():
     """The new password; then every session and refresh token of the account ends."""
     record = _reset()
     if not record["proven"]:
-        abort(error_page(400, EXPIRED))
+        abort(make_response(error_page(400, EXPIRED)))
     p = provider()
     account = p.db.session.get(Account, record["account_id"])
     if request.method == "GET":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from idp.identity import InvalidField
 from idp.provider import provider
@@ -82,7 +83,8 @@ def password_problems(registration, password: str, confirm: str) -> list[str]:
     person = registration.person
     problems = check_password_policy(
         password,
-        password_user_inputs(person["full_name"], person["cccd"], None, registration.phone),
+        password_user_inputs(person["full_name"], person["cccd"],
+                             date.fromisoformat(person["birthdate"]), registration.phone),
         min_score=provider().settings.passwords.min_zxcvbn_score,
     )
     if password and password != confirm:

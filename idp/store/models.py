@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -51,6 +52,8 @@ class Account(Base):
     """Which check proved the identity: operator, counter, carrier, bhxh, post, ..."""
     bhxh_code: Mapped[str | None] = mapped_column(String(10))
     """Social insurance code, when the BHXH registry verified the account."""
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
+    """Authenticator-app secret, sealed (see idp.security.sealed); None when not enrolled."""
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -224,9 +227,14 @@ class AuditEvent(Base):
     account_id: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(64))
+    """Who acted: None for the citizen themself, `staff:<username>` for staff."""
+    actor_role: Mapped[str | None] = mapped_column(String(16))
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    row_hash: Mapped[str] = mapped_column(String(64), default="")
+    """SHA-256 over prev_hash and this row's content: an edited or deleted row breaks the chain."""
 
 
 class Complaint(Base):
@@ -244,6 +252,56 @@ class Complaint(Base):
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[datetime | None] = mapped_column()
+
+
+class StaffMember(Base):
+    """A helpdesk / one-stop-desk staff account, separate from citizen accounts."""
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[str] = mapped_column(String(200))
+    """Sealed TOTP secret; staff always log in with password + TOTP."""
+    roles: Mapped[list] = mapped_column(JSON)
+    """Any of helpdesk, registrar, supervisor, auditor, admin."""
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+OPEN_RESET = "status IN ('awaiting_otp', 'awaiting_approval')"
+
+
+class PhoneResetRequest(Base):
+    """A staff reset of a citizen's OTP phone, from evidence to the change (dual control)."""
+
+    __tablename__ = "phone_reset_requests"
+    __table_args__ = (
+        Index("ix_phone_reset_account", "account_id", "status"),
+        # At most one open reset per account: of two concurrent resets only one is stored.
+        Index("uq_phone_reset_open", "account_id", unique=True,
+              sqlite_where=text(OPEN_RESET), postgresql_where=text(OPEN_RESET)),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    new_phone: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence_type: Mapped[str] = mapped_column(String(32))
+    evidence_number: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
+    carrier_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20), default="awaiting_otp")
+    """awaiting_otp, awaiting_approval, done, rejected, cancelled."""
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
 
 
 class StateEntry(Base):
