@@ -39,6 +39,9 @@ class Interaction:
     """Set once the password step passed; the OTP step must follow."""
     authenticated: Authentication | None = None
     consented: bool = False
+    return_to: str | None = None
+    """For the provider's own pages (the account console): where to go after login,
+    instead of answering a portal."""
 
     @property
     def key(self) -> str:

@@ -120,6 +120,14 @@ def password():
     return redirect(url_for(".otp", tx=interaction.id), 303)
 
 
+def finish_login(interaction: Interaction):
+    """Hand the browser back: to the portal's authorization, or to the provider's own page."""
+    if interaction.return_to:
+        end_interaction(interaction)
+        return redirect(interaction.return_to, 303)
+    return redirect(url_for("oidc.resume", tx=interaction.id), 303)
+
+
 def _start_session(account_id: int, now: int, acr: str, amr: list[str]):
     """Renew this browser's session for the same account, or replace another account's."""
     previous = current_session()
@@ -171,7 +179,7 @@ def otp():
         save_interaction(interaction)
         record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
                      method="pwd+sms", acr=acr)
-        return redirect(url_for("oidc.resume", tx=interaction.id), 303)
+        return finish_login(interaction)
     record_event("login.otp", "failure", account_id=account.id, reason=result.outcome.value)
     if result.outcome is CheckOutcome.EXHAUSTED:
         interaction.pending_account_id = None
@@ -209,7 +217,8 @@ def _otp_page(interaction: Interaction, error: str | None = None, status: int = 
     account = _pending_account(interaction)
     pending = pending_otp(interaction.id)
     # A right code may end in the redirect to the portal.
-    allow_form_target(interaction.params["redirect_uri"])
+    if "redirect_uri" in interaction.params:
+        allow_form_target(interaction.params["redirect_uri"])
     return render_otp_page(
         interaction.id,
         form_action=url_for(".otp"),
