@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-import fcntl
-import json
 import smtplib
-import time
 from email.message import EmailMessage
 from pathlib import Path
 
 from connectors.base import ConnectorUnavailable
+from connectors.outbox import Outbox, read_outbox
+
+__all__ = ["OutboxEmailSender", "SmtpEmailSender", "read_outbox"]
 
 
 class OutboxEmailSender:
-    """Appends one JSON line per message to a file that developers and tests read."""
+    """Writes each e-mail to an outbox file instead of sending it (development, demo, tests)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(path, "email")
 
     @classmethod
     def from_settings(cls, settings) -> OutboxEmailSender:
         return cls(settings.path(settings.email.outbox_path))
 
     def send(self, to: str, subject: str, body: str) -> None:
-        line = json.dumps(
-            {"at": time.time(), "to": to, "subject": subject, "body": body}, ensure_ascii=False
-        )
-        try:
-            with self.path.open("a", encoding="utf-8") as outbox:
-                fcntl.flock(outbox, fcntl.LOCK_EX)
-                outbox.write(line + "\n")
-        except OSError as exc:
-            raise ConnectorUnavailable(f"cannot write e-mail outbox: {exc}") from exc
+        self.outbox.append({"to": to, "subject": subject, "body": body})
 
 
 class SmtpEmailSender:
@@ -62,10 +53,3 @@ class SmtpEmailSender:
         except (OSError, smtplib.SMTPException) as exc:
             raise ConnectorUnavailable(f"SMTP relay failed: {exc}") from exc
 
-
-def read_outbox(path: str | Path) -> list[dict]:
-    """Every message in an e-mail outbox file, oldest first (for the demo and tests)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -17,6 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import requests
+from prometheus_client import Counter, Histogram
 
 from connectors.base import ConnectorUnavailable
 
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from idp.config import Settings
 
 log = logging.getLogger("connectors")
+CALLS = Histogram("idp_connector_duration_seconds", "Outside-system call latency",
+                  ["connector", "operation"])
+ERRORS = Counter("idp_connector_errors_total", "Outside-system calls that failed",
+                 ["connector", "operation"])
 
 T = TypeVar("T")
 
@@ -115,7 +120,11 @@ class JsonHttpClient:
                                     system=self.system)
 
     def _log(self, operation: str, status: int | str, started: float, succeeded: bool) -> None:
-        ms = round((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
+        CALLS.labels(self.system, operation).observe(elapsed)
+        if not succeeded:
+            ERRORS.labels(self.system, operation).inc()
+        ms = round(elapsed * 1000)
         log.log(
             logging.INFO if succeeded else logging.WARNING,
             "connector=%s operation=%s status=%s ms=%d",

@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-import fcntl
-import json
-import time
 from pathlib import Path
 
 import requests
 
 from connectors.base import ConnectorUnavailable
+from connectors.outbox import Outbox, read_outbox
+
+__all__ = ["HttpSmsGateway", "OutboxSmsSender", "read_outbox"]
 
 
 class OutboxSmsSender:
-    """Appends one JSON line per message to a file that developers and tests read.
-
-    The file is locked while writing so several workers can share it.
-    """
+    """Writes each text to an outbox file instead of sending it (development, demo, tests)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(path, "sms")
 
     @classmethod
     def from_settings(cls, settings) -> OutboxSmsSender:
         return cls(settings.path(settings.sms.outbox_path))
 
     def send(self, phone: str, text: str) -> None:
-        line = json.dumps({"at": time.time(), "to": phone, "text": text}, ensure_ascii=False)
-        try:
-            with self.path.open("a", encoding="utf-8") as outbox:
-                fcntl.flock(outbox, fcntl.LOCK_EX)
-                outbox.write(line + "\n")
-        except OSError as exc:
-            raise ConnectorUnavailable(f"cannot write SMS outbox: {exc}") from exc
+        self.outbox.append({"to": phone, "text": text})
 
 
 class HttpSmsGateway:
@@ -60,10 +50,3 @@ class HttpSmsGateway:
         if response.status_code >= 300:
             raise ConnectorUnavailable(f"SMS gateway answered {response.status_code}")
 
-
-def read_outbox(path: str | Path) -> list[dict]:
-    """Every message in an outbox file, oldest first (for the demo and tests)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connectors.registry import load_connector
-from idp import errors
+from idp import errors, ops
 from idp.config import Settings, load_settings
 from idp.db import Database
 from idp.provider import Provider
@@ -68,16 +68,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     csrf.init_app(app)
     errors.init_app(app)
+    ops.init_app(app)
     headers.init_app(app, hsts=settings.server.issuer.startswith("https://"))
 
     from idp import oidc
+    from idp.account.views import bp as account_bp
+    from idp.helpdesk import blueprints as helpdesk_blueprints
     from idp.login.views import bp as login_bp
     from idp.register.forgot import bp as forgot_bp
     from idp.register.views import bp as register_bp
 
     oidc.init_app(app)
-    for blueprint in (login_bp, register_bp, forgot_bp):
+    for blueprint in (login_bp, register_bp, forgot_bp, account_bp, *helpdesk_blueprints()):
         app.register_blueprint(blueprint)
+    csrf.exempt(app.view_functions["ops.metrics"])
     for endpoint in CSRF_EXEMPT:
         csrf.exempt(app.view_functions[endpoint])
 

@@ -20,6 +20,7 @@ from flask import has_request_context, request
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from idp.ops.metrics import count_event
 from idp.provider import provider
 from idp.store.models import AuditEvent
 
@@ -83,6 +84,7 @@ def record_event(
     )
     with provider().db.begin() as session:
         append_event(session, row)
+    count_event(event, result)
     log.info("%s %s account=%s client=%s actor=%s", event, result, account_id, client_id, actor)
 
 

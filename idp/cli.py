@@ -294,6 +294,61 @@ def audit_verify(ctx: Context) -> None:
     click.echo(f"intact: {report.rows} rows, head {report.head}")
 
 
+# --- staff --------------------------------------------------------------------------
+
+
+@main.group()
+def staff() -> None:
+    """Helpdesk staff accounts (the first admin is created here)."""
+
+
+@staff.command("add")
+@click.option("--username", required=True, help="Lower-case login name, e.g. nguyen.an.")
+@click.option("--name", "full_name", required=True, help="Full name as shown in the audit log.")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["helpdesk", "registrar", "supervisor", "auditor", "admin"]),
+              help="Repeat for several roles.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted when not given.")
+@pass_context
+def staff_add(ctx: Context, username: str, full_name: str, roles: tuple[str, ...],
+              password: str) -> None:
+    """Create a staff member; prints the TOTP secret once (for the authenticator app)."""
+    from idp import create_app
+    from idp.audit import record_event
+    from idp.helpdesk.staff import StaffError, create_staff
+
+    app = create_app(ctx.settings)
+    with app.app_context():
+        session = app.extensions["idp.provider"].db.session
+        try:
+            member, enrolment = create_staff(session, username, full_name, roles, password)
+        except StaffError as exc:
+            lines = "\n".join(f"  {field}: {message}" for field, message in exc.errors.items())
+            raise click.ClickException("dữ liệu không hợp lệ:\n" + lines) from None
+        record_event("staff.admin.create", "success", actor="operator:cli",
+                     target=member.username, roles=list(member.roles))
+    click.echo(f"staff member {member.username} created with roles {', '.join(member.roles)}")
+    click.echo("TOTP secret (shown once; add it to the authenticator app now):")
+    click.echo(f"  secret: {enrolment.secret}")
+    click.echo(f"  uri:    {enrolment.uri}")
+
+
+@staff.command("list")
+@pass_context
+def staff_list(ctx: Context) -> None:
+    """Every staff member with roles and status (never a secret)."""
+    from sqlalchemy import select
+
+    from idp.store.models import StaffMember
+
+    with ctx.sessions()() as session:
+        for member in session.scalars(select(StaffMember).order_by(StaffMember.username)):
+            last = f"{member.last_login_at:%Y-%m-%d %H:%M}" if member.last_login_at else "-"
+            click.echo(f"{member.username:24} {member.status:9} {','.join(member.roles):32} "
+                       f"last login {last}  {member.full_name}")
+
+
 # --- serving ------------------------------------------------------------------------
 
 

@@ -179,6 +179,12 @@ class RegistrySettings(Section):
     read_timeout: float = Field(5.0, gt=0, le=60)
 
 
+class LoggingSettings(Section):
+    format: Literal["json", "text"] = "json"
+    """`json`: one object per line with a request id (for log collectors); `text` for people."""
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class CarrierSettings(RegistrySettings):
     """Mobile carriers' subscriber check (registration by phone, lost-phone recovery)."""
 
@@ -222,6 +228,7 @@ class Settings(Section):
     logout: LogoutSettings = LogoutSettings()
     email: EmailSettings = EmailSettings()
     registration: RegistrationSettings = RegistrationSettings()
+    logging: LoggingSettings = LoggingSettings()
     carrier: CarrierSettings = CarrierSettings()
     bhxh: BhxhSettings = BhxhSettings()
     post: PostSettings = PostSettings()

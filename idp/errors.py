@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from connectors.base import ConnectorUnavailable
@@ -56,8 +57,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     @app.errorhandler(ConnectorUnavailable)
+    @app.errorhandler(OperationalError)
     def _unavailable(error):
-        log.error("dependency unavailable: %s", error)
+        # Fail closed: nothing half-checked is accepted; the node recovers when the
+        # database or Redis is back (pool_pre_ping, Redis reconnects).
+        log.error("dependency unavailable: %s", type(error).__name__)
         if _wants_json():
             return {"error": "temporarily_unavailable"}, 503, {"Retry-After": "5"}
         return error_page(503)

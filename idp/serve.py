@@ -7,6 +7,9 @@ database pool of `threads` connections per worker.
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 from gunicorn.app.base import BaseApplication
 
 from idp.config import Settings
@@ -28,8 +31,20 @@ class ProviderServer(BaseApplication):
         return create_app(self.settings)
 
 
+def _worker_exited(_server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def run(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until stopped."""
+    from idp.ops.logs import configure_logging
+
+    configure_logging(settings.logging.format, settings.logging.level)
+    # Workers are processes: /metrics adds up their files in this directory.
+    metrics_dir = tempfile.mkdtemp(prefix="idp-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     ProviderServer(
         settings,
         {
@@ -44,5 +59,6 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
             "keepalive": 5,
             # The control socket lives at a fixed path: two instances on one host would clash.
             "control_socket_disable": True,
+            "child_exit": _worker_exited,
         },
     ).run()

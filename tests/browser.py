@@ -46,9 +46,11 @@ def launch_chromium(playwright: Playwright) -> Browser:
     )
 
 
-@pytest.fixture(scope="session")
+# Module scope: each test module imports this fixture, which makes a separate fixture per
+# module; two session-scoped ones would nest a second Playwright inside the first's loop.
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Browser]:
-    """One headless Chromium shared by a test session; closed at the end."""
+    """One headless Chromium shared by a test module; closed at its end."""
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:

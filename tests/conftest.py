@@ -42,7 +42,7 @@ def _reachable(port: int) -> bool:
         return False
 
 
-def make_settings(tmp: Path, database_url: str, state: str, **sections) -> Settings:
+def make_settings(tmp: Path, database_url: str, state_backend: str, **sections) -> Settings:
     """Settings for a test provider: fast argon2 parameters, files under `tmp`."""
     base = {
         "server": {
@@ -51,7 +51,7 @@ def make_settings(tmp: Path, database_url: str, state: str, **sections) -> Setti
             "pairwise_salt": "test-pairwise-salt",
         },
         "database": {"url": database_url},
-        "state": {"backend": state, "redis_url": REDIS_URL,
+        "state": {"backend": state_backend, "redis_url": REDIS_URL,
                   "key_prefix": f"idptest:{uuid.uuid4().hex[:8]}:"},
         "keys": {"passphrase": "test-key-passphrase"},
         "passwords": {"memory_kib": 8192, "time_cost": 1},

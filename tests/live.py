@@ -59,21 +59,12 @@ class LiveProvider:
 
     def __init__(self, directory: Path, *, workers: int = 1, threads: int = 4) -> None:
         self.directory = directory
-        self.port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.workers, self.threads = workers, threads
+        self.port = getattr(self, "port", None) or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.issuer = getattr(self, "issuer", None) or self.url
         self.config = directory / "idp.toml"
-        self.config.write_text(
-            "[server]\n"
-            f'issuer = "{self.issuer}"\nport = {self.port}\n'
-            f"workers = {workers}\nthreads = {threads}\n"
-            'secret_key = "live-test-secret-key-0123456789abcdef"\n'
-            'pairwise_salt = "live-test-pairwise-salt"\n'
-            '[database]\nurl = "sqlite:///idp.sqlite3"\n'
-            '[keys]\npassphrase = "live-test-passphrase"\n'
-            '[passwords]\nmemory_kib = 8192\ntime_cost = 1\n'
-            '[sms]\noutbox_path = "sms.jsonl"\n',
-            encoding="utf-8",
-        )
+        self.config.write_text(self._config_text(), encoding="utf-8")
         self.settings: Settings = load_settings(self.config)
         upgrade(self.settings)
         self.engine = make_engine(self.settings.database_url)
@@ -82,13 +73,26 @@ class LiveProvider:
             session.commit()
         self.process: subprocess.Popen | None = None
 
+    def _config_text(self) -> str:
+        return (
+            "[server]\n"
+            f'issuer = "{self.issuer}"\nport = {self.port}\n'
+            f"workers = {self.workers}\nthreads = {self.threads}\n"
+            'secret_key = "live-test-secret-key-0123456789abcdef"\n'
+            'pairwise_salt = "live-test-pairwise-salt"\n'
+            '[database]\nurl = "sqlite:///idp.sqlite3"\n'
+            '[keys]\npassphrase = "live-test-passphrase"\n'
+            '[passwords]\nmemory_kib = 8192\ntime_cost = 1\n'
+            '[sms]\noutbox_path = "sms.jsonl"\n'
+        )
+
     def start(self) -> LiveProvider:
         log = (self.directory / "idp.log").open("w")
         self.process = subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "idp.cli", "--config", str(self.config), "serve"],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )
-        wait_for(f"{self.issuer}/.well-known/openid-configuration")
+        wait_for(f"{self.url}/.well-known/openid-configuration")
         return self
 
     def stop(self) -> None:

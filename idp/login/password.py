@@ -58,7 +58,8 @@ def _throttled(cccd: str) -> bool:
     return last is not None and time.time() < last["at"] + wait
 
 
-def _record_failure(cccd: str, ip: str | None) -> None:
+def record_login_failure(cccd: str, ip: str | None) -> None:
+    """Count a failed login for this CCCD (and IP): progressive delay, then lockout."""
     p = provider()
     cfg = p.settings.login
     failures = p.state.incr(f"login-fail:{cccd}", cfg.failure_window_seconds)
@@ -90,7 +91,7 @@ def check_password_login(
 
     if not valid or throttled or account is None or account.status != "active":
         if not throttled:
-            _record_failure(cccd, ip)
+            record_login_failure(cccd, ip)
         reason = "throttled" if throttled else "bad_credentials"
         if account is not None and account.status != "active":
             reason = f"account_{account.status}"

@@ -19,6 +19,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from idp.account.totp import PASSWORD_TOTP_AMR, verify_login_code
 from idp.audit import record_event
 from idp.errors import error_page
 from idp.identity import mask_phone
@@ -30,7 +31,12 @@ from idp.interaction import (
     save_interaction,
 )
 from idp.levels import PASSWORD_SMS_AMR, PASSWORD_SMS_LEVEL, login_acr
-from idp.login.password import PasswordOutcome, captcha_required, check_password_login
+from idp.login.password import (
+    PasswordOutcome,
+    captcha_required,
+    check_password_login,
+    record_login_failure,
+)
 from idp.oidc.authorize import answer_with_error, validated_grant
 from idp.oidc.backchannel import notify_portals
 from idp.oidc.claims import consent_lines
@@ -159,6 +165,31 @@ def _pending_account(interaction: Interaction) -> Account:
     return account
 
 
+def second_factor_passed(interaction: Interaction, account: Account, amr: list[str],
+                         method: str, step: str):
+    """Password and second factor (SMS code or app code) passed: start the session, go on."""
+    record_event(step, "success", account_id=account.id, client_id=interaction.client_id)
+    now = int(time.time())
+    # Password plus any second factor offered here is a level-2 method.
+    acr = login_acr(account.ial, PASSWORD_SMS_LEVEL)
+    session = _start_session(account.id, now, acr, amr)
+    interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
+    interaction.pending_account_id = None
+    save_interaction(interaction)
+    record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
+                 method=method, acr=acr)
+    return finish_login(interaction)
+
+
+def second_factor_exhausted(interaction: Interaction, account: Account):
+    """Too many wrong codes: the whole login ends and counts as a failed login for this
+    CCCD, so retrying the password never buys more guesses."""
+    end_interaction(interaction)
+    record_login_failure(account.cccd, request.remote_addr)
+    return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. Vui lòng quay lại "
+                      "cổng dịch vụ và đăng nhập lại từ đầu.")
+
+
 @bp.route("/login/otp", methods=["GET", "POST"])
 def otp():
     """Step 2: the 6-digit code sent to the account's OTP phone."""
@@ -168,30 +199,37 @@ def otp():
         return _otp_page(interaction)
     result = check_otp(interaction.id, _field("otp", 12))
     if result.outcome is CheckOutcome.OK:
-        record_event("login.otp", "success", account_id=account.id,
-                     client_id=interaction.client_id)
-        now = int(time.time())
-        acr = login_acr(account.ial, PASSWORD_SMS_LEVEL)
-        session = _start_session(account.id, now, acr, PASSWORD_SMS_AMR)
-        interaction.authenticated = Authentication(account.id, now, acr, PASSWORD_SMS_AMR,
-                                                   session.sid)
-        interaction.pending_account_id = None
-        save_interaction(interaction)
-        record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
-                     method="pwd+sms", acr=acr)
-        return finish_login(interaction)
+        return second_factor_passed(interaction, account, PASSWORD_SMS_AMR, "pwd+sms",
+                                    "login.otp")
     record_event("login.otp", "failure", account_id=account.id, reason=result.outcome.value)
     if result.outcome is CheckOutcome.EXHAUSTED:
-        interaction.pending_account_id = None
-        save_interaction(interaction)
-        return _password_page(interaction, account.cccd,
-                              "Bạn đã nhập sai mã OTP quá số lần cho phép. "
-                              "Vui lòng đăng nhập lại.", 400)
+        return second_factor_exhausted(interaction, account)
     if result.outcome is CheckOutcome.EXPIRED:
         message = "Mã OTP đã hết hiệu lực. Vui lòng bấm \"Gửi lại OTP\" để nhận mã mới."
     else:
         message = f"Mã OTP không đúng. Bạn còn {result.tries_left} lần thử."
     return _otp_page(interaction, message, 400)
+
+
+@bp.route("/login/totp", methods=["POST"])
+def totp():
+    """Step 2 with the code of the authenticator app instead of the SMS code."""
+    interaction = _interaction()
+    account = _pending_account(interaction)
+    if account.totp_secret is None:
+        return redirect(url_for(".otp", tx=interaction.id), 303)
+    p = provider()
+    limit = p.settings.otp.max_attempts
+    # One try counter for SMS and app codes: switching never buys more guesses.
+    tries = p.state.incr(f"otp-tries:{interaction.id}", p.settings.session.transaction_ttl)
+    if tries <= limit and verify_login_code(account, _field("totp", 12)):
+        return second_factor_passed(interaction, account, PASSWORD_TOTP_AMR, "pwd+totp",
+                                    "login.totp")
+    record_event("login.totp", "failure", account_id=account.id)
+    if tries >= limit:
+        return second_factor_exhausted(interaction, account)
+    return _otp_page(interaction, "Mã của ứng dụng xác thực không đúng hoặc đã được dùng. "
+                     f"Bạn còn {limit - tries} lần thử.", 400)
 
 
 @bp.route("/login/otp/resend", methods=["POST"])
@@ -230,6 +268,8 @@ def _otp_page(interaction: Interaction, error: str | None = None, status: int = 
             (phone.id, mask_phone(phone.phone)) for phone in account.phones
             if pending is None or phone.phone != pending.phone
         ],
+        totp_action=url_for(".totp") if account.totp_secret else None,
+        lost_phone_url=url_for("account.lost_phone", tx=interaction.id),
     )
 
 

@@ -22,6 +22,7 @@ from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import redirect, request, url_for
 from sqlalchemy import select
 
+from idp.audit import record_event
 from idp.errors import error_page
 from idp.interaction import (
     Authentication,
@@ -255,6 +256,9 @@ def decide(grant, req: AuthorizationRequest, params: dict, interaction: Interact
         auth = Authentication(
             session.account_id, session.auth_time, session.acr, session.amr, session.sid
         )
+        # The citizen's access history shows every portal the session logged them in to.
+        record_event("login.sso", "success", account_id=session.account_id,
+                     client_id=client.client_id, method="sso", acr=session.acr)
 
     scopes = grant.request.scope.split()
     consented = interaction is not None and interaction.consented

@@ -12,7 +12,7 @@ from idp.audit import record_event
 from idp.errors import error_page
 from idp.oidc import authorization_server, bp
 from idp.oidc.backchannel import notify_portals
-from idp.oidc.tokens import ALGORITHMS
+from idp.oidc.tokens import ALGORITHMS, header_type
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.sessions import current_session, end_session
@@ -31,25 +31,24 @@ class EndSession(EndSessionEndpoint):
         return request.method == "POST" and request.form.get("confirm") == "yes"
 
     def end_session(self, end_session_request) -> None:
-        sids = set()
-        if (session := current_session()) is not None:
-            sids.add(session.sid)
-        claims = end_session_request.id_token_claims or {}
-        if claims.get("sid"):
-            sids.add(claims["sid"])
-        for sid in sids:
-            ended = end_session(sid)
-            if ended is not None:
-                notify_portals(ended)
-                record_event("logout", "success", account_id=ended.account_id,
-                             client_id=end_session_request.client.client_id
-                             if end_session_request.client else None)
+        # Only this browser's own session ends: an ID token hint is often old or leaked,
+        # and must not let anyone log a citizen out elsewhere.
+        session = current_session()
+        if session is None or (ended := end_session(session.sid)) is None:
+            return
+        notify_portals(ended)
+        client = end_session_request.client
+        record_event("logout", "success", account_id=ended.account_id,
+                     client_id=client.client_id if client else None)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def end_session_view():
     """Log the browser out; confirm first unless a valid ID token hint came along."""
     server = authorization_server()
+    if header_type(request.values.get("id_token_hint", "")) in ("at+jwt", "logout+jwt"):
+        return error_page(400, "Yêu cầu đăng xuất không hợp lệ (id_token_hint không phải là "
+                          "ID token). Bạn chưa bị đăng xuất.")
     try:
         req = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -103,6 +104,16 @@ def issue_logout_token(client_id: str, sub: str, sid: str, alg: str) -> str:
         "events": {BACKCHANNEL_EVENT: {}},
     }
     return _sign(claims, alg, "logout+jwt")
+
+
+def header_type(token: str) -> str | None:
+    """The `typ` of a compact JWS header, without verifying anything (None if unreadable)."""
+    try:
+        segment = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        return header.get("typ") if isinstance(header, dict) else None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def decode_own_token(token: str, *, typ: str | None, verify_exp: bool = True) -> dict:

@@ -19,7 +19,7 @@ from idp.errors import error_page
 from idp.identity import InvalidField, validate_cccd
 from idp.oidc.backchannel import notify_portals
 from idp.oidc.grants import revoke_grant
-from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, render_otp_page, send_otp
+from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, send_otp
 from idp.provider import provider
 from idp.security.captcha import check_captcha, new_captcha
 from idp.security.passwords import check_password_policy, password_user_inputs
@@ -84,11 +84,12 @@ def start():
 
 
 def _otp_page(record: dict, error: str | None = None, status: int = 200):
-    return render_otp_page(
-        f"fp-{record['id']}", status=status, heading="Đặt lại mật khẩu", notice=SENT_NOTICE,
-        form_action=url_for(".otp"), resend_action=url_for(".resend"),
+    # No masked phone and no countdown: either would tell a known CCCD from an unknown one.
+    return render_template(
+        "otp.html", phone="", seconds_left=0, resend_in=0, heading="Đặt lại mật khẩu",
+        notice=SENT_NOTICE, form_action=url_for(".otp"), resend_action=url_for(".resend"),
         hidden={"f": record["id"]}, error=error,
-    )
+    ), status
 
 
 @bp.route("/otp", methods=["GET", "POST"])
@@ -102,7 +103,9 @@ def otp():
         record["proven"] = True
         _save(record)
         return redirect(url_for(".password", f=record["id"]), 303)
-    if result.outcome is CheckOutcome.EXHAUSTED:
+    # No code (unknown CCCD) reports EXPIRED, not EXHAUSTED, on the last try: end both alike.
+    if result.outcome is CheckOutcome.EXHAUSTED or (
+            result.outcome is CheckOutcome.EXPIRED and result.tries_left <= 0):
         provider().state.delete(f"fp:{record['id']}")
         return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. "
                           "Vui lòng thực hiện lại từ đầu.")
@@ -114,11 +117,12 @@ def otp():
 @bp.route("/otp/resend", methods=["POST"])
 def resend():
     record = _reset()
-    if record["account_id"] is not None:
-        account = provider().db.session.get(Account, record["account_id"])
+    account = provider().db.session.get(Account, record["account_id"] or 0)
+    if account is not None and account.default_phone is not None:
         sent = send_otp(f"fp-{record['id']}", account.default_phone.phone,
                         purpose="đặt lại mật khẩu", ip=request.remote_addr, account_id=account.id)
-        if sent.outcome is not SendOutcome.SENT:
+        # During the cooldown, answer as for an unknown CCCD (which never has a code).
+        if sent.outcome not in (SendOutcome.SENT, SendOutcome.COOLDOWN):
             message = SEND_MESSAGES[sent.outcome].format(wait=sent.wait_seconds)
             return _otp_page(record, message, 429)
     return redirect(url_for(".otp", f=record["id"]), 303)

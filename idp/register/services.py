@@ -208,12 +208,18 @@ def send_activation_email(registration: Registration, base_url: str) -> None:
     record_event("register.email_sent", "success", method="post")
 
 
-def activate_by_email(token: str) -> str | None:
-    """The registration id behind a one-time activation link, or None."""
+def activate_by_email(token: str, browser: str) -> Registration | None:
+    """The registration behind a one-time activation link opened in its own browser.
+
+    A link opened in another browser (a mail app's preview, say) is left unused.
+    """
     if not token or len(token) > 64:
         return None
-    record = provider().state.take(f"reg-email:{token}")
-    return record["r"] if record else None
+    record = provider().state.get(f"reg-email:{token}")
+    registration = load_registration(record["r"], browser) if record else None
+    if registration is None or provider().state.take(f"reg-email:{token}") is None:
+        return None  # unknown, other browser, or used by a concurrent request just now
+    return registration
 
 
 def cccd_has_account(cccd: str) -> bool:

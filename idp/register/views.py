@@ -85,6 +85,9 @@ def form(method: str):
         errors = exc.errors if isinstance(exc, InvalidPerson) else {exc.field: exc.message}
         return _form_page(method, values, errors, status=400)
     activation = values.get("activation") or "sms"
+    if activation not in ("sms", "email"):
+        return _form_page(method, values, {"activation": "Vui lòng chọn cách kích hoạt tài khoản."},
+                          status=400)
     if not within_attempt_limits(person.cccd, request.remote_addr):
         return _form_page(method, values, message="Bạn đã thử đăng ký quá nhiều lần. "
                           "Vui lòng thử lại sau một giờ.", status=429)
@@ -172,8 +175,7 @@ def resend():
 @bp.route("/activate")
 def activate():
     """The one-time link e-mailed by Vietnam Post activation."""
-    registration_id = activate_by_email(request.args.get("token", ""))
-    registration = load_registration(registration_id or "", browser_id())
+    registration = activate_by_email(request.args.get("token", ""), browser_id())
     if registration is None:
         return error_page(400, "Liên kết kích hoạt không hợp lệ, đã được dùng hoặc đã hết hạn. "
                           "Vui lòng mở liên kết trên cùng trình duyệt đã dùng để đăng ký.")

@@ -116,3 +116,15 @@ def test_logout_hint_with_unknown_crit_does_not_redirect(browser, access_claims,
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert id_claims["iss"] == ISSUER
+
+
+def test_access_token_is_not_an_id_token_hint(browser, access_claims, flow):
+    _claims, _kid, _key, tokens = access_claims
+    response = browser.get("/logout", query_string={
+        "id_token_hint": tokens["access_token"],
+        "post_logout_redirect_uri": flow.portal.post_logout_uri,
+    })
+    assert response.status_code == 400 and "Location" not in response.headers
+    # Still logged in: prompt=none answers with a code.
+    again, *_ = flow.authorize(prompt="none")
+    assert "code=" in again.headers["Location"]

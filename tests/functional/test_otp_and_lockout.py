@@ -128,8 +128,8 @@ def test_wrong_otp_shows_tries_left(flow, make_account, browser, settings):
     assert "Bạn còn 3 lần thử." in response.get_data(as_text=True)
 
 
-def test_five_wrong_tries_exhaust_and_the_password_is_needed_again(
-    flow, make_account, browser, settings
+def test_five_wrong_tries_end_the_login_and_count_as_a_failure(
+    flow, make_account, browser, settings, app, provider
 ):
     _, person = make_account()
     tx = to_otp_step(flow, person)
@@ -137,19 +137,21 @@ def test_five_wrong_tries_exhaust_and_the_password_is_needed_again(
     for left in (4, 3, 2, 1):
         response = post_otp(browser, tx, wrong_code(right))
         assert f"Bạn còn {left} lần thử." in response.get_data(as_text=True)
+    token = csrf_from(response.get_data(as_text=True))
     response = post_otp(browser, tx, wrong_code(right))
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert OTP_EXHAUSTED in html
-    assert 'name="password"' in html  # back at the password form
+    assert 'name="password"' not in html  # no way to buy more guesses in this login
 
-    # The OTP step is closed for this transaction: the right code no longer logs in.
+    # The login is over: the right code no longer logs in, and the CCCD has one failure.
     page = browser.get("/login/otp", query_string={"tx": tx})
-    assert page.status_code == 302 and "/login?" in page.headers["Location"]
-    late = browser.post("/login/otp", data={"tx": tx, "otp": right,
-                                            "csrf_token": csrf_from(html)})
-    assert late.status_code == 302 and "/login?" in late.headers["Location"]
+    assert page.status_code == 400
+    late = browser.post("/login/otp", data={"tx": tx, "otp": right, "csrf_token": token})
+    assert late.status_code == 400
     assert browser.get_cookie("idp_session", domain="sso.test") is None
+    with app.app_context():
+        assert provider.state.count(f"login-fail:{person.cccd}") == 1
 
 
 @config(otp={"resend_cooldown": 1})

@@ -120,6 +120,11 @@ def field_errors(html: str) -> dict[str, str]:
     return dict(re.findall(r'id="error-([a-z_]+)">([^<]*)<', html))
 
 
+def form_csrf(browser) -> str:
+    """This browser's CSRF token (any form page carries it)."""
+    return csrf_from(browser.get("/register/mobile").get_data(as_text=True))
+
+
 def page_ids(html: str) -> set[str]:
     return set(re.findall(r'\bid="([^"]+)"', html))
 
@@ -209,7 +214,7 @@ def account_count(provider) -> int:
         return session.scalar(select(func.count()).select_from(Account))
 
 
-def registry_paths(registries) -> list[str]:
+def systems_asked(registries) -> list[str]:
     return [system for system, _ in registries.calls]
 
 
@@ -236,7 +241,7 @@ def test_mobile_registration_then_login(registrar, provider, browser, settings, 
                                         registries):
     person = FIXTURES.one("carrier: full match")
     response = registrar.submit("mobile", person.form())
-    assert registry_paths(registries) == ["carrier"]
+    assert systems_asked(registries) == ["carrier"]
     registration, response = registrar.prove_phone(response, person.phone)
     assert response.status_code == 303
     assert accounts(provider, person.cccd) == []  # nothing before the password step
@@ -259,7 +264,7 @@ def test_bhxh_registration_then_login(registrar, provider, browser, settings, ma
     person = FIXTURES.one("bhxh: full match")
     assert_done(registrar.register("bhxh", person.form(), person.phone), person)
     # The BHXH record carries the phone typed: no carrier check was needed.
-    assert registry_paths(registries) == ["bhxh"]
+    assert systems_asked(registries) == ["bhxh"]
 
     [account] = accounts(provider, person.cccd)
     assert account["ial"] == 2 and account["verified_by"] == "bhxh"
@@ -428,7 +433,7 @@ def test_bhxh_phone_not_on_file_must_be_the_persons_own(registrar, provider, set
     }[phone_of]
     response = registrar.submit("bhxh", {**person.form(), "phone": phone})
     assert_refused(response, provider, settings, person, "thuê bao chính chủ")
-    assert registry_paths(registries) == ["bhxh", "carrier"]
+    assert systems_asked(registries) == ["bhxh", "carrier"]
     # The phone on file is not revealed either.
     assert person.insured.phone[-4:] not in alert(response.get_data(as_text=True))
 
@@ -439,7 +444,7 @@ def test_bhxh_own_phone_not_on_file_is_accepted(registrar, provider, settings, s
     person = FIXTURES.one(scenario)
     assert person.insured.phone != person.phone
     assert_done(registrar.register("bhxh", person.form(), person.phone), person)
-    assert registry_paths(registries) == ["bhxh", "carrier"]
+    assert systems_asked(registries) == ["bhxh", "carrier"]
     [account] = accounts(provider, person.cccd)
     assert account["phones"] == [(person.phone, True)] and account["verified_by"] == "bhxh"
 
@@ -495,3 +500,467 @@ def test_registry_name_written_differently_is_accepted(registrar, provider, sett
     assert_done(registrar.set_password(registration), person)
     [account] = accounts(provider, person.cccd)
     assert account["full_name"] == unicodedata.normalize("NFC", person.full_name)
+
+
+# --- validation and captcha: refused before any registry is asked ------------------------
+
+
+def assert_nothing_happened(provider, settings, registries) -> None:
+    assert registries.calls == []
+    assert read_otps(settings) == [] and read_outbox(settings.email.outbox_path) == []
+    assert account_count(provider) == 0
+
+
+@pytest.mark.parametrize(("method", "changes", "field"), [
+    ("mobile", {"cccd": "12345"}, "cccd"),
+    ("mobile", {"cccd": "999090136066"}, "cccd"),  # no such province
+    ("mobile", {"birthdate": "17/05/1991"}, "cccd"),  # CCCD says born in 1990
+    ("mobile", {"gender": "female"}, "cccd"),  # CCCD says male
+    ("mobile", {"phone": "0123"}, "phone"),
+    ("mobile", {"phone": "02438253456"}, "phone"),  # a landline
+    ("mobile", {"phone": ""}, "phone"),
+    ("mobile", {"full_name": ""}, "full_name"),
+    ("mobile", {"full_name": "Khoa123"}, "full_name"),
+    ("mobile", {"birthdate": ""}, "birthdate"),
+    ("mobile", {"birthdate": "31/02/1990"}, "birthdate"),
+    ("mobile", {"gender": ""}, "gender"),
+    ("mobile", {"email": "not-an-address"}, "email"),
+    ("bhxh", {"bhxh_code": "12345"}, "bhxh_code"),
+    ("bhxh", {"bhxh_code": ""}, "bhxh_code"),
+    ("bhxh", {"bhxh_code": "79123942ab"}, "bhxh_code"),
+    ("bhxh", {"phone": ""}, "phone"),
+    ("post", {"cccd": ""}, "cccd"),
+    ("post", {"phone": "12"}, "phone"),
+    ("post", {"activation": "fax"}, "activation"),
+])
+def test_invalid_field_gives_its_message_and_asks_no_registry(registrar, provider, settings,
+                                                              registries, method, changes,
+                                                              field):
+    person = FIXTURES.one("all: full match")
+    values = {**person.form(), "activation": "sms", **changes}
+    response = registrar.submit(method, values)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400, html
+    errors = field_errors(html)
+    assert field in errors and errors[field].strip(), errors
+    assert_nothing_happened(provider, settings, registries)
+    # What was typed stays in the form, with a fresh captcha.
+    assert f'value="{person.full_name if "full_name" not in changes else changes["full_name"]}"' \
+        in html
+    assert hidden(html, "captcha_id")
+
+
+def test_several_invalid_fields_are_all_reported(registrar, provider, settings, registries):
+    response = registrar.submit("mobile", {"cccd": "1", "full_name": "", "birthdate": "x",
+                                           "gender": "", "phone": "abc"})
+    assert response.status_code == 400
+    errors = field_errors(response.get_data(as_text=True))
+    assert {"cccd", "full_name", "birthdate", "gender", "phone"} <= set(errors), errors
+    assert_nothing_happened(provider, settings, registries)
+
+
+def test_post_phone_and_email_are_optional(registrar, settings):
+    person = FIXTURES.one("post: verified")
+    response = registrar.submit("post", {**post_values(person, "sms"), "phone": "", "email": ""})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert [m["to"] for m in read_otps(settings)] == [person.post.phone]
+
+
+@pytest.mark.parametrize("captcha", [None, "wrong"])
+def test_missing_or_wrong_captcha_is_refused(registrar, provider, settings, registries, captcha):
+    person = FIXTURES.one("carrier: full match")
+    response = registrar.submit("mobile", person.form(), captcha=captcha)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400, html
+    assert "captcha" in field_errors(html)
+    assert_nothing_happened(provider, settings, registries)
+
+
+def test_captcha_is_single_use(registrar, browser, provider, settings, registries):
+    person = FIXTURES.one("carrier: full match")
+    html = browser.get("/register/mobile").get_data(as_text=True)
+    captcha_id = hidden(html, "captcha_id")
+    answer = registrar.answer(captcha_id)
+    data = {**person.form(), "csrf_token": csrf_from(html), "captcha_id": captcha_id,
+            "captcha": answer.lower()}  # case does not matter
+    assert browser.post("/register/mobile", data=data).status_code == 303
+    again = browser.post("/register/mobile", data=data)
+    assert again.status_code == 400
+    assert "captcha" in field_errors(again.get_data(as_text=True))
+
+    # A wrong answer uses the captcha up as well: no second guess.
+    html = browser.get("/register/mobile").get_data(as_text=True)
+    captcha_id = hidden(html, "captcha_id")
+    answer = registrar.answer(captcha_id)
+    data.update(captcha_id=captcha_id, captcha="WRONG")
+    assert browser.post("/register/mobile", data=data).status_code == 400
+    data["captcha"] = answer
+    assert browser.post("/register/mobile", data=data).status_code == 400
+    assert systems_asked(registries) == ["carrier"]
+
+
+def test_captcha_image_is_served(browser):
+    html = browser.get("/register/bhxh").get_data(as_text=True)
+    src = re.search(r'<img src="([^"]+)" alt="Mã kiểm tra', html).group(1)
+    image = browser.get(src)
+    assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+
+
+# --- a registry that is down or slow ----------------------------------------------------
+
+
+def test_registry_down_then_back(registrar, provider, settings, own_carrier):
+    person = FIXTURES.one("carrier: full match")
+    own_carrier.sim.stop()
+    own_carrier.sim = None
+    response = registrar.submit("mobile", person.form())
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503, html
+    assert UNAVAILABLE in alert(html) and "thử lại" in alert(html)
+    # Values kept, nothing created, nothing sent.
+    assert f'value="{person.cccd}"' in html and f'value="{person.full_name}"' in html
+    assert f'value="{person.phone}"' in html
+    assert read_otps(settings) == [] and accounts(provider, person.cccd) == []
+
+    own_carrier.sim = start(simulator_app("carrier"), port=own_carrier.port)
+    assert_done(registrar.register("mobile", person.form(), person.phone), person)
+    assert len(accounts(provider, person.cccd)) == 1
+
+
+@pytest.mark.parametrize("overrides", [{"carrier": {"read_timeout": 0.5}}])
+def test_registry_slow_then_fast(registrar, provider, settings, own_carrier):
+    person = FIXTURES.one("carrier: full match")
+    control = own_carrier.url + "/_control/delay"
+    key = {"Authorization": f"Bearer {DEFAULT_API_KEYS['carrier']}"}
+    requests.post(control, json={"seconds": 1.5}, headers=key, timeout=5).raise_for_status()
+    response = registrar.submit("mobile", person.form())
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert UNAVAILABLE in alert(response.get_data(as_text=True))
+    assert read_otps(settings) == [] and accounts(provider, person.cccd) == []
+
+    requests.post(control, json={"seconds": 0}, headers=key, timeout=5).raise_for_status()
+    assert_done(registrar.register("mobile", person.form(), person.phone), person)
+
+
+@pytest.mark.parametrize(("method", "scenario", "activation"), [
+    ("bhxh", "bhxh: full match", None),
+    ("post", "post: verified", "sms"),
+    ("bhxh", "bhxh: different phone on file", None),  # the carrier is asked second
+])
+def test_other_registries_down(registrar, provider, settings, registries, method, scenario,
+                               activation, monkeypatch):
+    """BHXH or Post unreachable (or the carrier behind BHXH): 503, nothing created."""
+    person = FIXTURES.one(scenario)
+    system = "carrier" if scenario == "bhxh: different phone on file" else method
+    with registrar.app.app_context():
+        connector = getattr(provider, system)
+    monkeypatch.setattr(connector.http, "base_url", "http://127.0.0.1:9")
+    values = post_values(person, activation) if activation else person.form()
+    response = registrar.submit(method, values)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503, html
+    assert UNAVAILABLE in alert(html)
+    assert read_otps(settings) == [] and read_outbox(settings.email.outbox_path) == []
+    assert accounts(provider, person.cccd) == []
+
+
+# --- a CCCD that already has an account ----------------------------------------------------
+
+
+def otp_screen(browser, response) -> tuple[str, str]:
+    """Follow the redirect to the OTP screen: (path, html without per-request values)."""
+    location = response.headers["Location"]
+    html = browser.get(location).get_data(as_text=True)
+    html = re.sub(r'value="[^"]*"', 'value=""', html)
+    html = re.sub(r"\+84 \d\d\*+\d\d", "PHONE", html)
+    html = re.sub(r'data-(seconds|wait)="\d+"|\d+:\d\d', "", html)
+    return urlsplit(location).path, html
+
+
+def test_existing_cccd_is_revealed_only_after_phone_proof(registrar, browser, provider,
+                                                          settings, app):
+    taken, fresh = FIXTURES.with_scenario("all: full match")[:2]
+    assert_done(registrar.register("mobile", taken.form(), taken.phone), taken)
+
+    # Before proof: the same answer for the taken CCCD and for a fresh one.
+    other = Registrar(app.test_client(), app, provider, settings)
+    first = other.submit("bhxh", taken.form())
+    second = other.submit("bhxh", fresh.form())
+    assert first.status_code == second.status_code == 303
+    assert otp_screen(other.browser, first) == otp_screen(other.browser, second)
+    assert "đã có tài khoản" not in otp_screen(other.browser, first)[1]
+    taken_r, fresh_r = query(first.headers["Location"])["r"], query(second.headers["Location"])["r"]
+    for registration in (taken_r, fresh_r):
+        # Nothing past the OTP screen opens before the proof.
+        assert other.browser.get("/register/exists", query_string={"r": registration}
+                                 ).status_code == 400
+        assert other.browser.get("/register/complaint", query_string={"r": registration}
+                                 ).status_code == 400
+        early = other.browser.get("/register/password", query_string={"r": registration})
+        assert urlsplit(early.headers["Location"]).path == "/register/otp"
+    # A wrong code gets the same answer too.
+    wrong = [other.submit_otp(r, "000000") for r in (taken_r, fresh_r)]
+    assert [w.status_code for w in wrong] == [400, 400]
+    assert heading(wrong[0].get_data(as_text=True)) == heading(wrong[1].get_data(as_text=True))
+
+    # After proof: the taken CCCD is told, with what to do.
+    response = other.submit_otp(taken_r, last_otp(settings, taken.phone))
+    assert response.status_code == 303
+    assert urlsplit(response.headers["Location"]).path == "/register/exists"
+    html = other.browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="exists"' in html
+    assert 'href="/forgot"' in html and 'id="forgot"' in html
+    assert "Khiếu nại" in html and "/register/complaint?r=" in html
+    assert "một cửa" in html  # the counter
+    # The password step cannot be used to create a second account.
+    again = other.browser.get("/register/password", query_string={"r": taken_r})
+    assert urlsplit(again.headers["Location"]).path == "/register/exists"
+
+    # The complaint: a record for the helpdesk with the proven phone.
+    page = other.browser.get("/register/complaint", query_string={"r": taken_r})
+    assert page.status_code == 200
+    csrf = csrf_from(page.get_data(as_text=True))
+    empty = other.browser.post("/register/complaint", data={"csrf_token": csrf, "r": taken_r,
+                                                            "description": " "})
+    assert empty.status_code == 400
+    filed = other.browser.post("/register/complaint", data={
+        "csrf_token": csrf, "r": taken_r,
+        "description": "Tôi chưa từng đăng ký tài khoản này."})
+    html = filed.get_data(as_text=True)
+    assert filed.status_code == 200 and 'id="complaint-done"' in html, html
+    with provider.db.sessions() as session:
+        [complaint] = session.scalars(select(Complaint)).all()
+        assert complaint.cccd == taken.cccd and complaint.phone == taken.phone
+        assert complaint.full_name == taken.full_name and complaint.status == "open"
+        assert str(complaint.id) in html
+    # The registration ends with the complaint: no second complaint from it.
+    assert other.browser.get("/register/complaint", query_string={"r": taken_r}
+                             ).status_code == 400
+    assert len(accounts(provider, taken.cccd)) == 1
+
+    # The fresh CCCD goes on to the password step as usual.
+    response = other.submit_otp(fresh_r, last_otp(settings, fresh.phone))
+    assert urlsplit(response.headers["Location"]).path == "/register/password"
+    assert_done(other.set_password(fresh_r), fresh)
+    assert account_count(provider) == 2
+
+
+def test_account_created_meanwhile_is_not_duplicated(registrar, app, provider, settings):
+    """Two registrations of one CCCD racing: the second ends on the 'exists' page."""
+    person = FIXTURES.one("all: full match")
+    other = Registrar(app.test_client(), app, provider, settings)
+    first_r, response = registrar.prove_phone(registrar.submit("mobile", person.form()),
+                                              person.phone)
+    second_r, response = other.prove_phone(other.submit("bhxh", person.form()), person.phone)
+    assert urlsplit(response.headers["Location"]).path == "/register/password"
+    assert_done(registrar.set_password(first_r), person)
+    late = other.browser.get("/register/password", query_string={"r": second_r})
+    assert urlsplit(late.headers["Location"]).path == "/register/exists"
+    assert len(accounts(provider, person.cccd)) == 1
+
+
+def test_registration_is_bound_to_its_browser(registrar, app, provider, settings):
+    person = FIXTURES.one("carrier: full match")
+    registration, _ = registrar.prove_phone(registrar.submit("mobile", person.form()),
+                                            person.phone)
+    stranger = app.test_client()
+    for path in ("/register/otp", "/register/password", "/register/exists"):
+        response = stranger.get(path, query_string={"r": registration},
+                                base_url="https://sso.test")
+        assert response.status_code == 400, path
+    assert stranger.get("/register/otp", query_string={"r": "nonsense"},
+                        base_url="https://sso.test").status_code == 400
+
+
+# --- abuse limits ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [{"registration": {"attempts_per_cccd_per_hour": 2}}])
+def test_attempts_per_cccd(registrar, provider, settings, registries):
+    person = FIXTURES.one("carrier: name differs")
+    for _ in range(2):
+        assert registrar.submit("mobile", person.form()).status_code == 422
+    calls = len(registries.calls)
+    response = registrar.submit("mobile", person.form())
+    html = response.get_data(as_text=True)
+    assert response.status_code == 429, html
+    assert "quá nhiều lần" in alert(html)
+    assert len(registries.calls) == calls  # refused before the registry is asked
+    # Another CCCD from the same place is still served.
+    other = FIXTURES.one("carrier: full match")
+    assert registrar.submit("mobile", other.form()).status_code == 303
+    assert accounts(provider, person.cccd) == []
+
+
+@pytest.mark.parametrize("overrides", [{"registration": {"attempts_per_ip_per_hour": 2}}])
+def test_attempts_per_ip(registrar, settings, registries):
+    first, second, third = FIXTURES.with_scenario("carrier: full match")[:3]
+    assert registrar.submit("mobile", first.form()).status_code == 303
+    assert registrar.submit("bhxh", {**second.form(), "bhxh_code": "0000000000"}
+                            ).status_code == 422
+    response = registrar.submit("post", post_values(third, "sms"))
+    assert response.status_code == 429
+    assert len(registries.calls) == 2
+    assert [m["to"] for m in read_otps(settings)] == [first.phone]
+
+
+@pytest.mark.parametrize("overrides", [{"otp": {"per_phone_per_hour": 1}}])
+def test_sms_cap_per_phone(registrar, settings):
+    person = FIXTURES.one("all: full match")
+    assert registrar.submit("mobile", person.form()).status_code == 303
+    response = registrar.submit("bhxh", person.form())
+    assert response.status_code == 429
+    assert "quá nhiều mã OTP" in response.get_data(as_text=True)
+    assert len(read_otps(settings)) == 1
+
+
+@pytest.mark.parametrize("overrides", [{"otp": {"per_ip_per_hour": 2}}])
+def test_sms_cap_per_ip(registrar, settings):
+    people = FIXTURES.with_scenario("carrier: full match")[:3]
+    for person in people[:2]:
+        assert registrar.submit("mobile", person.form()).status_code == 303
+    response = registrar.submit("mobile", people[2].form())
+    assert response.status_code == 429
+    assert "mạng của bạn" in response.get_data(as_text=True)
+    assert len(read_otps(settings)) == 2
+
+
+def test_otp_resend_cooldown(registrar, browser, settings):
+    person = FIXTURES.one("carrier: full match")
+    response = registrar.submit("mobile", person.form())
+    registration = query(response.headers["Location"])["r"]
+    html = browser.get(response.headers["Location"]).get_data(as_text=True)
+    data = {"csrf_token": csrf_from(html), "r": registration}
+    too_soon = browser.post("/register/otp/resend", data=data)
+    assert too_soon.status_code == 429
+    assert "Vui lòng chờ" in alert(too_soon.get_data(as_text=True))
+    assert len(read_otps(settings)) == 1
+
+
+def test_wrong_otps_end_the_registration(registrar, provider, settings):
+    person = FIXTURES.one("carrier: full match")
+    response = registrar.submit("mobile", person.form())
+    registration = query(response.headers["Location"])["r"]
+    code = last_otp(settings, person.phone)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    max_attempts = settings.otp.max_attempts
+    for left in range(max_attempts - 1, 0, -1):
+        response = registrar.submit_otp(registration, wrong)
+        assert response.status_code == 400
+        assert f"Bạn còn {left} lần thử" in alert(response.get_data(as_text=True))
+    response = registrar.submit_otp(registration, wrong)
+    assert response.status_code == 400
+    assert "quá số lần cho phép" in response.get_data(as_text=True)
+    # The registration is over: even the right code is of no use now, nothing was created.
+    assert registrar.browser.get("/register/otp", query_string={"r": registration}
+                                 ).status_code == 400
+    late = registrar.browser.post("/register/otp", data={
+        "csrf_token": form_csrf(registrar.browser), "r": registration, "otp": code})
+    assert late.status_code == 400
+    assert registrar.browser.get("/register/password", query_string={"r": registration}
+                                 ).status_code == 400
+    assert accounts(provider, person.cccd) == []
+
+
+def test_otp_is_single_use(registrar, settings):
+    person = FIXTURES.one("carrier: full match")
+    response = registrar.submit("mobile", person.form())
+    registration = query(response.headers["Location"])["r"]
+    code = last_otp(settings, person.phone)
+    assert registrar.submit_otp(registration, code).status_code == 303
+    again = registrar.submit_otp(registration, code)
+    assert again.status_code == 400
+
+
+# --- the password step ------------------------------------------------------------------
+
+
+@pytest.fixture
+def proven(registrar):
+    """A registration whose phone is proven, at the password step."""
+    person = FIXTURES.one("carrier: full match")
+    registration, response = registrar.prove_phone(registrar.submit("mobile", person.form()),
+                                                   person.phone)
+    assert urlsplit(response.headers["Location"]).path == "/register/password"
+    return SimpleNamespace(person=person, r=registration)
+
+
+def weak_passwords(person) -> dict[str, str]:
+    birth = person.birthdate
+    return {
+        "short": "Ab1!",
+        "no upper": "gio-mua#thu-sang-4719",
+        "no digit": "Gio-Mua#Thu-Sang-Bay",
+        "no special": "GioMuaThuSang4719",
+        "cccd": f"Xa#{person.cccd}",
+        "phone": f"Xa#0{person.phone[3:]}",
+        "name": "".join(unicodedata.normalize("NFD", person.full_name).split()) + "#1Aa",
+        "birthdate": f"Qz#{birth:%d%m%Y}x",
+        "common": "Password1!",
+    }
+
+
+@pytest.mark.parametrize("kind", ["short", "no upper", "no digit", "no special", "cccd",
+                                  "phone", "name", "birthdate", "common"])
+def test_weak_password_is_refused_with_reasons(registrar, provider, proven, kind):
+    password = weak_passwords(proven.person)[kind]
+    response = registrar.set_password(proven.r, password)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400, html
+    problems = re.findall(r"<li>([^<]+)</li>", html)
+    assert problems and all(p.strip() for p in problems)
+    assert accounts(provider, proven.person.cccd) == []
+
+    checked = registrar.browser.post("/register/password-check", data={
+        "r": proven.r, "password": password, "csrf_token": form_csrf(registrar.browser)})
+    assert checked.status_code == 200
+    assert checked.get_json()["problems"], kind
+
+
+def test_password_confirm_must_match(registrar, provider, proven):
+    response = registrar.set_password(proven.r, PASSWORD, PASSWORD + "x")
+    assert response.status_code == 400
+    assert "không khớp" in response.get_data(as_text=True)
+    assert accounts(provider, proven.person.cccd) == []
+    # After a refusal the registration goes on: the right password creates the account.
+    assert_done(registrar.set_password(proven.r), proven.person)
+
+
+def test_password_check_endpoint(registrar, app, proven):
+    html = registrar.browser.get("/register/password", query_string={"r": proven.r})
+    html = html.get_data(as_text=True)
+    assert 'data-check="/register/password-check"' in html
+    csrf = csrf_from(html)
+    check = registrar.browser.post("/register/password-check",
+                                   data={"r": proven.r, "password": PASSWORD, "csrf_token": csrf})
+    assert check.status_code == 200 and check.get_json() == {"problems": []}
+    check = registrar.browser.post("/register/password-check",
+                                   data={"r": proven.r, "password": "abc", "csrf_token": csrf})
+    problems = check.get_json()["problems"]
+    assert len(problems) >= 3 and all(isinstance(p, str) for p in problems)
+    assert any("8 ký tự" in p for p in problems)
+    # Only for a registration of this browser.
+    stranger = app.test_client()
+    stranger_csrf = form_csrf(stranger)
+    response = stranger.post("/register/password-check", base_url="https://sso.test",
+                             data={"r": proven.r, "password": "abc", "csrf_token": stranger_csrf})
+    assert response.status_code == 400
+
+
+def test_done_registration_cannot_be_replayed(registrar, provider, proven):
+    assert_done(registrar.set_password(proven.r), proven.person)
+    assert registrar.browser.get("/register/password", query_string={"r": proven.r}
+                                 ).status_code == 400
+    assert len(accounts(provider, proven.person.cccd)) == 1
+
+
+def test_choose_type_and_method_pages(browser):
+    html = browser.get("/register").get_data(as_text=True)
+    assert 'id="type-citizen"' in html and 'href="/forgot"' in html
+    html = browser.get("/register/citizen").get_data(as_text=True)
+    assert {"method-mobile", "method-bhxh", "method-post"} <= page_ids(html)
+    html = browser.get("/register/enterprise").get_data(as_text=True)
+    assert "method-mobile" not in page_ids(html)
+    for method in ("mobile", "bhxh", "post"):
+        html = browser.get(f"/register/{method}").get_data(as_text=True)
+        assert 'name="captcha_id"' in html and 'id="submit"' in html

@@ -1,0 +1,91 @@
+"""Console pages that only read or end things: identity, access history, sessions, portals."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+
+from idp.account import services
+from idp.account.history import access_history, session_rows, vietnam_time
+from idp.account.web import bp, page, viewer
+from idp.identity import mask_cccd, mask_phone
+from idp.oidc.claims import GENDERS
+
+VERIFIED_BY = {
+    "carrier": "Nhà mạng xác nhận thuê bao di động chính chủ",
+    "bhxh": "Đối chiếu với cơ sở dữ liệu Bảo hiểm xã hội Việt Nam",
+    "post": "Bưu điện Việt Nam xác minh",
+    "counter": "Cán bộ bộ phận một cửa kiểm tra giấy tờ trực tiếp",
+    "operator": "Cơ quan quản lý hệ thống tạo tài khoản",
+}
+LEVELS = {
+    2: "Mức 2 — thông tin định danh đã được đối chiếu với cơ sở dữ liệu",
+    3: "Mức 3 — gắn với chứng thư số của tổ chức cung cấp dịch vụ chứng thực",
+}
+
+
+@bp.route("/account")
+def home():
+    """Identity information, partly masked, with the assurance level and how it was verified."""
+    current = viewer()
+    account = current.account
+    return page(
+        "home.html", current,
+        cccd=mask_cccd(account.cccd),
+        gender=GENDERS.get(account.gender, account.gender),
+        phones=[(mask_phone(phone.phone), phone.is_default) for phone in account.phones],
+        level=LEVELS.get(account.ial, f"Mức {account.ial}"),
+        verified_by=VERIFIED_BY.get(account.verified_by, account.verified_by),
+    )
+
+
+@bp.route("/account/history")
+def history():
+    """Access history: time, IP, device, method, portal, result; 20 per page."""
+    current = viewer()
+    number = request.args.get("page", "1")
+    result = access_history(current.account.id, int(number) if number.isdigit() else 1)
+    return page("history.html", current, history=result)
+
+
+@bp.route("/account/sessions")
+def sessions():
+    """Live sessions on every browser, this one marked."""
+    current = viewer()
+    return page("sessions.html", current,
+                sessions=session_rows(current.account.id, current.session.sid))
+
+
+@bp.route("/account/sessions/logout", methods=["POST"])
+def logout_session():
+    """End one session; its portals get a back-channel logout."""
+    current = viewer()
+    handle = (request.form.get("session") or "")[:64]
+    this_browser = handle == services.session_handle(current.session.sid)
+    ended = services.end_session_by_handle(current.account.id, handle)
+    if ended and this_browser:
+        return render_template("account/logged_out.html", everywhere=False)
+    return redirect(url_for(".sessions", done="session_ended" if ended else None), 303)
+
+
+@bp.route("/account/sessions/logout-all", methods=["POST"])
+def logout_everywhere():
+    """End every session of the account, this one included; every portal is told."""
+    current = viewer()
+    services.end_all_sessions(current.account.id)
+    return render_template("account/logged_out.html", everywhere=True)
+
+
+@bp.route("/account/portals")
+def portals():
+    """Portals the citizen allowed to receive their data."""
+    current = viewer()
+    return page("portals.html", current, consents=services.consents_of(current.account),
+                vietnam_time=vietnam_time)
+
+
+@bp.route("/account/portals/revoke", methods=["POST"])
+def revoke_portal():
+    """Withdraw a portal's consent; its refresh tokens die and it must ask again."""
+    current = viewer()
+    services.revoke_consent(current.account, (request.form.get("client_id") or "")[:64])
+    return redirect(url_for(".portals", done="consent_revoked"), 303)

@@ -1,0 +1,210 @@
+"""Console pages that change login methods: password, OTP phones, authenticator app, e-mail.
+
+Every change here needs a recent authentication (`recent_viewer`).
+"""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+
+from connectors.base import ConnectorUnavailable
+from idp.account import phones, services, totp
+from idp.account.web import Viewer, bp, form_int, page, recent_viewer, viewer
+from idp.identity import InvalidField, mask_phone, normalize_email, normalize_phone
+from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, render_otp_page, send_otp
+from idp.provider import provider
+from idp.sessions import browser_id
+
+CARRIER_REFUSED = (
+    "Nhà mạng chưa xác nhận số điện thoại này là thuê bao chính chủ đứng tên số định danh của "
+    "bạn. Vui lòng dùng số đứng tên bạn, hoặc cập nhật thông tin thuê bao tại nhà mạng."
+)
+EMAILS_PER_HOUR = 5
+
+
+def _security_page(current: Viewer, error: str | None = None, status: int = 200):
+    account = current.account
+    return page(
+        "security.html", current, status, error=error,
+        phones=[(phone.id, mask_phone(phone.phone), phone.is_default)
+                for phone in account.phones],
+        totp_enrolled=account.totp_secret is not None,
+    )
+
+
+@bp.route("/account/security")
+def security():
+    """Login methods: password, OTP phones, authenticator app, USB tokens and SIMs."""
+    return _security_page(viewer())
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password():
+    """Change the password: current one, new one (the policy with the citizen's data), again."""
+    current = recent_viewer(".password")
+    if request.method == "GET":
+        return page("password.html", current, problems=[])
+    problems = services.change_own_password(
+        current.account, (request.form.get("current") or "")[:200],
+        (request.form.get("password") or "")[:256], (request.form.get("confirm") or "")[:256],
+        keep_sid=current.session.sid,
+    )
+    if problems:
+        return page("password.html", current, 400, problems=problems)
+    return redirect(url_for(".security", done="password"), 303)
+
+
+@bp.route("/account/phones/add", methods=["POST"])
+def add_phone():
+    """A new OTP phone: the carrier must say it is the citizen's own, then an OTP proves it."""
+    current = recent_viewer(".security")
+    account = current.account
+    try:
+        phone = normalize_phone((request.form.get("phone") or "")[:30])
+    except InvalidField as exc:
+        return _security_page(current, exc.message, 400)
+    if any(existing.phone == phone for existing in account.phones):
+        return _security_page(current, "Số điện thoại này đã có trong tài khoản.", 400)
+    if not phones.carrier_check_allowed(account.id):
+        return _security_page(current, "Bạn đã kiểm tra quá nhiều số điện thoại hôm nay. "
+                              "Vui lòng thử lại vào ngày mai.", 429)
+    try:
+        confirmed = phones.carrier_confirms(account, phone)
+    except ConnectorUnavailable as exc:
+        return _security_page(current, exc.user_message, 503)
+    if not confirmed:
+        phones.record_phone_refused(account, phone)
+        return _security_page(current, CARRIER_REFUSED, 400)
+    otp_id = phones.begin_phone_add(account.id, phone, browser_id())
+    sent = send_otp(otp_id, phone, purpose="xác nhận số điện thoại", ip=request.remote_addr,
+                    account_id=account.id)
+    if sent.outcome not in (SendOutcome.SENT, SendOutcome.COOLDOWN):
+        return _security_page(current, SEND_MESSAGES[sent.outcome], 429)
+    return redirect(url_for(".verify_phone"), 303)
+
+
+def _phone_otp_page(otp_id: str, error: str | None = None, status: int = 200):
+    return render_otp_page(
+        otp_id, status=status, heading="Xác nhận số điện thoại mới", error=error,
+        form_action=url_for(".verify_phone"), resend_action=url_for(".resend_phone_otp"),
+        hidden={},
+    )
+
+
+@bp.route("/account/phones/verify", methods=["GET", "POST"])
+def verify_phone():
+    """The OTP sent to the phone being added."""
+    current = recent_viewer(".security")
+    pending = phones.pending_phone_add(current.account.id, browser_id())
+    if pending is None:
+        return _security_page(current, "Yêu cầu thêm số điện thoại đã hết hạn. "
+                              "Vui lòng thực hiện lại.", 400)
+    if request.method == "GET":
+        return _phone_otp_page(pending["otp"])
+    result = check_otp(pending["otp"], (request.form.get("otp") or "")[:12])
+    if result.outcome is CheckOutcome.OK:
+        phones.end_phone_add(current.account.id)
+        phones.add_phone(current.account, pending["phone"])
+        return redirect(url_for(".security", done="phone_added"), 303)
+    if result.outcome is CheckOutcome.EXHAUSTED:
+        phones.end_phone_add(current.account.id)
+        return _security_page(current, "Bạn đã nhập sai mã OTP quá số lần cho phép. "
+                              "Vui lòng thực hiện lại.", 400)
+    return _phone_otp_page(pending["otp"], "Mã OTP không đúng hoặc đã hết hiệu lực. "
+                           f"Bạn còn {max(result.tries_left, 0)} lần thử.", 400)
+
+
+@bp.route("/account/phones/verify/resend", methods=["POST"])
+def resend_phone_otp():
+    """A new code to the phone being added (within the usual SMS limits)."""
+    current = recent_viewer(".security")
+    pending = phones.pending_phone_add(current.account.id, browser_id())
+    if pending is None:
+        return redirect(url_for(".security"), 303)
+    sent = send_otp(pending["otp"], pending["phone"], purpose="xác nhận số điện thoại",
+                    ip=request.remote_addr, account_id=current.account.id)
+    if sent.outcome is not SendOutcome.SENT:
+        return _phone_otp_page(pending["otp"],
+                               SEND_MESSAGES[sent.outcome].format(wait=sent.wait_seconds), 429)
+    return redirect(url_for(".verify_phone"), 303)
+
+
+@bp.route("/account/phones/remove", methods=["POST"])
+def remove_phone():
+    """Remove an OTP phone (never the last one)."""
+    current = recent_viewer(".security")
+    error = phones.remove_phone(current.account, form_int("phone_id") or 0)
+    if error:
+        return _security_page(current, error, 400)
+    return redirect(url_for(".security", done="phone_removed"), 303)
+
+
+@bp.route("/account/phones/default", methods=["POST"])
+def default_phone():
+    """Choose which phone receives the OTP by default."""
+    current = recent_viewer(".security")
+    error = phones.set_default_phone(current.account, form_int("phone_id") or 0)
+    if error:
+        return _security_page(current, error, 400)
+    return redirect(url_for(".security", done="phone_default"), 303)
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+def totp_app():
+    """Enrol an authenticator app: scan the QR code (or type the key), then type a code."""
+    current = recent_viewer(".totp_app")
+    account = current.account
+    if account.totp_secret is not None:
+        return redirect(url_for(".security"), 303)
+    error = None
+    if request.method == "POST":
+        error = totp.confirm_enrolment(account, (request.form.get("code") or "")[:12])
+        if error is None:
+            return redirect(url_for(".security", done="totp_enrolled"), 303)
+    secret = totp.pending_secret(account)
+    return page("totp.html", current, 400 if error else 200, error=error,
+                qr=totp.provisioning_qr(account, secret),
+                secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)))
+
+
+@bp.route("/account/totp/remove", methods=["POST"])
+def remove_totp():
+    """Forget the authenticator app; the SMS OTP remains."""
+    current = recent_viewer(".security")
+    if current.account.totp_secret is not None:
+        totp.remove(current.account)
+    return redirect(url_for(".security", done="totp_removed"), 303)
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+def email():
+    """Contact e-mail: a single-use link proves the address."""
+    current = recent_viewer(".email")
+    if request.method == "GET":
+        return page("email.html", current, error=None, sent_to=None)
+    try:
+        address = normalize_email((request.form.get("email") or "")[:254])
+    except InvalidField as exc:
+        return page("email.html", current, 400, error=exc.message, sent_to=None)
+    if address is None:
+        return page("email.html", current, 400, error="Vui lòng nhập địa chỉ thư điện tử.",
+                    sent_to=None)
+    if provider().state.incr(f"email-links:{current.account.id}", 3600) > EMAILS_PER_HOUR:
+        return page("email.html", current, 429, sent_to=None,
+                    error="Bạn đã yêu cầu gửi thư quá nhiều lần. Vui lòng thử lại sau một giờ.")
+    services.send_email_link(current.account, address,
+                             url_for(".verify_email", _external=True))
+    return page("email.html", current, error=None, sent_to=address)
+
+
+@bp.route("/account/email/verify", methods=["GET", "POST"])
+def verify_email():
+    """The link from the e-mail: confirm with a button (mail scanners only ever GET)."""
+    token = (request.values.get("token") or "")[:64]
+    if request.method == "GET":
+        valid = services.email_link_valid(token)
+        return render_template("account/email_verify.html", token=token, valid=valid,
+                               confirmed=False), 200 if valid else 400
+    account = services.confirm_email(token)
+    return render_template("account/email_verify.html", token="", valid=account is not None,
+                           confirmed=account is not None), 200 if account else 400

@@ -1,0 +1,101 @@
+"""Authenticator app (TOTP, RFC 6238) as the second factor instead of SMS.
+
+Enrolment keeps a fresh secret pending (sealed) in the state store until the
+citizen types a valid code, then stores it sealed on the account. A code is
+accepted once: used codes are remembered for the 90 s that the ±1 step window
+keeps them valid.
+"""
+
+from __future__ import annotations
+
+import pyotp
+import segno
+
+from idp.account.services import notify_phone
+from idp.audit import record_event
+from idp.identity import mask_cccd
+from idp.provider import provider
+from idp.security.sealed import seal, unseal
+from idp.store.models import Account
+
+PURPOSE = "account-totp"
+PENDING_TTL = 600
+ENROL_TRIES = 5
+REPLAY_WINDOW = 90
+ISSUER_NAME = "Tài khoản định danh DVCQG"
+PASSWORD_TOTP_AMR = ["pwd", "otp", "mfa"]
+"""RFC 8176: a password and a one-time code from an app (no `sms`)."""
+
+
+def _pending_key(account_id: int) -> str:
+    return f"totp-pending:{account_id}"
+
+
+def pending_secret(account: Account) -> str:
+    """The secret being enrolled (the same one on every reload until it expires)."""
+    state = provider().state
+    record = state.get(_pending_key(account.id))
+    if record is not None:
+        return unseal(record["s"], "totp-pending")
+    secret = pyotp.random_base32()
+    state.put(_pending_key(account.id), {"s": seal(secret, "totp-pending")}, PENDING_TTL)
+    state.delete(f"totp-enrol-tries:{account.id}")
+    return secret
+
+
+def provisioning_qr(account: Account, secret: str) -> str:
+    """The otpauth:// URI as an inline SVG data URI (the CSP allows `img-src data:`)."""
+    uri = pyotp.TOTP(secret).provisioning_uri(name=mask_cccd(account.cccd),
+                                              issuer_name=ISSUER_NAME)
+    return segno.make(uri, error="m").svg_data_uri(scale=4)
+
+
+def _clean(code: str) -> str | None:
+    code = "".join(code.split())
+    return code if len(code) == 6 and code.isdigit() else None
+
+
+def _first_use(account_id: int, code: str) -> bool:
+    return provider().state.add(f"totp-used:{account_id}:{code}", {}, REPLAY_WINDOW)
+
+
+def confirm_enrolment(account: Account, code: str) -> str | None:
+    """Enrol the pending secret if `code` is valid; returns why not, or None when enrolled."""
+    p = provider()
+    record = p.state.get(_pending_key(account.id))
+    if record is None:
+        return "Mã QR đã hết hạn. Vui lòng quét lại mã mới bên dưới."
+    if p.state.incr(f"totp-enrol-tries:{account.id}", PENDING_TTL) > ENROL_TRIES:
+        p.state.delete(_pending_key(account.id))
+        return "Bạn đã nhập sai quá số lần cho phép. Vui lòng quét lại mã mới bên dưới."
+    secret = unseal(record["s"], "totp-pending")
+    clean = _clean(code)
+    if clean is None or not pyotp.TOTP(secret).verify(clean, valid_window=1):
+        record_event("totp.enrol", "failure", account_id=account.id)
+        return "Mã xác thực không đúng. Hãy nhập mã 6 chữ số đang hiện trên ứng dụng."
+    _first_use(account.id, clean)
+    account.totp_secret = seal(secret, PURPOSE)
+    p.db.session.commit()
+    p.state.delete(_pending_key(account.id))
+    record_event("totp.enrol", "success", account_id=account.id)
+    notify_phone(account.default_phone, "Ứng dụng xác thực vừa được đăng ký cho tài khoản "
+                 "định danh của bạn.")
+    return None
+
+
+def remove(account: Account) -> None:
+    """Forget the account's authenticator app."""
+    account.totp_secret = None
+    provider().db.session.commit()
+    record_event("totp.remove", "success", account_id=account.id)
+    notify_phone(account.default_phone, "Ứng dụng xác thực đã bị gỡ khỏi tài khoản định danh "
+                 "của bạn.")
+
+
+def verify_login_code(account: Account, code: str) -> bool:
+    """A login code from the app: valid now (±1 step) and never used before."""
+    clean = _clean(code)
+    if account.totp_secret is None or clean is None:
+        return False
+    secret = unseal(account.totp_secret, PURPOSE)
+    return pyotp.TOTP(secret).verify(clean, valid_window=1) and _first_use(account.id, clean)

@@ -1,0 +1,8 @@
+"""The console's blueprint with every route registered on it."""
+
+from __future__ import annotations
+
+from idp.account import console, lost_phone, methods  # noqa: F401 - modules register routes
+from idp.account.web import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,80 @@
+"""Prometheus metrics: requests per endpoint, logins, OTPs, connectors, back-channel logout.
+
+Under gunicorn every worker is a process: `idp serve` points
+PROMETHEUS_MULTIPROC_DIR at a fresh directory, and /metrics aggregates the
+workers' files there. Without it (tests, a single process) the default
+registry is served.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("idp_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
+LATENCY = Histogram(
+    "idp_http_request_duration_seconds", "HTTP request latency", ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+LOGINS = Counter("idp_logins_total", "Login steps by method and result", ["step", "result"])
+OTPS = Counter("idp_otp_total", "OTP codes sent, refused and checked", ["event", "result"])
+BACKCHANNEL = Counter("idp_backchannel_logout_total", "Back-channel logout deliveries",
+                      ["result"])
+
+# Audit events that are also counted: the audit trail is the one place every
+# security event passes through.
+_COUNTED = {
+    "login": (LOGINS, "login"),
+    "login.password": (LOGINS, "password"),
+    "login.otp": (LOGINS, "otp"),
+    "login.totp": (LOGINS, "totp"),
+    "otp.send": (OTPS, "send"),
+    "register.otp": (OTPS, "register"),
+}
+
+
+def count_event(event: str, result: str) -> None:
+    """Count an audit event that has a metric."""
+    if event == "logout.backchannel":
+        BACKCHANNEL.labels(result).inc()
+    elif event in _COUNTED:
+        metric, label = _COUNTED[event]
+        metric.labels(label, result).inc()
+
+
+def _registry() -> CollectorRegistry | None:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        endpoint = request.endpoint or "unknown"
+        if endpoint != "ops.metrics" and "started" in g:
+            LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
+            REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        return response
+
+    @app.route("/metrics", endpoint="ops.metrics")
+    def metrics():
+        registry = _registry()
+        body = generate_latest(registry) if registry else generate_latest()
+        return Response(body, mimetype=CONTENT_TYPE_LATEST)

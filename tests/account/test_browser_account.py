@@ -1,0 +1,195 @@
+"""End to end in Debian's Chromium: the account console and the lost-phone self-service.
+
+The provider under gunicorn with the carrier/BHXH/Post simulators, the two example
+portals as their own processes, the browser through Playwright.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.store.models import Account, OtpPhone
+from tests.browser import chromium_browser  # noqa: F401 - pytest fixture
+from tests.live import LivePortal, LiveProvider, free_port
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "Song-Hong#Mua-Thu-2031"
+CITIZEN = {"cccd": "001085012345", "full_name": "Nguyễn Văn An", "birthdate": "1985-03-15",
+           "gender": "male", "phone": "0912345678", "email": "an@example.vn"}
+APP_USER = {"cccd": "001085012346", "full_name": "Nguyễn Văn Bình", "birthdate": "1985-03-16",
+            "gender": "male", "phone": "0912345679", "email": ""}
+
+
+class SimulatedRegistriesProvider(LiveProvider):
+    """A live provider whose carrier, BHXH and Post connectors talk to the simulators."""
+
+    def __init__(self, directory: Path, simulators: dict, **options) -> None:
+        super().__init__(directory, **options)
+        with self.config.open("a", encoding="utf-8") as config:
+            for name, simulator in simulators.items():
+                config.write(f'[{name}]\nurl = "{simulator.url}"\n')
+
+    def otp_sent_to(self, phone: str) -> str:
+        """The last code texted to `phone` (E.164)."""
+        outbox = self.settings.path(self.settings.sms.outbox_path).read_text(encoding="utf-8")
+        for line in reversed(outbox.splitlines()):
+            message = json.loads(line)
+            if message["to"] == phone and (found := re.search(r"\b(\d{6})\b", message["text"])):
+                return found.group(1)
+        raise AssertionError(f"no code sent to {phone}")
+
+    def phones(self, cccd: str) -> list[str]:
+        with Session(self.engine) as session:
+            account_id = session.scalar(select(Account.id).where(Account.cccd == cccd))
+            return list(session.scalars(select(OtpPhone.phone).where(
+                OtpPhone.account_id == account_id).order_by(OtpPhone.id)))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, simulators):
+    from connectors.simulators.fixtures import load_fixtures
+
+    directory = tmp_path_factory.mktemp("e2e-account")
+    provider = SimulatedRegistriesProvider(directory, simulators, workers=2, threads=4).start()
+    fixtures = load_fixtures()
+    for person in (CITIZEN, APP_USER, fixtures.one("carrier: two subscriptions").form(),
+                   fixtures.one("carrier: full match").form()):
+        provider.add_account(person, PASSWORD)
+    national = LivePortal(provider, "cong-dvc-quoc-gia", "national", free_port(), directory)
+    residence = LivePortal(provider, "cong-cu-tru", "residence", free_port(), directory)
+    yield provider, national, residence, fixtures
+    national.stop()
+    residence.stop()
+    provider.stop()
+
+
+def _logged_in(page, portal: LivePortal) -> bool:
+    return page.request.get(portal.url + "/api/session").json()["logged_in"]
+
+
+def _at(page, url: str) -> None:
+    """Wait until the browser is on a page whose address starts with `url`."""
+    expect(page).to_have_url(re.compile("^" + re.escape(url)))
+
+
+def _password_step(page, provider, cccd: str) -> None:
+    _at(page, provider.issuer + "/login")
+    page.fill("#cccd", cccd)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    expect(page.locator("#countdown")).to_be_visible()
+
+
+def _login_at(page, provider, portal: LivePortal, person: dict) -> None:
+    page.goto(portal.url)
+    page.click("#login")
+    page.wait_for_load_state()
+    if page.url.startswith(provider.issuer + "/login"):
+        _password_step(page, provider, person["cccd"])
+        page.fill("#otp", provider.last_otp())
+        page.click("#verify")
+        page.wait_for_load_state()
+    if page.url.startswith(provider.issuer + "/consent"):
+        page.click("#allow")
+    _at(page, portal.url)
+    assert person["full_name"] in page.locator("#greeting").inner_text()
+
+
+def test_history_of_two_portals_then_log_out_everywhere(stack, chromium_browser):  # noqa: F811
+    provider, national, residence, _ = stack
+    page = chromium_browser.new_context(locale="vi-VN").new_page()
+    _login_at(page, provider, national, CITIZEN)
+    _login_at(page, provider, residence, CITIZEN)  # single sign-on: no password
+    assert _logged_in(page, national) and _logged_in(page, residence)
+
+    page.goto(provider.issuer + "/account")
+    assert CITIZEN["full_name"] in page.locator("#account-name").inner_text()
+    assert "001*******45" in page.locator("#cccd").inner_text()
+    page.click("#nav-history")
+    history = page.locator("#history").inner_text()
+    assert "cong-dvc-quoc-gia" in history and "cong-cu-tru" in history
+    assert "Chrome trên Linux" in history and "Thành công" in history
+
+    page.click("#nav-sessions")
+    assert "(phiên này)" in page.locator("#sessions").inner_text()
+    page.click("#logout-all")
+    assert "tất cả các phiên" in page.locator("#logged-out").inner_text()
+    deadline = time.monotonic() + 10
+    while (_logged_in(page, national) or _logged_in(page, residence)) and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _logged_in(page, national) and not _logged_in(page, residence)
+    page.goto(provider.issuer + "/account")
+    _at(page, provider.issuer + "/login")
+
+
+def test_enrol_an_authenticator_app_and_log_in_with_it(stack, chromium_browser):  # noqa: F811
+    provider, national, _, _ = stack
+    page = chromium_browser.new_context(locale="vi-VN").new_page()
+    page.goto(provider.issuer + "/account/security")
+    _password_step(page, provider, APP_USER["cccd"])
+    page.fill("#otp", provider.last_otp())
+    page.click("#verify")
+    _at(page, provider.issuer + "/account/security")
+    page.click("#enrol-totp")
+    expect(page.locator("#totp-qr")).to_be_visible()
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("#confirm-totp")
+    assert "Đã đăng ký" in page.locator("#totp-status").inner_text()
+
+    fresh = chromium_browser.new_context(locale="vi-VN").new_page()
+    fresh.goto(national.url)
+    fresh.click("#login")
+    _password_step(fresh, provider, APP_USER["cccd"])
+    # The next time step's code: valid now, and not the one used to enrol.
+    fresh.fill("#totp", pyotp.TOTP(secret).at(time.time() + 30))
+    fresh.click("#verify-totp")
+    _at(fresh, provider.issuer + "/consent")
+    fresh.click("#allow")
+    _at(fresh, national.url)
+    assert APP_USER["full_name"] in fresh.locator("#greeting").inner_text()
+    assert fresh.locator('tr[data-claim="amr"] td').nth(1).inner_text() == "pwd, otp, mfa"
+
+
+def test_lost_phone_self_service(stack, chromium_browser):  # noqa: F811
+    provider, national, _, fixtures = stack
+    owner = fixtures.one("carrier: two subscriptions")
+    new_phone = owner.subscriptions[1].phone
+    page = chromium_browser.new_context(locale="vi-VN").new_page()
+    page.goto(national.url)
+    page.click("#login")
+    _password_step(page, provider, owner.cccd)
+    page.click("#lost-phone")
+    page.fill("#phone", "0" + new_phone[3:])
+    page.click("#check-phone")
+    expect(page.locator("#countdown")).to_be_visible()
+    page.fill("#otp", provider.otp_sent_to(new_phone))
+    page.click("#verify")
+    _at(page, provider.issuer + "/consent")
+    page.click("#allow")
+    assert owner.full_name in page.locator("#greeting").inner_text()
+    assert provider.phones(owner.cccd) == [new_phone]
+
+    # A phone the carrier says belongs to someone else: refused, nothing changes.
+    other = fixtures.one("carrier: full match")
+    page = chromium_browser.new_context(locale="vi-VN").new_page()
+    page.goto(national.url)
+    page.click("#login")
+    _password_step(page, provider, other.cccd)
+    page.click("#lost-phone")
+    page.fill("#phone", new_phone)
+    page.click("#check-phone")
+    error = page.locator("#error").inner_text()
+    assert "cập nhật thông tin thuê bao" in error and "bộ phận một cửa" in error
+    assert provider.phones(other.cccd) == [other.phone]
