@@ -105,3 +105,20 @@ def change_password(session: Session, account: Account, password: str,
     )
     session.commit()
     return families
+
+
+def replace_default_phone(account: Account, new_phone: str) -> str | None:
+    """Make `new_phone` the OTP phone and drop the lost default (the caller commits).
+
+    Returns the number that was dropped, to notify it, or None.
+    """
+    old = account.default_phone
+    kept = next((phone for phone in account.phones if phone.phone == new_phone), None)
+    for phone in account.phones:
+        phone.is_default = phone is kept
+    if kept is None:
+        account.phones.append(OtpPhone(phone=new_phone, is_default=True))
+    if old is not None and old is not kept:
+        account.phones.remove(old)
+        return old.phone
+    return None

@@ -417,6 +417,20 @@ def people():
 
 
 @pytest.fixture
-def settings(settings_for, simulators) -> Settings:
-    """Provider settings pointing at the running simulators."""
-    return settings_for(**{name: {"url": sim.url} for name, sim in simulators.items()})
+def overrides() -> dict:
+    """Config sections a test changes; set them with the `config(...)` mark below."""
+    return {}
+
+
+def config(**sections):
+    """Run a test with these config sections, e.g. `@config(otp={"ttl": 30})`."""
+    return pytest.mark.parametrize("overrides", [sections], ids=["cfg"])
+
+
+@pytest.fixture
+def settings(settings_for, simulators, overrides) -> Settings:
+    """Provider settings pointing at the running simulators, plus the test's overrides."""
+    registries = {name: {"url": sim.url} for name, sim in simulators.items()}
+    for name, values in overrides.items():
+        registries[name] = {**registries.get(name, {}), **values}
+    return settings_for(**registries)

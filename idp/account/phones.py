@@ -11,6 +11,7 @@ import secrets
 
 from connectors.base import PersonQuery
 from idp.account.services import DAY, notify_phone
+from idp.accounts import replace_default_phone
 from idp.audit import record_event
 from idp.identity import mask_phone
 from idp.provider import provider
@@ -116,18 +117,11 @@ def set_default_phone(account: Account, phone_id: int) -> str | None:
     return None
 
 
-def replace_default_phone(account: Account, new_phone: str) -> str | None:
+def replace_lost_phone(account: Account, new_phone: str) -> str | None:
     """Lost phone: `new_phone` becomes the default and the old default is removed.
 
     Returns the old default number (to notify), or None when there was none.
     """
-    old = account.default_phone
-    existing = next((phone for phone in account.phones if phone.phone == new_phone), None)
-    for phone in account.phones:
-        phone.is_default = phone is existing
-    if existing is None:
-        account.phones.append(OtpPhone(phone=new_phone, is_default=True))
-    if old is not None and old.phone != new_phone:
-        account.phones.remove(old)
+    lost = replace_default_phone(account, new_phone)
     provider().db.session.commit()
-    return old.phone if old is not None and old.phone != new_phone else None
+    return lost

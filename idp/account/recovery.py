@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from idp.account.phones import carrier_check_allowed, carrier_confirms, replace_default_phone
+from idp.account.phones import carrier_check_allowed, carrier_confirms, replace_lost_phone
 from idp.account.services import end_other_sessions, notify_phone
 from idp.audit import record_event
 from idp.identity import mask_cccd, mask_phone
@@ -73,7 +73,7 @@ def recover_phone(account: Account, new_phone: str) -> int:
 
     Returns how many sessions ended. The caller then starts the new session of this login.
     """
-    old = replace_default_phone(account, new_phone)
+    old = replace_lost_phone(account, new_phone)
     ended = end_other_sessions(account.id, None)
     record_event("phone.recover", "success", account_id=account.id,
                  phone_suffix=new_phone[-3:], ended_sessions=ended)

@@ -9,13 +9,13 @@ like a known one.
 
 from __future__ import annotations
 
-import time
 from enum import Enum
 
 import pyotp
 from sqlalchemy.orm import Session
 
 from idp.helpdesk.staff import check_username, find_staff, totp_secret
+from idp.login.throttle import Throttle
 from idp.provider import provider
 from idp.store.models import StaffMember
 
@@ -28,36 +28,7 @@ class PasswordCheck(Enum):
     IP_LIMITED = "ip_limited"
 
 
-def throttled(username: str) -> bool:
-    """Locked out, or trying again sooner than the progressive delay allows."""
-    p = provider()
-    cfg = p.settings.login
-    if p.state.get(f"staff-login-lock:{username}") is not None:
-        return True
-    failures = p.state.count(f"staff-login-fail:{username}")
-    if failures < cfg.delay_after_failures:
-        return False
-    last = p.state.get(f"staff-login-last-fail:{username}")
-    wait = 2 ** (failures - cfg.delay_after_failures)
-    return last is not None and time.time() < last["at"] + wait
-
-
-def record_failure(username: str) -> None:
-    p = provider()
-    cfg = p.settings.login
-    failures = p.state.incr(f"staff-login-fail:{username}", cfg.failure_window_seconds)
-    p.state.put(f"staff-login-last-fail:{username}", {"at": time.time()},
-                cfg.failure_window_seconds)
-    if failures >= cfg.lockout_after_failures:
-        p.state.put(f"staff-login-lock:{username}", {"at": time.time()}, cfg.lockout_seconds)
-        p.state.delete(f"staff-login-fail:{username}")
-
-
-def forgive(username: str) -> None:
-    """A complete login (password and TOTP) clears the failures."""
-    state = provider().state
-    state.delete(f"staff-login-fail:{username}")
-    state.delete(f"staff-login-last-fail:{username}")
+STAFF = Throttle("staff-")
 
 
 def check_password(session: Session, username: str, password: str, ip: str | None
@@ -68,7 +39,7 @@ def check_password(session: Session, username: str, password: str, ip: str | Non
     if p.state.incr(f"staff-login-ip:{ip}", 3600) > p.settings.login.ip_attempts_per_hour:
         return PasswordCheck.IP_LIMITED, None, "ip_limit"
     staff = find_staff(session, username) if check_username(username) else None
-    is_throttled = throttled(username)
+    is_throttled = STAFF.throttled(username)
     if staff is None:
         p.passwords.dummy_verify(password)
         valid = False
@@ -76,7 +47,7 @@ def check_password(session: Session, username: str, password: str, ip: str | Non
         valid = p.passwords.verify(staff.password_hash, password)
     if not valid or is_throttled or staff is None or staff.status != "active":
         if not is_throttled:
-            record_failure(username)
+            STAFF.record_failure(username)
         reason = "throttled" if is_throttled else "bad_credentials"
         if staff is not None and staff.status != "active":
             reason = f"staff_{staff.status}"
@@ -90,7 +61,7 @@ def check_password(session: Session, username: str, password: str, ip: str | Non
 def check_totp(staff: StaffMember, code: str) -> tuple[bool, str]:
     """Check the second factor: 30-s TOTP, one step of clock drift either side, and a code
     once used is spent (a shoulder-surfed or replayed code is refused)."""
-    if throttled(staff.username):
+    if STAFF.throttled(staff.username):
         return False, "throttled"
     code = code.strip()
     ok = len(code) == 6 and code.isdigit() and pyotp.TOTP(totp_secret(staff)).verify(
@@ -99,6 +70,6 @@ def check_totp(staff: StaffMember, code: str) -> tuple[bool, str]:
                                        TOTP_REPLAY_TTL):
         return False, "totp_replayed"
     if not ok:
-        record_failure(staff.username)
+        STAFF.record_failure(staff.username)
         return False, "bad_totp"
     return True, "ok"

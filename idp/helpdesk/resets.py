@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorUnavailable, PersonQuery
+from idp.accounts import replace_default_phone
 from idp.audit import record_event
 from idp.helpdesk.auth import StaffContext, ensure, staff_event
 from idp.helpdesk.evidence import InvalidEvidence, check_evidence, mask_number
@@ -33,7 +34,7 @@ from idp.oidc.backchannel import notify_portals
 from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, send_otp
 from idp.provider import provider
 from idp.sessions import end_account_sessions
-from idp.store.models import Account, OtpPhone, PhoneResetRequest, utcnow
+from idp.store.models import Account, PhoneResetRequest, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -262,26 +263,12 @@ def cancel(session: Session, staff: StaffContext, reset: PhoneResetRequest) -> N
                 account_id=reset.account_id, **_detail(reset))
 
 
-def _replace_default(account: Account, new_phone: str) -> str | None:
-    """Make `new_phone` the OTP phone and drop the lost one; returns the lost number."""
-    old = account.default_phone
-    kept = next((p for p in account.phones if p.phone == new_phone), None)
-    for phone in account.phones:
-        phone.is_default = phone is kept
-    if kept is None:
-        account.phones.append(OtpPhone(phone=new_phone, is_default=True))
-    if old is not None and old is not kept:
-        account.phones.remove(old)
-        return old.phone
-    return None
-
-
 def _change_phone(session: Session, staff: StaffContext, reset: PhoneResetRequest,
                   current: str, permission: str, **values) -> None:
     if not _transition(session, reset, current, status="done", decided_at=utcnow(), **values):
         raise ActionRefused(DECIDED)
     account = session.get(Account, reset.account_id)
-    old_phone = _replace_default(account, reset.new_phone)
+    old_phone = replace_default_phone(account, reset.new_phone)
     session.commit()
     ended = end_account_sessions(account.id)
     for sso in ended:

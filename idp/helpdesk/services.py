@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from idp.helpdesk.auth import StaffContext, staff_event
 from idp.identity import InvalidField, mask_cccd, mask_phone, validate_cccd
+from idp.login.password import CITIZENS
 from idp.oidc.backchannel import notify_portals
 from idp.provider import provider
 from idp.sessions import end_account_sessions
@@ -28,8 +29,6 @@ from idp.store.models import (
 
 RECENT_EVENTS = 20
 OPEN_RESET_STATES = ("awaiting_otp", "awaiting_approval")
-LOCK_KEYS = ("login-lock:{}", "login-fail:{}", "login-last-fail:{}")
-"""The citizen lockout state of idp.login.password, keyed by CCCD."""
 
 
 class ActionRefused(ValueError):
@@ -84,9 +83,7 @@ def find_account(session: Session, staff: StaffContext, cccd: str) -> Account | 
 
 def lock_state(cccd: str) -> tuple[bool, int]:
     """Whether logins for this CCCD are locked out, and the failures counted so far."""
-    state = provider().state
-    return (state.get(LOCK_KEYS[0].format(cccd)) is not None,
-            state.count(LOCK_KEYS[1].format(cccd)))
+    return CITIZENS.locked(cccd), provider().state.count(f"login-fail:{cccd}")
 
 
 def view_account(session: Session, staff: StaffContext, account_id: int) -> AccountView | None:
@@ -116,8 +113,7 @@ def unlock_account(staff: StaffContext, account: Account, reason: str) -> bool:
     """Clear the login lockout and failure count; returns whether it was locked."""
     reason = clean_reason(reason)
     locked, failures = lock_state(account.cccd)
-    for key in LOCK_KEYS:
-        provider().state.delete(key.format(account.cccd))
+    CITIZENS.unlock(account.cccd)
     staff_event("staff.unlock", "success", staff, "unlock", account_id=account.id,
                 reason=reason, was_locked=locked, failures=failures)
     return locked

@@ -111,7 +111,7 @@ def totp():
     new_sid = start_session(sid, staff)
     if new_sid is None:  # a concurrent submission already used this password step
         return redirect(url_for(".login"), 303)
-    staff_login.forgive(staff.username)
+    staff_login.STAFF.forgive(staff.username)
     staff.last_login_at = utcnow()
     session.commit()
     staff_event("staff.login", "success", context, method="pwd+totp")

@@ -8,7 +8,6 @@ the timing says whether an account exists.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from enum import Enum
 
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.audit import record_event
+from idp.login.throttle import Throttle
 from idp.provider import provider
 from idp.store.models import Account
 
@@ -44,30 +44,13 @@ def captcha_required(cccd: str, ip: str | None) -> bool:
     )
 
 
-def _throttled(cccd: str) -> bool:
-    """Locked out, or trying again sooner than the progressive delay allows."""
-    p = provider()
-    cfg = p.settings.login
-    if p.state.get(f"login-lock:{cccd}") is not None:
-        return True
-    failures = p.state.count(f"login-fail:{cccd}")
-    if failures < cfg.delay_after_failures:
-        return False
-    last = p.state.get(f"login-last-fail:{cccd}")
-    wait = 2 ** (failures - cfg.delay_after_failures)
-    return last is not None and time.time() < last["at"] + wait
+CITIZENS = Throttle()
 
 
 def record_login_failure(cccd: str, ip: str | None) -> None:
     """Count a failed login for this CCCD (and IP): progressive delay, then lockout."""
-    p = provider()
-    cfg = p.settings.login
-    failures = p.state.incr(f"login-fail:{cccd}", cfg.failure_window_seconds)
-    p.state.incr(f"login-fail-ip:{ip}", 3600)
-    p.state.put(f"login-last-fail:{cccd}", {"at": time.time()}, cfg.failure_window_seconds)
-    if failures >= cfg.lockout_after_failures:
-        p.state.put(f"login-lock:{cccd}", {"at": time.time()}, cfg.lockout_seconds)
-        p.state.delete(f"login-fail:{cccd}")
+    CITIZENS.record_failure(cccd)
+    provider().state.incr(f"login-fail-ip:{ip}", 3600)
 
 
 def check_password_login(
@@ -82,7 +65,7 @@ def check_password_login(
         return PasswordResult(PasswordOutcome.CAPTCHA_REQUIRED)
 
     account = session.scalar(select(Account).where(Account.cccd == cccd))
-    throttled = _throttled(cccd)
+    throttled = CITIZENS.throttled(cccd)
     if account is None:
         p.passwords.dummy_verify(password)
         valid = False
@@ -100,8 +83,7 @@ def check_password_login(
         )
         return PasswordResult(PasswordOutcome.REJECTED)
 
-    p.state.delete(f"login-fail:{cccd}")
-    p.state.delete(f"login-last-fail:{cccd}")
+    CITIZENS.forgive(cccd)
     if p.passwords.needs_rehash(account.password_hash):
         account.password_hash = p.passwords.hash(password)
         session.commit()

@@ -14,26 +14,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from idp.store.models import Account
-from tests.conftest import basic, csrf_from, last_otp, make_person, query, read_otps
+from tests.conftest import basic, config, csrf_from, last_otp, make_person, query, read_otps
 
 NEW_PASSWORD = "Cay-Tre#Lang-Que-8362"
 UNKNOWN_CCCD = "001085999999"
 NOTICE = "vừa được đặt lại"
-
-
-@pytest.fixture
-def overrides() -> dict:
-    return {}
-
-
-@pytest.fixture
-def settings(settings_for, overrides):
-    """The conftest defaults plus a test's sections (no registry is asked here)."""
-    return settings_for(**overrides)
-
-
-def config(**sections):
-    return pytest.mark.parametrize("overrides", [sections], ids=["cfg"])
 
 
 # --- helpers ---------------------------------------------------------------------------

@@ -18,23 +18,9 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.store.models import AuditEvent
-from tests.conftest import ISSUER, Flow, csrf_from, query
+from tests.conftest import ISSUER, Flow, config, csrf_from, query
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-
-
-@pytest.fixture
-def overrides() -> dict:
-    return {}
-
-
-@pytest.fixture
-def settings(settings_for, overrides):
-    return settings_for(**overrides)
-
-
-def config(**sections):
-    return pytest.mark.parametrize("overrides", [sections], ids=["cfg"])
 
 
 # --- a portal's back-channel endpoint ---------------------------------------------------

@@ -11,11 +11,10 @@ import statistics
 import threading
 import time
 
-import pytest
 from sqlalchemy import select
 
 from idp.store.models import Account, AuditEvent, OtpPhone
-from tests.conftest import csrf_from, last_otp, make_person, query, read_otps
+from tests.conftest import config, csrf_from, last_otp, make_person, query, read_otps
 
 WRONG_PASSWORD = "Sai-Mat-Khau#2024-xyz"
 REJECTED = "Số định danh hoặc mật khẩu không đúng"
@@ -23,21 +22,6 @@ CAPTCHA_ASKED = "Vui lòng nhập đúng mã kiểm tra (captcha)."
 OTP_EXHAUSTED = "Bạn đã nhập sai mã OTP quá số lần cho phép"
 OTP_EXPIRED = "Mã OTP đã hết hiệu lực"
 PHONE_LIMIT = "Số điện thoại này đã nhận quá nhiều mã OTP"
-
-
-@pytest.fixture
-def overrides() -> dict:
-    return {}
-
-
-@pytest.fixture
-def settings(settings_for, overrides):
-    """This module's settings: the conftest defaults plus a test's `@config(...)` sections."""
-    return settings_for(**overrides)
-
-
-def config(**sections):
-    return pytest.mark.parametrize("overrides", [sections], ids=["cfg"])
 
 
 # --- helpers ---------------------------------------------------------------------------

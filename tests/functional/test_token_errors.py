@@ -11,23 +11,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from tests.conftest import ISSUER, Flow, basic
+from tests.conftest import ISSUER, Flow, basic, config
 
 EXPIRED_CODE_TTL = {"tokens": {"code_ttl": 1}}
-
-
-@pytest.fixture
-def overrides() -> dict:
-    return {}
-
-
-@pytest.fixture
-def settings(settings_for, overrides):
-    return settings_for(**overrides)
-
-
-def config(**sections):
-    return pytest.mark.parametrize("overrides", [sections], ids=["cfg"])
 
 
 # --- helpers ---------------------------------------------------------------------------
