@@ -214,6 +214,22 @@ class LogoutSettings(Section):
     """Seconds a portal gets to answer a back-channel logout before it is logged as failed."""
 
 
+class UsbTokenSettings(Section):
+    """Certificates accepted from USB signing tokens (DESIGN §3, §6): level-3 login."""
+
+    trusted_roots: tuple[str, ...] = ()
+    """PEM or DER files of the root CAs trusted (the national root CA)."""
+    intermediates: tuple[str, ...] = ()
+    """PEM or DER files of the licensed CAs' certificates under those roots."""
+    crl_sources: tuple[str, ...] = ()
+    """CRL files or http(s) URLs: each licensed CA's CRL, and the root's CRL when the
+    licensed CAs' certificates name one. A certificate without a current CRL is refused."""
+    crl_timeout: float = Field(5.0, gt=0, le=60)
+    """Seconds to wait for a CRL download."""
+    crl_max_age: Seconds = 3600
+    """A CRL is fetched again after this long even before its nextUpdate."""
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -232,6 +248,7 @@ class Settings(Section):
     carrier: CarrierSettings = CarrierSettings()
     bhxh: BhxhSettings = BhxhSettings()
     post: PostSettings = PostSettings()
+    usb_token: UsbTokenSettings = UsbTokenSettings()
     base_dir: Path = Path(".")
     """Directory relative paths are resolved against (the config file's directory)."""
 

@@ -36,6 +36,13 @@ DEMO_PEOPLE = [
      "password": "Ben-Thanh#Sai-Gon-92"},
 ]
 
+DEMO_STAFF = [
+    ("canbo.motcua", "Lê Thị Thu", ["helpdesk", "registrar"], "Cay-Bang#Cuoi-Pho-48"),
+    ("giamsat", "Phạm Quốc Huy", ["supervisor"], "Song-Hong#Mua-Lu-73"),
+    ("kiemtoan", "Đỗ Minh Châu", ["auditor"], "Nui-Tan#May-Trang-59"),
+    ("quantri", "Vũ Anh Tuấn", ["admin"], "Den-Long#Hoi-An-62"),
+]
+
 PORTALS = [
     ("cong-dvc-quoc-gia", "Cổng Dịch vụ công Quốc gia", "national", 1),
     ("cong-quan-ly-cu-tru", "Cổng dịch vụ công Quản lý cư trú", "residence", 2),
@@ -62,7 +69,12 @@ def _write_config(directory: Path, port: int) -> Path:
         "[sms]\n"
         'outbox_path = "sms-outbox.jsonl"\n\n'
         "[email]\n"
-        'outbox_path = "email-outbox.jsonl"\n',
+        'outbox_path = "email-outbox.jsonl"\n\n'
+        "[logging]\n"
+        'format = "text"\n\n'
+        f'[carrier]\nurl = "http://127.0.0.1:{port + 101}"\n\n'
+        f'[bhxh]\nurl = "http://127.0.0.1:{port + 102}"\n\n'
+        f'[post]\nurl = "http://127.0.0.1:{port + 103}"\n',
         encoding="utf-8",
     )
     path.chmod(0o600)
@@ -106,7 +118,27 @@ def _prepare(settings: Settings, directory: Path, port: int) -> dict[str, str]:
             data = validate_new_account(person, person["password"], 0)
             create_account(session, data, person["password"], hasher, verified_by="operator")
     engine.dispose()
+    _seed_staff(settings, directory)
     return portal_secrets
+
+
+def _seed_staff(settings: Settings, directory: Path) -> None:
+    """Helpdesk staff for the demo; their TOTP secrets are kept in staff.json."""
+    from idp import create_app
+    from idp.helpdesk.staff import create_staff
+
+    secrets_file = directory / "staff.json"
+    if secrets_file.exists():
+        return
+    app = create_app(settings)
+    totp = {}
+    with app.app_context():
+        session = app.extensions["idp.provider"].db.session
+        for username, name, roles, password in DEMO_STAFF:
+            _member, enrolment = create_staff(session, username, name, roles, password)
+            totp[username] = enrolment.secret
+    secrets_file.write_text(json.dumps(totp))
+    secrets_file.chmod(0o600)
 
 
 def _wait_until_up(url: str, seconds: float = 20) -> bool:
@@ -143,7 +175,7 @@ def _registration_examples() -> list[tuple[str, str]]:
     return examples
 
 
-def _banner(port: int, outbox: Path) -> None:
+def _banner(port: int, outbox: Path, directory: Path) -> None:
     print("\n" + "=" * 72)
     print(" DEMO ĐĂNG NHẬP MỘT LẦN (SSO) đang chạy")
     print("=" * 72)
@@ -153,6 +185,13 @@ def _banner(port: int, outbox: Path) -> None:
     print("\n Tài khoản demo (số CCCD / mật khẩu):")
     for person in DEMO_PEOPLE:
         print(f"   {person['full_name']:22} {person['cccd']} / {person['password']}")
+    print(f"\n Trang tài khoản công dân: http://127.0.0.1:{port}/account")
+    print(f" Trang cán bộ hỗ trợ:       http://127.0.0.1:{port}/helpdesk — đăng nhập bằng mật khẩu")
+    print(" và mã TOTP (khóa bí mật bên dưới; dùng ứng dụng xác thực hoặc lệnh python in ra):")
+    totp = json.loads((directory / "staff.json").read_text())
+    for username, _name, roles, password in DEMO_STAFF:
+        print(f"   {username:13} {password:24} {'/'.join(roles):20} TOTP {totp[username]}")
+    print("   mã hiện tại: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('KHÓA').now())\"")
     print(f"\n Đăng ký tài khoản mới: http://127.0.0.1:{port}/register — người mẫu có trong")
     print(" dữ liệu giả lập của nhà mạng, BHXH và Bưu điện:")
     for label, detail in _registration_examples():
@@ -178,7 +217,7 @@ def run_demo(directory: str, port: int) -> int:
         [sys.executable, "-m", "idp.cli", "--config", str(config), "serve"]
     )]
     children.append(subprocess.Popen(  # noqa: S603 - the registries' simulators
-        [sys.executable, "-m", "connectors.simulators", "all"]
+        [sys.executable, "-m", "connectors.simulators", "all", "--port", str(port + 101)]
     ))
     portal_script = Path(__file__).resolve().parent.parent / "examples" / "portal.py"
     for client_id, _name, kind, offset in PORTALS:
@@ -199,7 +238,7 @@ def run_demo(directory: str, port: int) -> int:
     if not _wait_until_up(f"{issuer}/.well-known/openid-configuration"):
         print("the identity provider did not start; see the messages above", file=sys.stderr)
         stop()
-    _banner(port, outbox)
+    _banner(port, outbox, root)
     mailbox = settings.path(settings.email.outbox_path)
     mailbox.touch()
     try:
