@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from connectors.pki import CertificateRefused, new_challenge, signed_value, verify_signature
+from connectors.testpki import subject_name
 
 ORIGIN = "https://sso.dichvucong.test"
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
@@ -89,6 +91,21 @@ def test_pkcs1_signature_is_not_accepted_as_pss(pki, value):
 def test_algorithm_that_does_not_fit_the_key_is_refused(pki, value, name, algorithm):
     signature = sign(pki.key(name), value, "ES256" if name == "citizen-ec" else "RS256")
     assert reason(verify_signature, pki.der(name), value, signature, algorithm) == (
+        "unsupported_algorithm")
+
+
+@pytest.mark.parametrize(("key", "algorithm"), [
+    (lambda: ec.generate_private_key(ec.SECP384R1()), "ES256"),
+    (lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024),  # noqa: S505
+     "RS256"),
+    (ed25519.Ed25519PrivateKey.generate, "ES256"),
+], ids=["p384", "rsa1024", "ed25519"])
+def test_key_too_weak_or_of_another_kind_is_refused(issuing_ca, value, key, algorithm):
+    now = datetime.now(UTC)
+    certificate = issuing_ca.issue(subject_name("Nguyễn Văn An"), key().public_key(),
+                                   not_before=now, not_after=now + timedelta(days=1))
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    assert reason(verify_signature, der, value, b"\x00" * 64, algorithm) == (
         "unsupported_algorithm")
 
 

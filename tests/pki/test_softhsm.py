@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(
 
 # Sign with each token's private key, found by the CKA_ID shared with its certificate.
 SIGNER = """
-import json, sys
+import hashlib, json, sys
 import pkcs11
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import PinIncorrect
@@ -36,34 +36,35 @@ from pkcs11.exceptions import PinIncorrect
 tokens, data = json.load(open(sys.argv[1])), bytes.fromhex(sys.argv[2])
 library = pkcs11.lib(tokens["module"])
 out = {}
-for name, token_info in tokens["tokens"].items():
-    token = library.get_token(token_label=token_info["label"])
+for name, info in tokens["tokens"].items():
+    token = library.get_token(token_label=info["label"])
     try:
-        token.open(user_pin="000000")
-        out[name + ":wrong_pin"] = "accepted"
+        token.open(user_pin="000000").close()
+        wrong_pin = "accepted"
     except PinIncorrect:
-        out[name + ":wrong_pin"] = "refused"
+        wrong_pin = "refused"
     with token.open(user_pin=tokens["user_pin"]) as session:
-        key_id = bytes.fromhex(token_info["key_id"])
+        key_id = bytes.fromhex(info["key_id"])
         key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
         cert = next(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
                                          Attribute.ID: key_id}))
-        out[name + ":cert"] = cert[Attribute.VALUE].hex()
-        out[name + ":extractable"] = key[Attribute.EXTRACTABLE]
         if key.key_type == KeyType.RSA:
-            out[name + ":RS256"] = key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS).hex()
-            out[name + ":PS256"] = key.sign(
-                data, mechanism=Mechanism.SHA256_RSA_PKCS_PSS,
-                mechanism_param=(Mechanism.SHA256, MGF.SHA256, 32)).hex()
-        else:
-            import hashlib
-            digest = hashlib.sha256(data).digest()
-            out[name + ":ES256"] = key.sign(digest, mechanism=Mechanism.ECDSA).hex()
+            signatures = {
+                "RS256": key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS),
+                "PS256": key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS_PSS,
+                                  mechanism_param=(Mechanism.SHA256, MGF.SHA256, 32)),
+            }
+        else:  # CKM_ECDSA signs a digest and returns raw r || s
+            signatures = {"ES256": key.sign(hashlib.sha256(data).digest(),
+                                            mechanism=Mechanism.ECDSA)}
+        out[name] = {"wrong_pin": wrong_pin, "extractable": key[Attribute.EXTRACTABLE],
+                     "cert": cert[Attribute.VALUE].hex(),
+                     "signatures": {alg: sig.hex() for alg, sig in signatures.items()}}
 print(json.dumps(out))
 """
 
 
-def test_tokens_sign_values_that_verify(tmp_path, pki):
+def test_tokens_sign_values_that_verify(tmp_path):
     generate(tmp_path)
     env = {**os.environ}
     env.pop("SOFTHSM2_CONF", None)
@@ -71,34 +72,32 @@ def test_tokens_sign_values_that_verify(tmp_path, pki):
                            capture_output=True, text=True, timeout=60)
     assert setup.returncode == 0, setup.stderr
     assert "importing keys and certificates" in setup.stdout
-
     conf = tmp_path / "softhsm" / "softhsm2.conf"
     assert f"directories.tokendir = {tmp_path}/softhsm/tokens" in conf.read_text()
-    value = signed_value("https://sso.dichvucong.test", new_challenge())
+
+    origin = "https://sso.dichvucong.test"
+    value = signed_value(origin, new_challenge())
     signer = subprocess.run(
         [sys.executable, "-c", SIGNER, tmp_path / "softhsm" / "tokens.json", value.hex()],
         env={**env, "SOFTHSM2_CONF": str(conf)}, capture_output=True, text=True, timeout=60)
     assert signer.returncode == 0, signer.stderr
-    results = json.loads(signer.stdout)
+    tokens = json.loads(signer.stdout)
+    key_types = {name: info["key_type"] for name, info in json.loads(
+        (tmp_path / "softhsm" / "tokens.json").read_text())["tokens"].items()}
 
-    signed = {key.split(":")[0]: key.split(":")[1] for key in results
-              if key.split(":")[1] in ("RS256", "PS256", "ES256")}
-    assert set(signed) == {"citizen-rsa", "citizen-ec", "enterprise", "agency"}
-    for key, hex_value in results.items():
-        name, what = key.split(":")
-        if what == "wrong_pin":
-            assert hex_value == "refused"
-        elif what == "extractable":
-            assert hex_value is False
-        elif what == "cert":
-            assert bytes.fromhex(hex_value) == (tmp_path / f"{name}.der").read_bytes()
-        else:
-            cert_der = (tmp_path / f"{name}.der").read_bytes()
-            verify_signature(cert_der, value, bytes.fromhex(hex_value), what)
+    assert set(tokens) == {"citizen-rsa", "citizen-ec", "enterprise", "agency"}
+    for name, token in tokens.items():
+        cert_der = (tmp_path / f"{name}.der").read_bytes()
+        assert (token["wrong_pin"], token["extractable"]) == ("refused", False)
+        assert bytes.fromhex(token["cert"]) == cert_der
+        assert set(token["signatures"]) == (
+            {"ES256"} if key_types[name] == "ec" else {"RS256", "PS256"})
+        for algorithm, signature in token["signatures"].items():
+            verify_signature(cert_der, value, bytes.fromhex(signature), algorithm)
             # The same signature must not pass for another challenge.
             with pytest.raises(CertificateRefused):
-                verify_signature(cert_der, signed_value("https://sso.dichvucong.test", "x"),
-                                 bytes.fromhex(hex_value), what)
+                verify_signature(cert_der, signed_value(origin, new_challenge()),
+                                 bytes.fromhex(signature), algorithm)
 
 
 def test_script_explains_a_missing_pki(tmp_path):
