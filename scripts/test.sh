@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Run the test suite: bootstrap the machine (venv + Debian's Chromium), then pytest.
+# Run the test suite: bootstrap the machine (venv, Debian's Chromium and SoftHSM2), then pytest.
 # Arguments go to pytest unchanged, e.g. scripts/test.sh -q -k logout
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-./scripts/bootstrap.sh --browser
+./scripts/bootstrap.sh --browser --softhsm
 
 rc=0
 .venv/bin/python -m pytest "$@" || rc=$?
