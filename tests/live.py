@@ -35,13 +35,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(url: str, seconds: float = 30) -> None:
+def wait_for(url: str, seconds: float = 90, process: subprocess.Popen | None = None,
+             log: Path | None = None) -> None:
+    """Wait until `url` answers; fail at once with the server's log if it died.
+
+    The first start in a fresh checkout compiles every module, which on a busy
+    two-core machine can take tens of seconds: hence the generous default.
+    """
     deadline = time.monotonic() + seconds
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
                 return
         except OSError:
+            if process is not None and process.poll() is not None:
+                output = log.read_text()[-3000:] if log and log.exists() else ""
+                raise RuntimeError(f"server for {url} exited ({process.returncode}):\n{output}")
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
@@ -92,7 +101,8 @@ class LiveProvider:
             [sys.executable, "-m", "idp.cli", "--config", str(self.config), "serve"],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
         )
-        wait_for(f"{self.url}/.well-known/openid-configuration")
+        wait_for(f"{self.url}/.well-known/openid-configuration", process=self.process,
+                 log=self.directory / "idp.log")
         return self
 
     def stop(self) -> None:
@@ -144,7 +154,8 @@ class LivePortal:
              "--client-secret", self.registered.secret],
             stdout=log, stderr=subprocess.STDOUT,
         )
-        wait_for(self.url + "/api/session")
+        wait_for(self.url + "/api/session", process=self.process,
+                 log=directory / f"portal-{port}.log")
 
     def stop(self) -> None:
         self.process.terminate()
