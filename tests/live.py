@@ -50,7 +50,8 @@ def wait_for(url: str, seconds: float = 90, process: subprocess.Popen | None = N
         except OSError:
             if process is not None and process.poll() is not None:
                 output = log.read_text()[-3000:] if log and log.exists() else ""
-                raise RuntimeError(f"server for {url} exited ({process.returncode}):\n{output}")
+                raise RuntimeError(
+                    f"server for {url} exited ({process.returncode}):\n{output}") from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
