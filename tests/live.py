@@ -7,6 +7,7 @@ independent relying-party library test and the Chromium end-to-end test.
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import subprocess
@@ -30,9 +31,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768+), where outgoing connections of
+    load generators and other tests cannot take it between this check and the bind."""
+    for _ in range(100):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def wait_for(url: str, seconds: float = 90, process: subprocess.Popen | None = None,
