@@ -13,11 +13,14 @@ account; logs in through the real pages like a browser; then measures:
   login                whole password + SMS OTP login, repeated sequentially,
                        next to the bare argon2id verify measured in-process
 
-Each load runs --seconds (after --warmup) and reports requests/s, p50/p99
-latency and errors (which must be 0). Results: a table on stdout, JSON in
+Each load runs --seconds (after --warmup) with 4 connections, driven by wrk (when
+installed) and by a multiprocess keep-alive http.client loop, and reports requests/s,
+p50/p99 latency, errors (which must be 0) and the CPU used by the server, the database,
+the load generator and anything else on the machine. Results: a table on stdout, JSON in
 bench/results/latest.json, and Markdown rows to paste into bench/README.md.
 
-    .venv/bin/python bench/run.py                     # defaults: 10 s, SQLite, 1 worker
+    .venv/bin/python bench/run.py                     # defaults: 10 s, SQLite, 1 sync worker
+    .venv/bin/python bench/run.py --wait-idle 900     # first wait for an idle machine
     .venv/bin/python bench/run.py --database postgresql --seconds 5
 """
 
@@ -65,7 +68,7 @@ ARGON2 = {"memory_kib": 19456, "time_cost": 2, "parallelism": 1}
 SCOPE = "openid profile phone cccd offline_access"
 PORTAL = "http://127.0.0.1:9/callback"  # never contacted: the code is read from the redirect
 
-# Quoted from /work/shared/DESIGN.md §8, NOT measured by this script.
+# Quoted from DESIGN §8 (shared/DESIGN.md), NOT measured by this script.
 REFERENCES = {
     "discovery": "node oidc-provider (1 process) 12,000 req/s; Flask \"hello\" on gunicorn "
                  "1 sync worker ≈4,000 req/s",
@@ -252,6 +255,8 @@ class BenchProvider:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.engine.dispose()
+        if hasattr(self, "_admin"):
+            self._admin.dispose()
         if self.pg_name:
             from sqlalchemy import create_engine, text
 
@@ -273,6 +278,28 @@ class BenchProvider:
     def cpu_ticks(self) -> int:
         """CPU time (clock ticks) used so far by the gunicorn master and its workers."""
         pids = [self.process.pid, *self.worker_pids()]
+        return sum(_proc_cpu_ticks(pid) for pid in pids)
+
+    def db_cpu_ticks(self) -> int:
+        """CPU time (clock ticks) of the PostgreSQL backends serving our database and of
+        redis-server (0 on SQLite, which runs inside the worker)."""
+        if not self.pg_name:
+            return 0
+        from sqlalchemy import create_engine, text
+
+        if not hasattr(self, "_admin"):
+            self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with self._admin.connect() as connection:
+            pids = list(connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                {"name": self.pg_name}).scalars())
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if (entry / "comm").read_text().strip() == "redis-server":
+                        pids.append(int(entry.name))
+                except OSError:
+                    continue
         return sum(_proc_cpu_ticks(pid) for pid in pids)
 
     def add_portal(self, client_id: str) -> tuple[str, str]:
@@ -426,6 +453,8 @@ class LoadResult:
     """Server (gunicorn master + workers) CPU over the window, in cores (1.0 = one core busy)."""
     client_cpu: float | None = None
     """Load-generator CPU over the window, in cores."""
+    db_cpu: float | None = None
+    """PostgreSQL backends + Redis over the window, in cores (0 on SQLite: it is in-process)."""
     other_cpu: float | None = None
     """CPU used by everything else on the machine over the window, in cores (other people's
     work skews the figures; a few hundredths are kernel and bookkeeping)."""
@@ -545,9 +574,9 @@ def python_load(name: str, provider: BenchProvider, job: dict, *, processes: int
     for proc in procs:
         proc.start()
     time.sleep(max(0.0, warm_until - time.monotonic()))
-    cpu0, all0 = provider.cpu_ticks(), busy_ticks()
+    cpu0, db0, all0 = provider.cpu_ticks(), provider.db_cpu_ticks(), busy_ticks()
     time.sleep(max(0.0, stop_at - time.monotonic()))
-    cpu1, all1 = provider.cpu_ticks(), busy_ticks()
+    cpu1, db1, all1 = provider.cpu_ticks(), provider.db_cpu_ticks(), busy_ticks()
     parts = [queue.get(timeout=seconds + 60) for _ in procs]
     for proc in procs:
         proc.join(timeout=30)
@@ -561,7 +590,9 @@ def python_load(name: str, provider: BenchProvider, job: dict, *, processes: int
         server_cpu=(cpu1 - cpu0) / TICK / seconds,
         client_cpu=sum(part["cpu"] for part in parts) / seconds,
     )
-    result.other_cpu = (all1 - all0) / TICK / seconds - result.server_cpu - result.client_cpu
+    result.db_cpu = (db1 - db0) / TICK / seconds
+    result.other_cpu = ((all1 - all0) / TICK / seconds - result.server_cpu - result.client_cpu
+                        - result.db_cpu)
     first_error = next((p["first_error"] for p in parts if p["first_error"]), None)
     if first_error:
         result.notes.append(f"first error: {first_error}")
@@ -643,12 +674,12 @@ def wrk_load(name: str, provider: BenchProvider, path: str, headers: dict, *, th
                        capture_output=True, check=True)
     tail = [url] if script is None else ["-s", str(script), url, "--", *(script_args or [])]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu0, all0 = provider.cpu_ticks(), busy_ticks()
+    cpu0, db0, all0 = provider.cpu_ticks(), provider.db_cpu_ticks(), busy_ticks()
     t0 = time.monotonic()
     out = subprocess.run([*common, f"-d{max(1, round(seconds))}s", "--latency",  # noqa: S603
                           *tail], capture_output=True, text=True, check=True).stdout
     wall = time.monotonic() - t0
-    cpu1, all1 = provider.cpu_ticks(), busy_ticks()
+    cpu1, db1, all1 = provider.cpu_ticks(), provider.db_cpu_ticks(), busy_ticks()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", out).group(1))
     duration = _wrk_ms(re.search(r"requests in ([\d.]+\w+)", out).group(1)) / 1000
@@ -672,7 +703,9 @@ def wrk_load(name: str, provider: BenchProvider, path: str, headers: dict, *, th
         client_cpu=(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall,
         notes=notes,
     )
-    result.other_cpu = (all1 - all0) / TICK / wall - result.server_cpu - result.client_cpu
+    result.db_cpu = (db1 - db0) / TICK / wall
+    result.other_cpu = ((all1 - all0) / TICK / wall - result.server_cpu - result.client_cpu
+                        - result.db_cpu)
     return result, out
 
 
@@ -796,7 +829,7 @@ def comparison_line(result: LoadResult, workers: int) -> str:
 
 def print_table(results: list[LoadResult]) -> None:
     head = (f"{'load':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
-            f"{'srv CPU':>7} {'srv ms/req':>10} {'cli CPU':>7} {'other':>6}  tool")
+            f"{'srv CPU':>7} {'srv ms/req':>10} {'db CPU':>6} {'cli CPU':>7} {'other':>6}  tool")
     print(head)
     print("-" * len(head) + "-" * 30)
     for r in results:
@@ -804,8 +837,10 @@ def print_table(results: list[LoadResult]) -> None:
         cli = f"{r.client_cpu:.2f}" if r.client_cpu is not None else "-"
         per = f"{r.server_cpu * 1000 / r.rps:.2f}" if r.server_cpu and r.rps else "-"
         other = f"{r.other_cpu:.2f}" if r.other_cpu is not None else "-"
+        flag = " DISTURBED" if any(n.startswith("DISTURBED") for n in r.notes) else ""
+        db = f"{r.db_cpu:.2f}" if r.db_cpu is not None else "-"
         print(f"{r.name:<10} {r.rps:>8,.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>6} "
-              f"{srv:>7} {per:>10} {cli:>7} {other:>6}  {r.tool}")
+              f"{srv:>7} {per:>10} {db:>6} {cli:>7} {other:>6}  {r.tool}{flag}")
 
 
 def markdown_rows(results: list[LoadResult], login: dict | None, meta: dict) -> str:
@@ -814,23 +849,26 @@ def markdown_rows(results: list[LoadResult], login: dict | None, meta: dict) -> 
     lines = [
         f"<!-- bench/run.py {meta['date']} on {meta['cpus']} cores, {setup}, "
         f"{meta['seconds']} s per load -->",
-        "| date | setup | load | tool | req/s | p50 ms | p99 ms | errors | server CPU ms/req |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
+        "| date | setup | load | tool | req/s | p50 ms | p99 ms | errors "
+        "| server CPU ms/req | other work (cores) |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         per = f"{r.server_cpu * 1000 / r.rps:.2f}" if r.server_cpu and r.rps else "-"
+        flag = " ⚠ disturbed" if any(n.startswith("DISTURBED") for n in r.notes) else ""
         lines.append(f"| {date} | {setup} | {r.name} | {r.tool} | {r.rps:,.0f} | "
-                     f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {per} |")
+                     f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {per} | "
+                     f"{r.other_cpu:.2f}{flag} |")
     if login:
         lines.append(
             f"| {date} | {setup} | login (pwd+OTP, {login['count']}× sequential) | "
             f"requests.Session, {login['http_requests']} HTTP requests each | "
             f"{1000 / login['median_ms']:,.1f} logins/s | {login['median_ms']:.1f} | "
-            f"{login['p99_ms']:.1f} | {login['errors']} | - |")
+            f"{login['p99_ms']:.1f} | {login['errors']} | - | {login['other_cpu']:.2f} |")
         lines.append(
             f"| {date} | {setup} | argon2id verify in-process (m=19 MiB t=2 p=1) | "
             f"argon2-cffi, median of {login['argon2_count']} | - | "
-            f"{login['argon2_median_ms']:.1f} | - | 0 | - |")
+            f"{login['argon2_median_ms']:.1f} | - | 0 | - | - |")
     return "\n".join(lines)
 
 
@@ -841,7 +879,8 @@ def progress(result: LoadResult) -> None:
     log(f"  {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
         f"errors {result.errors}, server CPU {result.server_cpu:.2f} cores "
         f"({result.server_cpu * 1000 / max(result.rps, 1e-9):.2f} ms per request), "
-        f"client CPU {result.client_cpu:.2f} cores, other work {result.other_cpu:.2f} cores. "
+        f"database CPU {result.db_cpu:.2f}, client CPU {result.client_cpu:.2f}, "
+        f"other work {result.other_cpu:.2f} cores. "
         f"{' '.join(result.notes)}")
 
 
@@ -1037,6 +1076,7 @@ def main(argv: list[str] | None = None) -> int:
             timings, posts, errors, http_count, consents = [], [], 0, 0, 0
             per_step: dict[str, list[float]] = {}
             all0, server0, self0 = busy_ticks(), provider.cpu_ticks(), sum(os.times()[:2])
+            db0 = provider.db_cpu_ticks()
             t0 = time.monotonic()
             for _ in range(args.logins):
                 try:
@@ -1052,7 +1092,8 @@ def main(argv: list[str] | None = None) -> int:
                 for label, seconds in done.steps:
                     per_step.setdefault(label, []).append(seconds)
             wall = time.monotonic() - t0
-            other = ((busy_ticks() - all0 - provider.cpu_ticks() + server0) / TICK
+            other = ((busy_ticks() - all0 - provider.cpu_ticks() + server0
+                      - provider.db_cpu_ticks() + db0) / TICK
                      - (sum(os.times()[:2]) - self0)) / wall
             bare = bare_argon2(args.logins)
             ordered = sorted(timings)
