@@ -62,7 +62,7 @@ def db_upgrade(ctx: Context) -> None:
     click.echo("==> applying migrations")
     upgrade(ctx.settings)
     click.echo("==> checking signing keys")
-    backend = make_backends(ctx.settings.keys)["software"]
+    backend = make_backends(ctx.settings.keys)[ctx.settings.keys.backend]
     with ctx.sessions().begin() as session:
         for change in ensure_keys(session, backend):
             click.echo(f"    {change}")
@@ -96,7 +96,7 @@ def keys_rotate(ctx: Context) -> None:
     """Promote the pre-published key, retire the current one, publish a new next key."""
     from keys import make_backends, rotate
 
-    backend = make_backends(ctx.settings.keys)["software"]
+    backend = make_backends(ctx.settings.keys)[ctx.settings.keys.backend]
     with ctx.sessions().begin() as session:
         for change in rotate(session, backend, max_token_ttl=_max_token_ttl(ctx.settings)):
             click.echo(str(change))

@@ -87,6 +87,16 @@ class KeySettings(Section):
     The environment variable IDP_KEY_PASSPHRASE overrides it."""
     reload_seconds: Seconds = 30
     """How often a worker looks for keys rotated by another node."""
+    backend: Literal["software", "pkcs11"] = "software"
+    """Where new keys are made: `software` (encrypted in the database) or `pkcs11`
+    (inside an HSM, only the key's label in the database). Existing keys keep
+    the backend that made them."""
+    pkcs11_module: str = ""
+    """Path of the HSM's PKCS#11 library; setting it makes HSM keys usable."""
+    pkcs11_token: str = ""
+    """Label of the token that holds the keys."""
+    pkcs11_pin: str = ""
+    """The token's user PIN. The environment variable IDP_PKCS11_PIN overrides it."""
 
 
 class TokenSettings(Section):
@@ -228,6 +238,21 @@ class UsbTokenSettings(Section):
     """Seconds to wait for a CRL download."""
     crl_max_age: Seconds = 3600
     """A CRL is fetched again after this long even before its nextUpdate."""
+    agent_url: str = "http://127.0.0.1:14565"
+    """Where the login page finds the local signing agent (idp-signing-agent) on the
+    user's own machine; it must be a loopback http URL."""
+
+    @field_validator("agent_url")
+    @classmethod
+    def _agent_on_loopback(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        # The page calls it from the user's browser: only the user's own machine will do.
+        if (parts.scheme != "http" or parts.hostname not in {"127.0.0.1", "localhost"}
+                or not parts.port or parts.path not in ("", "/") or parts.query):
+            raise ValueError("http://127.0.0.1:PORT (the agent listens on loopback only)")
+        return value.rstrip("/")
 
 
 class Settings(Section):
@@ -280,8 +305,9 @@ def _format_error(error: ValidationError) -> str:
 def load_settings(path: str | os.PathLike | None = None, **overrides) -> Settings:
     """Load settings from `path`, `$IDP_CONFIG`, or the defaults.
 
-    Secrets may come from the environment (IDP_SECRET_KEY, IDP_KEY_PASSPHRASE)
-    so they stay out of the file. Raises ConfigError with one line per bad key.
+    Secrets may come from the environment (IDP_SECRET_KEY, IDP_PAIRWISE_SALT,
+    IDP_KEY_PASSPHRASE, IDP_PKCS11_PIN) so they stay out of the file. Raises
+    ConfigError with one line per bad key.
     """
     path = path or os.environ.get("IDP_CONFIG")
     data: dict = {}
@@ -303,6 +329,8 @@ def load_settings(path: str | os.PathLike | None = None, **overrides) -> Setting
         data.setdefault("server", {})["pairwise_salt"] = salt
     if passphrase := os.environ.get("IDP_KEY_PASSPHRASE"):
         data.setdefault("keys", {})["passphrase"] = passphrase
+    if pin := os.environ.get("IDP_PKCS11_PIN"):
+        data.setdefault("keys", {})["pkcs11_pin"] = pin
     data.setdefault("base_dir", base_dir)
     try:
         settings = Settings.model_validate(data)
@@ -326,5 +354,20 @@ def _check_secrets(settings: Settings) -> None:
         problems.append(
             "  keys.passphrase: at least 16 characters (or set IDP_KEY_PASSPHRASE)"
         )
+    problems.extend(_pkcs11_problems(settings.keys))
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+
+
+def _pkcs11_problems(keys: KeySettings) -> list[str]:
+    # Checked here, not by pydantic, whose error would echo the section with its PIN.
+    if keys.backend == "pkcs11" and not keys.pkcs11_module:
+        return ['  keys.pkcs11_module: the PKCS#11 library path, needed by backend = "pkcs11"']
+    if not keys.pkcs11_module:
+        return []
+    problems = []
+    if not keys.pkcs11_token:
+        problems.append("  keys.pkcs11_token: the label of the token holding the signing keys")
+    if not keys.pkcs11_pin:
+        problems.append("  keys.pkcs11_pin: the token's user PIN (or set IDP_PKCS11_PIN)")
+    return problems

@@ -224,7 +224,7 @@ def run_demo(directory: str, port: int) -> int:
         children.append(subprocess.Popen([  # noqa: S603
             sys.executable, str(portal_script), "--kind", kind, "--port", str(port + offset),
             "--issuer", issuer, "--client-id", client_id,
-            "--client-secret", portal_secrets[client_id],
+            f"--client-secret={portal_secrets[client_id]}",
         ]))
 
     def stop(*_args) -> None:

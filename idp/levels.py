@@ -12,6 +12,10 @@ LEVEL_BY_ACR = {value: level for level, value in ACR_BY_LEVEL.items()}
 # RFC 8176 method references of each login method.
 PASSWORD_SMS_AMR = ["pwd", "otp", "sms", "mfa"]
 PASSWORD_SMS_LEVEL = 2
+# A key on a hardware token ("hwk") that is a smart card ("sc"), unlocked by its PIN
+# ("pin") on the user's machine: possession and knowledge, so "mfa" too.
+USB_TOKEN_AMR = ["hwk", "sc", "pin", "mfa"]
+USB_TOKEN_LEVEL = 3
 
 
 def login_acr(account_ial: int, method_level: int) -> str:

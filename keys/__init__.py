@@ -4,7 +4,7 @@ Typical wiring::
 
     backends = make_backends(settings.keys)
     with db.begin() as session:
-        ensure_keys(session, backends[SoftwareKeyBackend.name])
+        ensure_keys(session, backends[settings.keys.backend])
     ring = KeyRing(db.sessions, backends, settings.keys.reload_seconds)
 """
 
@@ -21,6 +21,7 @@ from keys.base import (
     KeyPassphraseError,
     SigningKeyError,
 )
+from keys.pkcs11 import Pkcs11KeyBackend
 from keys.ring import KeyRing
 from keys.rotation import KeyChange, KeyInfo, ensure_keys, list_keys, rotate
 from keys.software import SoftwareKeyBackend
@@ -38,6 +39,7 @@ __all__ = [
     "KeyInfo",
     "KeyPassphraseError",
     "KeyRing",
+    "Pkcs11KeyBackend",
     "SigningKeyError",
     "SoftwareKeyBackend",
     "ensure_keys",
@@ -48,6 +50,17 @@ __all__ = [
 
 
 def make_backends(settings: KeySettings) -> dict[str, KeyBackend]:
-    """Every configured backend under the name stored in `SigningKey.backend`."""
-    # A PKCS#11 backend joins this mapping under "pkcs11" when it exists.
-    return {SoftwareKeyBackend.name: SoftwareKeyBackend(settings.passphrase)}
+    """Every configured backend under the name stored in `SigningKey.backend`.
+
+    `settings.backend` names the one that makes new keys. The PKCS#11 backend is
+    present whenever a module is configured, so HSM keys keep signing after new
+    keys go back to software.
+    """
+    backends: dict[str, KeyBackend] = {
+        SoftwareKeyBackend.name: SoftwareKeyBackend(settings.passphrase)
+    }
+    if settings.pkcs11_module:
+        backends[Pkcs11KeyBackend.name] = Pkcs11KeyBackend(
+            settings.pkcs11_module, settings.pkcs11_token, settings.pkcs11_pin
+        )
+    return backends

@@ -1,7 +1,7 @@
 """What every token-signing key backend offers, and the words shared by the keys package.
 
 A backend creates key pairs and turns the stored form of a private key (an
-encrypted PEM, or later a label inside an HSM) back into a joserfc key that
+encrypted PEM, or a label inside an HSM) back into a joserfc key that
 can sign. Which backend a stored key needs is written in its row.
 """
 

@@ -161,7 +161,7 @@ class LivePortal:
         self.process = subprocess.Popen(  # noqa: S603 - our own example
             [sys.executable, str(REPO / "examples" / "portal.py"), "--kind", kind,
              "--port", str(port), "--issuer", provider.issuer, "--client-id", client_id,
-             "--client-secret", self.registered.secret],
+             f"--client-secret={self.registered.secret}"],
             stdout=log, stderr=subprocess.STDOUT,
         )
         wait_for(self.url + "/api/session", process=self.process,

@@ -16,6 +16,7 @@ VERIFIED_BY = {
     "post": "Bưu điện Việt Nam xác minh",
     "counter": "Cán bộ bộ phận một cửa kiểm tra giấy tờ trực tiếp",
     "operator": "Cơ quan quản lý hệ thống tạo tài khoản",
+    "usb_token": "Chứng thư số trên USB ký số do tổ chức cung cấp dịch vụ chứng thực cấp",
 }
 LEVELS = {
     2: "Mức 2 — thông tin định danh đã được đối chiếu với cơ sở dữ liệu",
@@ -30,7 +31,7 @@ def home():
     account = current.account
     return page(
         "home.html", current,
-        cccd=mask_cccd(account.cccd),
+        cccd=mask_cccd(account.cccd) if account.cccd else None,
         gender=GENDERS.get(account.gender, account.gender),
         phones=[(mask_phone(phone.phone), phone.is_default) for phone in account.phones],
         level=LEVELS.get(account.ial, f"Mức {account.ial}"),

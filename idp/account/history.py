@@ -28,6 +28,7 @@ METHODS = {
     "pwd+totp": "Mật khẩu + ứng dụng xác thực",
     "pwd+sms:recovery": "Mật khẩu + OTP tới số điện thoại mới (mất số cũ)",
     "sso": "Phiên đăng nhập một lần (SSO)",
+    "usb_token": "USB ký số (chứng thư số)",
 }
 STEP_METHODS = {
     "login.password": "Mật khẩu",
@@ -142,6 +143,8 @@ class SessionRow:
 
 def describe_amr(amr: list[str]) -> str:
     """The login method of a session, from its RFC 8176 method references."""
+    if "hwk" in amr:
+        return METHODS["usb_token"]
     if "sms" in amr:
         return METHODS["pwd+sms"]
     if "otp" in amr:

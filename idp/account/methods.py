@@ -1,4 +1,5 @@
-"""Console pages that change login methods: password, OTP phones, authenticator app, e-mail.
+"""Console pages that change login methods: password, OTP phones, authenticator app,
+certificates (USB tokens), e-mail.
 
 Every change here needs a recent authentication (`recent_viewer`).
 """
@@ -9,17 +10,24 @@ from flask import redirect, render_template, request, url_for
 
 from connectors.base import ConnectorUnavailable
 from idp.account import phones, services, totp
+from idp.account.history import vietnam_time
 from idp.account.web import Viewer, bp, form_int, page, recent_viewer, viewer
 from idp.identity import InvalidField, mask_phone, normalize_email, normalize_phone
 from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, render_otp_page, send_otp
 from idp.provider import provider
 from idp.sessions import browser_id
+from idp.usbtoken import accounts as token_accounts
+from idp.usbtoken.verification import usb_token_available
 
 CARRIER_REFUSED = (
     "Nhà mạng chưa xác nhận số điện thoại này là thuê bao chính chủ đứng tên số định danh của "
     "bạn. Vui lòng dùng số đứng tên bạn, hoặc cập nhật thông tin thuê bao tại nhà mạng."
 )
 EMAILS_PER_HOUR = 5
+ORGANISATION_PHONE = (
+    "Nhà mạng chỉ xác nhận thuê bao chính chủ của cá nhân; tài khoản doanh nghiệp và cơ quan "
+    "nhà nước đăng nhập bằng chứng thư số."
+)
 
 
 def _security_page(current: Viewer, error: str | None = None, status: int = 200):
@@ -29,6 +37,11 @@ def _security_page(current: Viewer, error: str | None = None, status: int = 200)
         phones=[(phone.id, mask_phone(phone.phone), phone.is_default)
                 for phone in account.phones],
         totp_enrolled=account.totp_secret is not None,
+        certificates=[(row.id, row.common_name or "", row.issuer, row.serial_hex.upper(),
+                       vietnam_time(row.not_after)[:10],
+                       vietnam_time(row.last_used_at) if row.last_used_at else "")
+                      for row in token_accounts.active_certificates(account)],
+        usb_token_available=usb_token_available(),
     )
 
 
@@ -59,6 +72,8 @@ def add_phone():
     """A new OTP phone: the carrier must say it is the citizen's own, then an OTP proves it."""
     current = recent_viewer(".security")
     account = current.account
+    if account.cccd is None:
+        return _security_page(current, ORGANISATION_PHONE, 400)
     try:
         phone = normalize_phone((request.form.get("phone") or "")[:30])
     except InvalidField as exc:
@@ -174,6 +189,17 @@ def remove_totp():
     if current.account.totp_secret is not None:
         totp.remove(current.account)
     return redirect(url_for(".security", done="totp_removed"), 303)
+
+
+@bp.route("/account/certificates/remove", methods=["POST"])
+def remove_certificate():
+    """Stop a certificate logging in (a lost token, say), never the last way in."""
+    current = recent_viewer(".security")
+    error = token_accounts.remove_certificate(provider().db.session, current.account,
+                                              form_int("certificate_id") or 0)
+    if error:
+        return _security_page(current, error, 400)
+    return redirect(url_for(".security", done="certificate_removed"), 303)
 
 
 @bp.route("/account/email", methods=["GET", "POST"])

@@ -45,8 +45,10 @@ def pending_secret(account: Account) -> str:
 
 def provisioning_qr(account: Account, secret: str) -> str:
     """The otpauth:// URI as an inline SVG data URI (the CSP allows `img-src data:`)."""
-    uri = pyotp.TOTP(secret).provisioning_uri(name=mask_cccd(account.cccd),
-                                              issuer_name=ISSUER_NAME)
+    # Organisations have no CCCD: their tax or budget code names the account in the app.
+    label = (mask_cccd(account.cccd) if account.cccd
+             else account.tax_code or account.budget_code or account.full_name)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name=ISSUER_NAME)
     return segno.make(uri, error="m").svg_data_uri(scale=4)
 
 

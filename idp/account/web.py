@@ -25,6 +25,10 @@ DONE_MESSAGES = {  # shown once after a change, by the page it redirects to
     "totp_removed": "Đã gỡ ứng dụng xác thực.",
     "session_ended": "Đã đăng xuất phiên đăng nhập đó.",
     "consent_revoked": "Đã thu hồi quyền truy cập của cổng dịch vụ.",
+    "certificate_added": "Đã thêm USB ký số vào tài khoản.",
+    "certificate_added_ial3": "Đã thêm USB ký số. Tài khoản của bạn đã được nâng lên mức độ "
+    "định danh 3.",
+    "certificate_removed": "Đã gỡ chứng thư số khỏi tài khoản.",
 }
 
 

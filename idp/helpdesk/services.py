@@ -89,7 +89,8 @@ def lock_state(cccd: str) -> tuple[bool, int]:
 def view_account(session: Session, staff: StaffContext, account_id: int) -> AccountView | None:
     """The masked profile; the viewing itself is audited (staff read personal data)."""
     account = session.get(Account, account_id)
-    if account is None:
+    # The helpdesk serves citizens; an organisation's account (no CCCD) is not its to see.
+    if account is None or account.cccd is None:
         return None
     locked, failures = lock_state(account.cccd)
     events = list(session.scalars(

@@ -158,7 +158,7 @@ def search():
 
 def load_account(account_id: int) -> Account:
     account = provider().db.session.get(Account, account_id)
-    if account is None:
+    if account is None or account.cccd is None:  # organisations are not the helpdesk's
         abort(404)
     return account
 

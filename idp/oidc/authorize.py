@@ -32,13 +32,14 @@ from idp.interaction import (
     save_interaction,
     start_interaction,
 )
-from idp.levels import level_of
+from idp.levels import PASSWORD_SMS_LEVEL, level_of
 from idp.oidc import authorization_server, bp
 from idp.oidc.grants import Grantee
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.sessions import browser_id, current_session, touch_session
 from idp.store.models import Account, Consent
+from idp.usbtoken.verification import usb_token_available
 
 PROMPTS = {"none", "login", "consent"}
 CCCD = re.compile(r"^\d{12}$")
@@ -236,22 +237,27 @@ def _session_satisfies(req: AuthorizationRequest, session) -> bool:
 def decide(grant, req: AuthorizationRequest, params: dict, interaction: Interaction | None):
     """Answer now, or pause at the login or consent interaction."""
     client = grant.client
-    if interaction is not None and interaction.authenticated is not None:
-        auth = interaction.authenticated
-    else:
+    auth = interaction.authenticated if interaction is not None else None
+    if auth is not None and level_of(auth.acr) < req.acr_min:
+        # A login below the level asked for (the password page opened by hand during a
+        # level-3 request) never answers the portal: the token is asked for instead.
+        interaction.authenticated = auth = None
+        save_interaction(interaction)
+    if auth is None:
         session = current_session()
         if not _session_satisfies(req, session):
             if "none" in req.prompt:
                 raise LoginRequiredError(redirect_uri=grant.redirect_uri)
-            if req.acr_min > 2:
-                # Level-3 methods (USB token, SIM signature) are not offered yet.
+            if req.acr_min > PASSWORD_SMS_LEVEL and not usb_token_available():
                 raise UnmetAuthenticationRequirements(
                     "Level 3 authentication is not available.", redirect_uri=grant.redirect_uri
                 )
             interaction = interaction or start_interaction(
                 browser_id(), params=params, client_id=client.client_id, client_name=client.name
             )
-            return redirect(url_for("login.password", tx=interaction.id), 303
+            # Level 3 is the USB token's (a level-2 session there is stepped up).
+            login = "usb.login" if req.acr_min > PASSWORD_SMS_LEVEL else "login.password"
+            return redirect(url_for(login, tx=interaction.id), 303
                             if request.method == "POST" else 302)
         auth = Authentication(
             session.account_id, session.auth_time, session.acr, session.amr, session.sid

@@ -13,6 +13,9 @@ SCOPES: dict[str, tuple[tuple[str, ...], str]] = {
     "phone": (("phone_number", "phone_number_verified"), "Số điện thoại"),
     "email": (("email", "email_verified"), "Thư điện tử"),
     "cccd": (("cccd",), "Số định danh cá nhân (CCCD)"),
+    "organization": (("tax_code", "organization_name", "budget_code"),
+                     "Mã số thuế, tên tổ chức và mã đơn vị quan hệ ngân sách (doanh nghiệp, "
+                     "cơ quan nhà nước)"),
     "offline_access": ((), "Duy trì truy cập khi bạn không trực tuyến"),
 }
 SUPPORTED_CLAIMS = sorted(
@@ -30,6 +33,9 @@ LABELS = {
     "phone_number": "Số điện thoại",
     "email": "Thư điện tử",
     "cccd": "Số định danh cá nhân (CCCD)",
+    "tax_code": "Mã số thuế (MST)",
+    "organization_name": "Tên tổ chức",
+    "budget_code": "Mã đơn vị có quan hệ với ngân sách",
 }
 ACCOUNT_TYPES = {"citizen": "Công dân", "enterprise": "Doanh nghiệp", "agency": "Cơ quan nhà nước"}
 GENDERS = {"male": "Nam", "female": "Nữ"}
@@ -43,16 +49,25 @@ def user_claims(account: Account, scopes: list[str], sub: str) -> dict:
         claims["account_type"] = account.account_type
     if "profile" in scopes:
         claims["name"] = account.full_name
-        claims["birthdate"] = account.birthdate.isoformat()
-        claims["gender"] = account.gender
+        # Organisations have neither; a claim that is unknown is left out (OIDC Core §5.3.2).
+        if account.birthdate is not None:
+            claims["birthdate"] = account.birthdate.isoformat()
+        if account.gender is not None:
+            claims["gender"] = account.gender
     if "phone" in scopes and account.default_phone:
         claims["phone_number"] = account.default_phone.phone
         claims["phone_number_verified"] = True
     if "email" in scopes and account.email:
         claims["email"] = account.email
         claims["email_verified"] = account.email_verified
-    if "cccd" in scopes:
+    if "cccd" in scopes and account.cccd is not None:
         claims["cccd"] = account.cccd
+    if "organization" in scopes and account.account_type != "citizen":
+        if account.tax_code is not None:
+            claims["tax_code"] = account.tax_code
+        claims["organization_name"] = account.organization or account.full_name
+        if account.budget_code is not None:
+            claims["budget_code"] = account.budget_code
     return claims
 
 

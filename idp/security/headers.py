@@ -27,13 +27,22 @@ def allow_form_target(url: str) -> None:
     g.setdefault("form_targets", set()).add(f"{parts.scheme}://{parts.netloc}")
 
 
+def allow_connect(url: str) -> None:
+    """Let this page's scripts call `url`'s origin (the local USB-token signing agent)."""
+    parts = urlsplit(url)
+    g.setdefault("connect_sources", set()).add(f"{parts.scheme}://{parts.netloc}")
+
+
 def init_app(app: Flask, *, hsts: bool) -> None:
     """Add the security headers to every response."""
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         targets = " ".join(sorted(g.get("form_targets", ())))
-        response.headers.setdefault("Content-Security-Policy", f"{CSP} {targets}".rstrip())
+        policy = f"{CSP} {targets}".rstrip()
+        if sources := " ".join(sorted(g.get("connect_sources", ()))):
+            policy += f"; connect-src 'self' {sources}"
+        response.headers.setdefault("Content-Security-Policy", policy)
         for name, value in FIXED_HEADERS.items():
             response.headers.setdefault(name, value)
         if hsts:

@@ -1,4 +1,5 @@
-"""Durable data: accounts, OTP phones, clients, consents, refresh tokens, keys, audit."""
+"""Durable data: accounts, their OTP phones and certificates, clients, consents, refresh tokens,
+keys, audit."""
 
 from __future__ import annotations
 
@@ -32,21 +33,42 @@ class Base(DeclarativeBase):
 
 
 class Account(Base):
-    """A person (or, later, an organisation) who logs in."""
+    """A citizen, an enterprise or a state agency that logs in.
+
+    Citizens are identified by their CCCD; organisations, which have none, by the tax
+    code (enterprises) or the budget-relationship code (agencies) their certificate carries.
+    """
 
     __tablename__ = "accounts"
+    __table_args__ = (
+        # An MST names one enterprise; an agency's certificate may carry its MST as well.
+        Index("uq_accounts_type_tax_code", "account_type", "tax_code", unique=True),
+        Index("uq_accounts_budget_code", "budget_code", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(43), unique=True)
     """Random, stable `sub`; never derived from the CCCD."""
-    cccd: Mapped[str] = mapped_column(String(12), unique=True)
+    cccd: Mapped[str | None] = mapped_column(String(12), unique=True)
+    """Citizens only."""
     full_name: Mapped[str] = mapped_column(String(100))
-    birthdate: Mapped[date] = mapped_column(Date)
-    gender: Mapped[str] = mapped_column(String(8))
+    """A citizen's name, or the organisation's name as its certificate's CN gives it."""
+    birthdate: Mapped[date | None] = mapped_column(Date)
+    """Citizens only."""
+    gender: Mapped[str | None] = mapped_column(String(8))
+    """Citizens only."""
     email: Mapped[str | None] = mapped_column(String(254))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
-    password_hash: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    """None for an account that logs in with its certificate only."""
     account_type: Mapped[str] = mapped_column(String(16), default="citizen")
+    """citizen, enterprise or agency."""
+    tax_code: Mapped[str | None] = mapped_column(String(14))
+    """Enterprises and agencies: the MST from their certificate."""
+    budget_code: Mapped[str | None] = mapped_column(String(7))
+    """Agencies: the budget-relationship code (mã ĐVQHNS) from their certificate."""
+    organization: Mapped[str | None] = mapped_column(String(200))
+    """Enterprises and agencies: the certificate's organisation (O), when it names one."""
     ial: Mapped[int] = mapped_column(Integer, default=2)
     verified_by: Mapped[str] = mapped_column(String(32))
     """Which check proved the identity: operator, counter, carrier, bhxh, post, ..."""
@@ -60,6 +82,10 @@ class Account(Base):
 
     phones: Mapped[list[OtpPhone]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="OtpPhone.id"
+    )
+    certificates: Mapped[list[AccountCertificate]] = relationship(
+        back_populates="account", cascade="all, delete-orphan",
+        order_by="AccountCertificate.id",
     )
 
     @property
@@ -319,3 +345,32 @@ class StateEntry(Base):
     value: Mapped[str | None] = mapped_column(Text)
     counter: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+class AccountCertificate(Base):
+    """A signing certificate bound to an account: a level-3 login method.
+
+    `kind` is "usb" (a USB signing token; "sim" later). A renewed certificate of the same
+    identity is a row of its own. A certificate the holder removed keeps its row, with
+    `removed_at`, so that it cannot log in to the account again until added back.
+    """
+
+    __tablename__ = "account_certificates"
+    __table_args__ = (Index("ix_account_certificates_account", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8), default="usb")
+    sha256_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    serial_hex: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str] = mapped_column(String(200))
+    common_name: Mapped[str | None] = mapped_column(String(200))
+    cccd: Mapped[str | None] = mapped_column(String(12))
+    tax_code: Mapped[str | None] = mapped_column(String(14))
+    budget_code: Mapped[str | None] = mapped_column(String(7))
+    not_after: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    removed_at: Mapped[datetime | None] = mapped_column()
+
+    account: Mapped[Account] = relationship(back_populates="certificates")

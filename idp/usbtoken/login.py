@@ -1,0 +1,123 @@
+"""Login with a USB token: the level-3 method, and the step-up of a level-2 session.
+
+A portal asking for level 3 lands here (see `idp.oidc.authorize.decide`); so does anyone
+who follows "Đăng nhập bằng USB ký số" from the password page. When the browser already
+has a session below the level asked for, the token must be that session's account's.
+"""
+
+from __future__ import annotations
+
+import time
+
+from authlib.oauth2 import OAuth2Error
+from flask import abort, make_response, redirect, request, url_for
+
+from idp.audit import record_event
+from idp.errors import error_page
+from idp.interaction import (
+    Authentication,
+    Interaction,
+    end_interaction,
+    load_interaction,
+    save_interaction,
+)
+from idp.levels import USB_TOKEN_AMR, USB_TOKEN_LEVEL, level_of, login_acr
+from idp.login.views import EXPIRED_INTERACTION, _start_session, finish_login
+from idp.oidc.authorize import (
+    UnmetAuthenticationRequirements,
+    answer_with_error,
+    check_acr_values,
+    validated_grant,
+)
+from idp.provider import provider
+from idp.security.headers import allow_form_target
+from idp.sessions import browser_id, current_session
+from idp.store.models import Account
+from idp.usbtoken.accounts import login_account
+from idp.usbtoken.refusals import UsbTokenRefused
+from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
+from idp.usbtoken.web import audit_refusal, bp, signer_page
+
+NOT_CONFIGURED = "Đăng nhập bằng USB ký số chưa được hệ thống hỗ trợ."
+
+
+def _interaction() -> Interaction:
+    if not usb_token_available():
+        abort(make_response(error_page(404, NOT_CONFIGURED)))
+    interaction = load_interaction(request.values.get("tx", ""), browser_id())
+    if interaction is None:
+        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
+    return interaction
+
+
+def requested_level(interaction: Interaction) -> int:
+    """The level the portal asked for (2 when it did not say; the console asks nothing)."""
+    return check_acr_values(interaction.params)
+
+
+def step_up_account(interaction: Interaction) -> int | None:
+    """The account whose session is being raised to the requested level, if any."""
+    session = current_session()
+    if session is None or level_of(session.acr) >= requested_level(interaction):
+        return None
+    return session.account_id
+
+
+def _page(interaction: Interaction, error: str | None = None, status: int = 200):
+    # A good signature may end in the redirect to the portal.
+    if "redirect_uri" in interaction.params:
+        allow_form_target(interaction.params["redirect_uri"])
+    return signer_page(
+        "usbtoken/login.html", flow="login", ref=interaction.id, action=url_for(".login"),
+        button="Ký số và đăng nhập", hidden={"tx": interaction.id}, error=error,
+        status=status, interaction=interaction,
+        level3=requested_level(interaction) >= USB_TOKEN_LEVEL,
+        step_up=step_up_account(interaction) is not None,
+    )
+
+
+@bp.route("/login/usb", methods=["GET", "POST"])
+def login():
+    """The signing page; on POST, the signed challenge, then the session."""
+    interaction = _interaction()
+    if request.method == "GET":
+        return _page(interaction)
+    try:
+        identity = verify_submission(TokenSubmission.from_form(request.form),
+                                     f"login:{interaction.id}", browser_id())
+        account = login_account(provider().db.session, identity,
+                                step_up_account_id=step_up_account(interaction))
+    except UsbTokenRefused as exc:
+        audit_refusal("login.usb", exc, client_id=interaction.client_id)
+        return _page(interaction, exc.message_vi, 400)
+    return _logged_in(interaction, account)
+
+
+def _logged_in(interaction: Interaction, account: Account):
+    now = int(time.time())
+    acr = login_acr(account.ial, USB_TOKEN_LEVEL)
+    amr = list(USB_TOKEN_AMR)
+    session = _start_session(account.id, now, acr, amr)
+    interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
+    interaction.pending_account_id = None
+    save_interaction(interaction)
+    record_event("login", "success", account_id=account.id,
+                 client_id=interaction.client_id, method="usb_token", acr=acr)
+    return finish_login(interaction)
+
+
+@bp.route("/login/usb/cancel", methods=["POST"])
+def cancel():
+    """Give up the token: a portal that demanded level 3 is told so, never given less."""
+    interaction = _interaction()
+    if interaction.return_to or requested_level(interaction) < USB_TOKEN_LEVEL:
+        return redirect(url_for("login.password", tx=interaction.id), 303)
+    end_interaction(interaction)
+    record_event("login.usb", "cancelled", client_id=interaction.client_id)
+    state = interaction.params.get("state")
+    try:
+        grant = validated_grant(interaction.params)
+    except OAuth2Error as error:  # the portal was removed or changed meanwhile
+        return answer_with_error(error, state)
+    return answer_with_error(UnmetAuthenticationRequirements(
+        "The user did not authenticate at level 3.", redirect_uri=grant.redirect_uri), state)

@@ -1,0 +1,60 @@
+"""Registration with a USB token, between the signature and the account.
+
+The verified certificate's identity waits in the state store, bound to the browser, for
+what the registrant adds (an e-mail, a citizen's birth date). Nothing durable is
+written before the last step, so a registrant who walks away leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors.pki import CertificateIdentity
+from idp.provider import provider
+
+
+@dataclass
+class PendingRegistration:
+    """A certificate verified for registration, waiting for the registrant's additions."""
+
+    id: str
+    browser: str
+    identity: dict
+    created: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> str:
+        return f"usb-reg:{self.id}"
+
+    def certificate_identity(self) -> CertificateIdentity:
+        values = dict(self.identity)
+        values["not_after"] = datetime.fromisoformat(values["not_after"])
+        return CertificateIdentity(**values)
+
+
+def start_registration(identity: CertificateIdentity, browser: str) -> PendingRegistration:
+    """Keep the verified identity for the rest of the registration's lifetime."""
+    values = dataclasses.asdict(identity)
+    values["not_after"] = identity.not_after.isoformat()
+    registration = PendingRegistration(secrets.token_urlsafe(24), browser, values)
+    provider().state.put(registration.key, dataclasses.asdict(registration),
+                         provider().settings.registration.ttl)
+    return registration
+
+
+def load_registration(registration_id: str, browser: str) -> PendingRegistration | None:
+    """The registration, if it exists and was started in this browser."""
+    if not registration_id or len(registration_id) > 64:
+        return None
+    data = provider().state.get(f"usb-reg:{registration_id}")
+    if data is None or not secrets.compare_digest(data["browser"], browser):
+        return None
+    return PendingRegistration(**data)
+
+
+def end_registration(registration: PendingRegistration) -> None:
+    provider().state.delete(registration.key)
