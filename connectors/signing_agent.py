@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pkcs11
 from cryptography import x509
@@ -45,7 +44,7 @@ from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute, CertificateType, KeyType, Mechanism, ObjectClass, TokenFlag
 from pkcs11.exceptions import PinIncorrect, PinLenRange, PinLocked, PKCS11Error
 
-from connectors.pki.signatures import signed_value
+from connectors.pki.signatures import signed_value, web_origin
 
 DEFAULT_PORT = 14565
 LOOPBACK = "127.0.0.1"
@@ -53,7 +52,6 @@ MAX_BODY_BYTES = 4096
 # Base64url challenges of at least 256 bits (43 characters), with some room.
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43,256}")
 _CERTIFICATE_ID = re.compile(r"[0-9a-f]{64}")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Vietnamese messages for the login page, which shows them as they are.
 MESSAGES = {
@@ -78,20 +76,6 @@ class AgentError(Exception):
         super().__init__(code)
         self.status = status
         self.code = code
-
-
-def web_origin(url: str) -> str:
-    """`url`'s origin as browsers serialise it; ValueError for anything but an origin."""
-    parts = urlsplit(url)
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") \
-            or parts.query or parts.fragment or parts.username:
-        raise ValueError("an origin such as https://sso.dichvucong.gov.vn")
-    if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
-        raise ValueError("https (plain http only for a provider on this machine)")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if parts.port is not None and parts.port != _DEFAULT_PORTS[parts.scheme]:
-        host += f":{parts.port}"
-    return f"{parts.scheme}://{host}"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from connectors.pki.signatures import (
     new_challenge,
     signed_value,
     verify_signature,
+    web_origin,
 )
 from connectors.pki.validation import load_certificates, parse_certificate, verify_certificate
 
@@ -32,6 +33,7 @@ __all__ = [
     "parse_certificate",
     "read_identity",
     "signed_value",
+    "web_origin",
     "verify_certificate",
     "verify_signature",
 ]

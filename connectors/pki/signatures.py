@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -87,3 +88,20 @@ def _verify_ecdsa(public_key: object, data: bytes, signature: bytes) -> None:
         except InvalidSignature:
             continue
     raise CertificateRefused("bad_signature", detail="ES256 mismatch")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def web_origin(url: str) -> str:
+    """`url`'s origin as browsers serialise it; ValueError for anything but an origin."""
+    parts = urlsplit(url)
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username:
+        raise ValueError("an origin such as https://sso.dichvucong.gov.vn")
+    if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        raise ValueError("https (plain http only for a provider on this machine)")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if parts.port is not None and parts.port != _DEFAULT_PORTS[parts.scheme]:
+        host += f":{parts.port}"
+    return f"{parts.scheme}://{host}"

@@ -13,7 +13,6 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
@@ -25,6 +24,7 @@ from connectors.pki import (
     signed_value,
     verify_certificate,
     verify_signature,
+    web_origin,
 )
 from idp.config import ConfigError, Settings
 from idp.provider import provider
@@ -34,7 +34,6 @@ from idp.usbtoken.refusals import UsbTokenRefused
 # A national CA's certificate is 1.5–2.5 kB; a signature at most 512 bytes (RSA 4096).
 MAX_CERTIFICATE_BYTES = 16 * 1024
 MAX_SIGNATURE_BYTES = 1024
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -82,14 +81,7 @@ def usb_token_available() -> bool:
 
 def provider_origin() -> str:
     """This provider's web origin as a browser serialises it (RFC 6454): what is signed."""
-    parts = urlsplit(provider().issuer)
-    port = parts.port
-    netloc = parts.hostname or ""
-    if ":" in netloc:  # IPv6 literal
-        netloc = f"[{netloc}]"
-    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme):
-        netloc += f":{port}"
-    return f"{parts.scheme}://{netloc}"
+    return web_origin(provider().issuer)
 
 
 @dataclass(frozen=True)
