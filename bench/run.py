@@ -59,6 +59,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 RESULTS = REPO / "bench" / "results"
+REFERENCE_DIR = REPO / "bench" / "reference"
 TICK = os.sysconf("SC_CLK_TCK")
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -332,6 +333,86 @@ class BenchProvider:
     def last_otp(self) -> str:
         lines = self.settings.path(self.settings.sms.outbox_path).read_text().splitlines()
         return re.search(r"\b(\d{6})\b", json.loads(lines[-1])["text"]).group(1)
+
+
+class ReferenceServer:
+    """A server measured side by side with ours (`--reference`): node oidc-provider
+    (bench/reference/server.js, its in-memory adapter) or a bare Flask "hello" under the
+    provider's gunicorn settings (bench/reference/hello.py). Quacks like BenchProvider for
+    the load generators: issuer, port, cpu_ticks() (the process and its children),
+    db_cpu_ticks() (0: nothing outside the process)."""
+
+    def __init__(self, name: str, command: list[str], directory: Path, ready_path: str) -> None:
+        self.name = name
+        self.command = command
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.log_path = directory / f"{name}.log"
+        self.ready_path = ready_path
+        self.process: subprocess.Popen | None = None
+        self.info: dict = {}
+
+    def start(self, read_info: bool = False) -> ReferenceServer:
+        log_file = self.log_path.open("w")
+        self.process = subprocess.Popen(  # noqa: S603 - our own scripts
+            [*self.command[:1], *[arg.format(port=self.port) for arg in self.command[1:]]],
+            stdout=subprocess.PIPE if read_info else log_file, stderr=log_file,
+            cwd=REFERENCE_DIR, text=True,
+        )
+        try:
+            wait_for(self.issuer + self.ready_path, process=self.process)
+            if read_info:
+                line = ""
+                while not line.startswith("{"):
+                    line = self.process.stdout.readline()
+                    if not line:
+                        raise OSError("no start-up line")
+                self.info = json.loads(line)
+        except OSError:
+            self.stop()
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{self.name} did not start; its log ends with:\n{tail}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def cpu_ticks(self) -> int:
+        pids = [self.process.pid, *_children(self.process.pid)] if self.process else []
+        return sum(_proc_cpu_ticks(pid) for pid in pids)
+
+    def db_cpu_ticks(self) -> int:
+        return 0
+
+
+def node_reference(directory: Path, tokens: int) -> ReferenceServer:
+    """oidc-provider from bench/reference (npm ci from the lockfile when node_modules is
+    missing), minting `tokens` refresh tokens at start."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        raise RuntimeError("--reference needs node and npm (Node.js 20+)")
+    if not (REFERENCE_DIR / "node_modules" / "oidc-provider").exists():
+        log("installing the reference (npm ci in bench/reference) ...")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=REFERENCE_DIR,  # noqa: S603
+                       check=True, capture_output=True)
+    version = json.loads((REFERENCE_DIR / "node_modules" / "oidc-provider" / "package.json")
+                         .read_text())["version"]
+    server = ReferenceServer(f"node oidc-provider {version}",
+                             [node, "server.js", "{port}", str(tokens)], directory,
+                             "/.well-known/openid-configuration")
+    return server.start(read_info=True)
+
+
+def flask_hello(directory: Path, workers: int, threads: int) -> ReferenceServer:
+    server = ReferenceServer(
+        "Flask hello", [sys.executable, "hello.py", "{port}", str(workers), str(threads)],
+        directory, "/hello")
+    return server.start()
 
 
 # --- a browser logging in over HTTP --------------------------------------------------------
@@ -799,6 +880,56 @@ def summarize_profile(path: Path, top: int = 12) -> dict:
                                    sorted(merged.items(), key=lambda item: -item[1])[:top]}}
 
 
+# --- bytes per SSO session in Redis (--only session-size) ---------------------------------
+
+
+def session_size(portals: int = 3) -> dict:
+    """What one SSO session costs in Redis: the record exactly as idp/sessions.py stores it
+    (RedisStateStore.put of SsoSession.to_record() under sso:<sid>, plus the sid in the
+    account's acct-sessions set), measured with STRLEN and MEMORY USAGE, then removed."""
+    import redis
+
+    from idp.sessions import SsoSession
+    from idp.store.state import RedisStateStore
+
+    prefix = f"idpbench:{uuid.uuid4().hex[:8]}:"
+    store = RedisStateStore(REDIS_URL, prefix=prefix)
+    raw = redis.Redis.from_url(REDIS_URL)
+    try:
+        now = int(time.time())
+        session = SsoSession(
+            sid=secrets.token_urlsafe(24), account_id=12_345_678, auth_time=now,
+            acr="urn:vn:sso:loa:3", amr=["pwd", "otp"], expires=now + 8 * 3600 + 0.5,
+            clients=[f"cong-dich-vu-{name}" for name in ("thue", "bhxh", "dat-dai")][:portals],
+        )
+        store.put(f"sso:{session.sid}", session.to_record(), 1800)
+        store.add_member(f"acct-sessions:{session.account_id}", session.sid, 8 * 3600)
+        record_key = prefix + f"sso:{session.sid}"
+        set_key = prefix + f"acct-sessions:{session.account_id}"
+        # A second session of the same account: what one more member adds to the set.
+        store.add_member(f"acct-sessions:{session.account_id}", secrets.token_urlsafe(24),
+                         8 * 3600)
+        set_two = raw.memory_usage(set_key, samples=0)
+        raw.srem(set_key, *[m for m in raw.smembers(set_key) if m.decode() != session.sid])
+        result = {
+            "portals": portals,
+            "record_json_bytes": raw.strlen(record_key),
+            "record_key_bytes": len(record_key.encode()) - len(prefix) + len("idp:"),
+            "record_memory_usage": raw.memory_usage(record_key, samples=0),
+            "set_memory_usage_one_member": raw.memory_usage(set_key, samples=0),
+            "set_memory_usage_two_members": set_two,
+            "redis_version": raw.info("server")["redis_version"],
+        }
+        result["per_session_bytes"] = (result["record_memory_usage"]
+                                       + result["set_memory_usage_one_member"])
+        return result
+    finally:
+        for key in raw.scan_iter(prefix + "*"):
+            raw.delete(key)
+        raw.close()
+        store.redis.close()
+
+
 # --- the in-process argon2id reference ----------------------------------------------------
 
 
@@ -827,8 +958,44 @@ def comparison_line(result: LoadResult, workers: int) -> str:
             "(quoted from DESIGN §8, not measured here)")
 
 
+def _per_request_ms(result: LoadResult) -> float | None:
+    return result.server_cpu * 1000 / result.rps if result.server_cpu and result.rps else None
+
+
+def measured_comparisons(ours: list[LoadResult], refs: list[LoadResult]) -> list[str]:
+    """Ours against the references measured in the same run with the same tool."""
+    def find(name: str, tool: str) -> LoadResult | None:
+        return next((r for r in refs if r.name == name and r.tool == tool), None)
+
+    def figure(r: LoadResult) -> str:
+        per = _per_request_ms(r)
+        return f"{r.rps:,.0f} req/s ({per:.2f} ms CPU/req)" if per else f"{r.rps:,.0f} req/s"
+
+    lines = []
+    for r in ours:
+        if r.name not in ("discovery", "jwks", "refresh"):
+            continue
+        parts = [f"{r.name} [{r.tool}]: ours {figure(r)}"]
+        hello = find("Flask hello", r.tool) if r.name != "refresh" else None
+        if hello and hello.rps:
+            parts.append(f"Flask hello {figure(hello)} → ours = {r.rps / hello.rps:.0%} of "
+                         f"hello's req/s (target ≥ 80 %: "
+                         f"{'met' if r.rps >= 0.8 * hello.rps else 'NOT met'})")
+        node = find(f"node {r.name}", r.tool)
+        if node and node.rps:
+            ratio = ""
+            mine, theirs = _per_request_ms(r), _per_request_ms(node)
+            if mine and theirs:
+                ratio = f"; per request ours costs {mine / theirs:.1f}× node's CPU"
+            parts.append(f"node oidc-provider {figure(node)} → ours = {r.rps / node.rps:.0%} "
+                         f"of node's req/s{ratio}")
+        if len(parts) > 1:
+            lines.append(" — ".join(parts))
+    return lines
+
+
 def print_table(results: list[LoadResult]) -> None:
-    head = (f"{'load':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
+    head = (f"{'load':<14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
             f"{'srv CPU':>7} {'srv ms/req':>10} {'db CPU':>6} {'cli CPU':>7} {'other':>6}  tool")
     print(head)
     print("-" * len(head) + "-" * 30)
@@ -839,7 +1006,7 @@ def print_table(results: list[LoadResult]) -> None:
         other = f"{r.other_cpu:.2f}" if r.other_cpu is not None else "-"
         flag = " DISTURBED" if any(n.startswith("DISTURBED") for n in r.notes) else ""
         db = f"{r.db_cpu:.2f}" if r.db_cpu is not None else "-"
-        print(f"{r.name:<10} {r.rps:>8,.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>6} "
+        print(f"{r.name:<14} {r.rps:>8,.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>6} "
               f"{srv:>7} {per:>10} {db:>6} {cli:>7} {other:>6}  {r.tool}{flag}")
 
 
@@ -906,7 +1073,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="load generator(s) for the HTTP loads (auto: both wrk and "
                              "the python client when wrk is installed, else python)")
     parser.add_argument("--only", default="discovery,jwks,userinfo,refresh,login",
-                        help="comma-separated subset of discovery,jwks,userinfo,refresh,login")
+                        help="comma-separated subset of discovery,jwks,userinfo,refresh,login,"
+                             "session-size (not in the default: bytes of one SSO session in "
+                             "Redis)")
     parser.add_argument("--profile", action="store_true",
                         help="afterwards, sample the worker with py-spy under refresh and "
                              "userinfo load (not part of the reported figures)")
@@ -918,6 +1087,10 @@ def main(argv: list[str] | None = None) -> int:
                              "than this is measured again")
     parser.add_argument("--retries", type=int, default=3,
                         help="how many times a disturbed load is measured again")
+    parser.add_argument("--reference", action="store_true",
+                        help="also run the same discovery, jwks and refresh loads against "
+                             "node oidc-provider (bench/reference, npm ci when needed) and "
+                             "a bare Flask hello under the same gunicorn settings")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json",
                         help="where to write the results as JSON")
@@ -935,6 +1108,26 @@ def main(argv: list[str] | None = None) -> int:
     get_tools = ["wrk", "python"] if tool == "both" else [tool]
     processes, per_process = args.clients, args.connections
     concurrency = processes * per_process
+
+    if "session-size" in loads:
+        size = session_size()
+        log(f"SSO session with {size['portals']} portals in Redis {size['redis_version']}: "
+            f"record {size['record_json_bytes']} bytes of JSON under a "
+            f"{size['record_key_bytes']}-byte key, MEMORY USAGE {size['record_memory_usage']} "
+            f"bytes; the account's session set {size['set_memory_usage_one_member']} bytes "
+            f"with one member ({size['set_memory_usage_two_members']} with two)")
+        verdict = "met" if size["per_session_bytes"] < 1024 else "NOT met"
+        print(f"session-size: {size['per_session_bytes']} bytes per SSO session in Redis "
+              f"(record + account set, MEMORY USAGE) — target < 1 KB (1,024 bytes): {verdict}")
+        if not args.no_save:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            out = args.output if args.only == "session-size" else RESULTS / "session-size.json"
+            out.write_text(json.dumps({"date": datetime.now(UTC).isoformat(timespec="seconds"),
+                                       "session_size": size}, indent=2) + "\n")
+            log(f"wrote {out}")
+        loads.discard("session-size")
+        if not loads:
+            return 0
 
     directory = Path(tempfile.mkdtemp(prefix="idp-bench-"))
     load_before = os.getloadavg()[0]
@@ -959,6 +1152,7 @@ def main(argv: list[str] | None = None) -> int:
     login_summary: dict | None = None
     comparisons: list[str] = []
     profiles: dict = {}
+    references: list[ReferenceServer] = []
     try:
         client_id, secret = provider.add_portal("bench-portal")
         provider.add_account()
@@ -1006,6 +1200,39 @@ def main(argv: list[str] | None = None) -> int:
             results.append(best)
             return best
 
+        def get_load(name: str, server, path: str, headers: dict, which: str) -> LoadResult:
+            if which == "wrk":
+                return wrk_load(name, server, path, headers, threads=args.wrk_threads,
+                                connections=concurrency, seconds=args.seconds,
+                                warmup=args.warmup)[0]
+            return python_load(name, server, {"kind": "get", "path": path, "headers": headers},
+                               processes=processes, connections=per_process,
+                               seconds=args.seconds, warmup=args.warmup)[0]
+
+        def refresh_load(name: str, server, which: str, auth: str,
+                         tokens: list[str]) -> tuple[LoadResult, list[str]]:
+            """One rotating-refresh load; returns the result and the last token of every
+            chain still open."""
+            if which == "wrk":
+                script = directory / "refresh.lua"
+                script.write_text(WRK_REFRESH_LUA, encoding="utf-8")
+                result, out = wrk_load(
+                    name, server, "/token", {}, threads=1, connections=len(tokens),
+                    seconds=args.seconds, warmup=0, script=script,
+                    script_args=[auth, *tokens])
+                last = " ".join(re.findall(r"^FINAL_TOKENS ?(.*)$", out, re.M)).split()
+                result.notes.append(
+                    f"{len(last)} of {len(tokens)} chains open at the end "
+                    "(wrk drops the responses in flight when it stops)")
+                return result, last
+            return python_load(
+                name, server,
+                {"kind": "refresh", "headers": {
+                    "Authorization": auth,
+                    "Content-Type": "application/x-www-form-urlencoded"}},
+                processes=processes, connections=per_process, seconds=args.seconds,
+                warmup=args.warmup, chain_tokens=tokens)
+
         get_loads = [
             ("discovery", "/.well-known/openid-configuration", None),
             ("jwks", "/jwks", None),
@@ -1020,14 +1247,7 @@ def main(argv: list[str] | None = None) -> int:
                     headers = {}
                     if auth:
                         headers["Authorization"] = "Bearer " + fresh_access_token()
-                    if which == "wrk":
-                        return wrk_load(name, provider, path, headers,
-                                        threads=args.wrk_threads, connections=concurrency,
-                                        seconds=args.seconds, warmup=args.warmup)[0]
-                    return python_load(name, provider, {"kind": "get", "path": path,
-                                                        "headers": headers},
-                                       processes=processes, connections=per_process,
-                                       seconds=args.seconds, warmup=args.warmup)[0]
+                    return get_load(name, provider, path, headers, which)
 
                 measured(f"{name}: {args.seconds:g} s with {which}", run_get)
 
@@ -1040,25 +1260,7 @@ def main(argv: list[str] | None = None) -> int:
         def run_refresh(which: str) -> LoadResult:
             nonlocal chain_tokens
             chain_tokens = top_up(chain_tokens)
-            if which == "wrk":
-                script = directory / "refresh.lua"
-                script.write_text(WRK_REFRESH_LUA, encoding="utf-8")
-                result, out = wrk_load(
-                    "refresh", provider, "/token", {}, threads=1,
-                    connections=len(chain_tokens), seconds=args.seconds, warmup=0,
-                    script=script, script_args=[basic, *chain_tokens])
-                chain_tokens = " ".join(re.findall(r"^FINAL_TOKENS ?(.*)$", out, re.M)).split()
-                result.notes.append(
-                    f"{len(chain_tokens)} of {concurrency} chains open at the end "
-                    "(wrk drops the responses in flight when it stops)")
-            else:
-                result, chain_tokens = python_load(
-                    "refresh", provider,
-                    {"kind": "refresh", "headers": {
-                        "Authorization": basic,
-                        "Content-Type": "application/x-www-form-urlencoded"}},
-                    processes=processes, connections=per_process, seconds=args.seconds,
-                    warmup=args.warmup, chain_tokens=chain_tokens)
+            result, chain_tokens = refresh_load("refresh", provider, which, basic, chain_tokens)
             # Every open chain must still be alive: its last token refreshes once more.
             chain_tokens = [refresh_once(provider, client_id, secret, token)["refresh_token"]
                             for token in chain_tokens]
@@ -1071,6 +1273,57 @@ def main(argv: list[str] | None = None) -> int:
                 measured(f"refresh: {concurrency} rotating chains for {args.seconds:g} s "
                          f"with {which}", lambda which=which: run_refresh(which))
             chain_tokens = top_up(chain_tokens)
+
+        if args.reference:
+            # The same loads, same tools and connections, against the references.
+            if loads & {"discovery", "jwks"}:
+                hello = flask_hello(directory, args.workers, args.threads)
+                references.append(hello)
+                log(f"{hello.name} up at {hello.issuer} (gunicorn {args.workers} worker(s) × "
+                    f"{args.threads} thread(s), the provider's gunicorn settings)")
+                for which in get_tools:
+                    measured(f"reference {hello.name}: {args.seconds:g} s with {which}",
+                             lambda which=which: get_load(
+                                 "Flask hello", hello, "/hello", {}, which))
+                hello.stop()
+            need = concurrency * len(get_tools) * (args.retries + 1) + concurrency
+            node = node_reference(directory, need)
+            references.append(node)
+            log(f"{node.name} up at {node.issuer} (pid {node.process.pid}, in-memory "
+                f"adapter; {need} refresh tokens minted)")
+            pool = list(node.info["refresh_tokens"])
+            node_basic = "Basic " + base64.b64encode(
+                f"{node.info['client_id']}:{node.info['client_secret']}".encode()).decode()
+            for name, path in (("discovery", "/.well-known/openid-configuration"),
+                               ("jwks", "/jwks")):
+                if name in loads:
+                    for which in get_tools:
+                        measured(f"reference {node.name} {name}: {args.seconds:g} s with "
+                                 f"{which}", lambda which=which, name=name, path=path:
+                                 get_load(f"node {name}", node, path, {}, which))
+            if "refresh" in loads:
+                for which in get_tools:
+
+                    def run_node_refresh(which=which) -> LoadResult:
+                        tokens = [pool.pop() for _ in range(concurrency)]
+                        result, last = refresh_load(
+                            "node refresh", node, which, node_basic, tokens)
+                        dead = 0
+                        for token in last:  # every open chain still refreshes
+                            try:
+                                refresh_once(node, node.info["client_id"],
+                                             node.info["client_secret"], token)
+                            except OSError as exc:
+                                dead += 1
+                                result.notes.append(f"a chain's last token: {exc}")
+                        result.errors += dead
+                        result.notes.append(f"{len(last) - dead} of the {len(last)} open "
+                                            "chains still refresh")
+                        return result
+
+                    measured(f"reference {node.name} refresh: {concurrency} rotating chains "
+                             f"for {args.seconds:g} s with {which}", run_node_refresh)
+            node.stop()
 
         def run_logins() -> dict:
             timings, posts, errors, http_count, consents = [], [], 0, 0, 0
@@ -1148,6 +1401,8 @@ def main(argv: list[str] | None = None) -> int:
                 processes=processes, connections=per_process, seconds=args.seconds,
                 warmup=0), args.seconds)
     finally:
+        for server in references:
+            server.stop()
         provider.stop()
         if args.keep:
             log(f"kept {directory}")
@@ -1192,8 +1447,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['argon2_median_ms']:.1f} ms — login / argon2id = {s['ratio']:.2f}")
     print()
     print("Comparison with DESIGN §8 (the references are quoted, not measured here):")
-    for result in results:
+    ours = [r for r in results if r.name in REFERENCES]
+    for result in ours:
         comparisons.append(comparison_line(result, args.workers))
+    measured_lines = measured_comparisons(ours, [r for r in results if r not in ours])
     if login_summary:
         comparisons.append(
             f"login: median {login_summary['median_ms']:.1f} ms per full login, "
@@ -1202,6 +1459,12 @@ def main(argv: list[str] | None = None) -> int:
             "(quoted from DESIGN §8, not measured here)")
     for line in comparisons:
         print("  " + line)
+    if measured_lines:
+        print()
+        print("Measured side by side in this run (--reference; same tool, connections and "
+              "seconds; CPU ms/req = server CPU per request):")
+        for line in measured_lines:
+            print("  " + line)
     total_errors = sum(r.errors for r in results) + (login_summary or {}).get("errors", 0)
     print()
     print(f"errors in total: {total_errors}")
@@ -1209,7 +1472,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_save:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         payload = {"meta": meta, "loads": [r.__dict__ for r in results],
-                   "login": login_summary, "comparisons": comparisons, "profiles": profiles,
+                   "login": login_summary, "comparisons": comparisons,
+                   "measured_comparisons": measured_lines, "profiles": profiles,
                    "references_quoted_from_design": REFERENCES}
         args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n",
                                encoding="utf-8")

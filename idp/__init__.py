@@ -77,12 +77,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from idp.login.views import bp as login_bp
     from idp.register.forgot import bp as forgot_bp
     from idp.register.views import bp as register_bp
+    from idp.simsign import views as sim_signature
     from idp.usbtoken import views as usb_token
 
     oidc.init_app(app)
     for blueprint in (login_bp, register_bp, forgot_bp, account_bp, *helpdesk_blueprints()):
         app.register_blueprint(blueprint)
     usb_token.init_app(app)
+    sim_signature.init_app(app)
     csrf.exempt(app.view_functions["ops.metrics"])
     for endpoint in CSRF_EXEMPT:
         csrf.exempt(app.view_functions[endpoint])

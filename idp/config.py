@@ -219,6 +219,19 @@ class PostSettings(RegistrySettings):
     api_key: str = "dev-post-key"
 
 
+class MsspSettings(RegistrySettings):
+    """Mobile signature service (SIM ký số): level-3 login by confirming on the phone. The
+    SIM certificates are checked against the [usb_token] trusted roots, CAs and CRLs."""
+
+    connector: str = "mssp.http"
+    url: str = "http://127.0.0.1:5104"
+    api_key: str = "dev-mssp-key"
+    poll_ms: int = Field(1000, ge=0, le=2000)
+    """Longest wait of one long-poll to the MSSP, per browser poll (no worker waits longer)."""
+    wait_seconds: int = Field(120, ge=30, le=300)
+    """How long the page waits for the user to confirm on the phone."""
+
+
 class LogoutSettings(Section):
     backchannel_timeout: float = Field(3.0, gt=0, le=30)
     """Seconds a portal gets to answer a back-channel logout before it is logged as failed."""
@@ -274,6 +287,7 @@ class Settings(Section):
     bhxh: BhxhSettings = BhxhSettings()
     post: PostSettings = PostSettings()
     usb_token: UsbTokenSettings = UsbTokenSettings()
+    mssp: MsspSettings = MsspSettings()
     base_dir: Path = Path(".")
     """Directory relative paths are resolved against (the config file's directory)."""
 

@@ -16,6 +16,10 @@ PASSWORD_SMS_LEVEL = 2
 # ("pin") on the user's machine: possession and knowledge, so "mfa" too.
 USB_TOKEN_AMR = ["hwk", "sc", "pin", "mfa"]
 USB_TOKEN_LEVEL = 3
+# The SIM is a smart card ("sc") whose key the user unlocks with the SIM PIN ("pin") on the
+# phone, a channel apart from the browser ("mca", multiple-channel): so "mfa" too.
+SIM_SIGNATURE_AMR = ["sc", "pin", "mca", "mfa"]
+SIM_SIGNATURE_LEVEL = 3
 
 
 def login_acr(account_ial: int, method_level: int) -> str:

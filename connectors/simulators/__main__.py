@@ -1,11 +1,17 @@
-"""`python -m connectors.simulators carrier|bhxh|post|all`: run simulators on werkzeug.
+"""`python -m connectors.simulators carrier|bhxh|post|mssp|all`: run simulators on werkzeug.
 
     python -m connectors.simulators carrier --port 5101 [--api-key K] [--delay SECONDS]
-    python -m connectors.simulators all    # carrier 5101, bhxh 5102, post 5103
+    python -m connectors.simulators all    # carrier 5101, bhxh 5102, post 5103, mssp 5104
+    python -m connectors.simulators mssp   # SIM signatures with the test PKI in var/testpki
 
 Without --api-key each system expects the development key that
-`idp.config.Settings` sends by default (dev-carrier-key, dev-bhxh-key, dev-post-key).
-With `all`, --port is the carrier's port and the next two ports go to BHXH and Post.
+`idp.config.Settings` sends by default (dev-carrier-key, dev-bhxh-key, dev-post-key,
+dev-mssp-key). With `all`, --port is the carrier's port and the next ports go to BHXH,
+Post and the MSSP. Drive pending SIM requests with the MSSP's control API (see
+connectors/simulators/mssp.py), e.g.
+
+    curl -H 'Authorization: Bearer dev-mssp-key' -H 'Content-Type: application/json' \\
+      -d '{"action": "approve"}' http://127.0.0.1:5104/_control/phones/+84900000001
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("system", choices=[*SIMULATORS, "all"])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, help="default: 5101 carrier, 5102 bhxh, 5103 post")
+    parser.add_argument("--port", type=int,
+                        help="default: 5101 carrier, 5102 bhxh, 5103 post, 5104 mssp")
     parser.add_argument("--api-key", help="bearer key to expect (default: the dev key)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--fixtures", default=str(PEOPLE_JSON), help="a people.json file")

@@ -36,6 +36,9 @@ class StateStore(Protocol):
     def get(self, key: str) -> dict | None:
         """The live value, or None."""
 
+    def get_many(self, keys: list[str]) -> list[dict | None]:
+        """The live values of `keys`, in order (None where absent or expired), in one call."""
+
     def take(self, key: str) -> dict | None:
         """Atomically read and delete: at most one caller ever gets the value."""
 
@@ -125,6 +128,20 @@ class SqlStateStore:
             lambda result: result.first(),
         )
         return json.loads(row[0]) if row and row[0] is not None else None
+
+    def get_many(self, keys: list[str]) -> list[dict | None]:
+        if not keys:
+            return []
+        full = [self._key(key) for key in keys]
+        rows = self._run(
+            select(StateEntry.key, StateEntry.value).where(
+                StateEntry.key.in_(list(dict.fromkeys(full))),
+                StateEntry.expires_at > time.time(),
+            ),
+            lambda result: result.all(),
+        )
+        found = {key: value for key, value in rows if value is not None}
+        return [json.loads(found[key]) if key in found else None for key in full]
 
     def take(self, key: str) -> dict | None:
         row = self._run(
@@ -250,6 +267,12 @@ class RedisStateStore:
     def get(self, key: str) -> dict | None:
         raw = self._call(self.redis.get, self._key(key))
         return json.loads(raw) if raw else None
+
+    def get_many(self, keys: list[str]) -> list[dict | None]:
+        if not keys:
+            return []
+        raws = self._call(self.redis.mget, [self._key(key) for key in keys])
+        return [json.loads(raw) if raw else None for raw in raws]
 
     def take(self, key: str) -> dict | None:
         raw = self._call(self.redis.getdel, self._key(key))

@@ -25,6 +25,8 @@ from idp.usbtoken.refusals import UsbTokenRefused
 
 USB_TOKEN_IAL = 3
 KIND = "usb"
+METHODS = {"usb": "usb_token", "sim": "sim_signature"}
+"""Audit name of each certificate kind's login method (USB token, SIM signature)."""
 ACCOUNT_TYPES = ("citizen", "enterprise", "agency")
 
 
@@ -57,15 +59,16 @@ class Binding:
     new_certificate: bool
     raised_from: int | None
     """The IAL before, when this binding raised it."""
+    kind: str = KIND
 
 
 def bind_certificate(session: Session, account: Account, identity: CertificateIdentity, *,
-                     re_add: bool = False) -> Binding:
+                     re_add: bool = False, kind: str = KIND) -> Binding:
     """Record that `account` used this certificate now, and raise the account to IAL 3.
 
     The caller has matched the identity to the account, commits, then calls
     `audit_binding`. A certificate the holder removed is refused unless `re_add`
-    (adding it back from the console).
+    (adding it back from the console). `kind`: "usb", or "sim" for a SIM signature.
     """
     row = session.scalar(select(AccountCertificate).where(
         AccountCertificate.sha256_fingerprint == identity.sha256_fingerprint))
@@ -76,29 +79,29 @@ def bind_certificate(session: Session, account: Account, identity: CertificateId
         raise UsbTokenRefused("certificate_removed")
     new_certificate = row is None
     if row is None:
-        row = _certificate_row(identity)
+        row = _certificate_row(identity, kind)
         account.certificates.append(row)
     row.removed_at = None
     row.last_used_at = utcnow()
     raised_from = account.ial if account.ial < USB_TOKEN_IAL else None
     account.ial = max(account.ial, USB_TOKEN_IAL)
     return Binding(account.id, identity.sha256_fingerprint, identity.serial_hex,
-                   new_certificate, raised_from)
+                   new_certificate, raised_from, kind)
 
 
 def audit_binding(binding: Binding) -> None:
     """Audit a committed binding: a certificate seen for the first time, an IAL raised."""
     if binding.new_certificate:
-        record_event("usb_token.bind", "success", account_id=binding.account_id,
+        record_event(f"{METHODS[binding.kind]}.bind", "success", account_id=binding.account_id,
                      fingerprint=binding.fingerprint[:16], serial=binding.serial_hex)
     if binding.raised_from is not None:
         record_event("account.ial_raised", "success", account_id=binding.account_id,
-                     method="usb_token", previous=binding.raised_from, ial=USB_TOKEN_IAL)
+                     method=METHODS[binding.kind], previous=binding.raised_from, ial=USB_TOKEN_IAL)
 
 
-def _certificate_row(identity: CertificateIdentity) -> AccountCertificate:
+def _certificate_row(identity: CertificateIdentity, kind: str = KIND) -> AccountCertificate:
     return AccountCertificate(
-        kind=KIND, sha256_fingerprint=identity.sha256_fingerprint,
+        kind=kind, sha256_fingerprint=identity.sha256_fingerprint,
         serial_hex=identity.serial_hex[:64], issuer=(identity.issuer or "")[:200],
         common_name=(identity.common_name or "")[:200] or None, cccd=identity.cccd,
         tax_code=identity.tax_code, budget_code=identity.budget_code,
@@ -107,11 +110,11 @@ def _certificate_row(identity: CertificateIdentity) -> AccountCertificate:
 
 
 def login_account(session: Session, identity: CertificateIdentity, *,
-                  step_up_account_id: int | None) -> Account:
+                  step_up_account_id: int | None, kind: str = KIND) -> Account:
     """The account a verified certificate logs in to, its use recorded and committed.
 
     `step_up_account_id`: the browser's session is being raised to level 3, so the
-    certificate must be of that same account.
+    certificate must be of that same account. `kind`: "usb", or "sim" for a SIM signature.
     """
     account = account_for(session, identity)
     if account is None:
@@ -121,7 +124,7 @@ def login_account(session: Session, identity: CertificateIdentity, *,
     if account.status != "active":
         raise UsbTokenRefused("account_inactive", detail=f"account {account.status}")
     try:
-        binding = bind_certificate(session, account, identity)
+        binding = bind_certificate(session, account, identity, kind=kind)
     except UsbTokenRefused:
         session.rollback()
         raise
@@ -130,7 +133,8 @@ def login_account(session: Session, identity: CertificateIdentity, *,
     return account
 
 
-def add_to_account(session: Session, account: Account, identity: CertificateIdentity) -> bool:
+def add_to_account(session: Session, account: Account, identity: CertificateIdentity, *,
+                   kind: str = KIND) -> bool:
     """Bind a certificate from the account console; returns whether the IAL went up.
 
     The certificate must carry the account's own identity: a citizen's CCCD, an
@@ -138,7 +142,7 @@ def add_to_account(session: Session, account: Account, identity: CertificateIden
     """
     if account_for(session, identity) is not account:
         raise UsbTokenRefused("other_account", detail="identity of another account")
-    binding = bind_certificate(session, account, identity, re_add=True)
+    binding = bind_certificate(session, account, identity, re_add=True, kind=kind)
     session.commit()
     audit_binding(binding)
     return binding.raised_from is not None
@@ -178,8 +182,9 @@ def display_name(identity: CertificateIdentity) -> str:
 
 
 def register_account(session: Session, identity: CertificateIdentity,
-                     data: NewAccountData) -> Account:
-    """Create a level-3 account of the certificate's kind with the certificate bound.
+                     data: NewAccountData, *, kind: str = KIND) -> Account:
+    """Create a level-3 account of the certificate's kind with the certificate bound
+    (`kind`: from a USB token, "usb", or a SIM signature, "sim").
 
     Raises InvalidField when a citizen's birth date disagrees with the CCCD, and
     AccountExists when the identity has an account already (also under a race).
@@ -208,10 +213,10 @@ def register_account(session: Session, identity: CertificateIdentity,
         budget_code=identity.budget_code if identity.kind == "agency" else None,
         organization=None if citizen else (identity.organization or "")[:200] or None,
         ial=USB_TOKEN_IAL,
-        verified_by="usb_token",
+        verified_by=METHODS[kind],
         status="active",
     )
-    account.certificates.append(_certificate_row(identity))
+    account.certificates.append(_certificate_row(identity, kind))
     session.add(account)
     try:
         session.commit()

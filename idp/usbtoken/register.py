@@ -16,6 +16,7 @@ from idp.provider import provider
 from idp.register.views import EXPIRED
 from idp.sessions import browser_id
 from idp.usbtoken.accounts import (
+    METHODS,
     AccountExists,
     NewAccountData,
     account_for,
@@ -34,6 +35,7 @@ from idp.usbtoken.registration import (
 from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
 from idp.usbtoken.web import audit_refusal, bp, signer_page
 
+METHOD_NAMES = {"usb": "USB ký số", "sim": "SIM ký số"}
 ACCOUNT_TYPE_NAMES = {"citizen": "Công dân", "enterprise": "Doanh nghiệp",
                       "agency": "Cơ quan nhà nước"}
 
@@ -119,7 +121,8 @@ def confirm():
         return _confirm_page(registration, values, errors, 400)
     try:
         account = register_account(provider().db.session, identity,
-                                   NewAccountData(email=email, birthdate=birthdate))
+                                   NewAccountData(email=email, birthdate=birthdate),
+                                   kind=registration.kind)
     except InvalidField as exc:
         # "cccd": the birth year typed is not the one the CCCD encodes.
         field = "birthdate" if exc.field == "cccd" else exc.field
@@ -128,6 +131,8 @@ def confirm():
         end_registration(registration)
         return render_template("usbtoken/exists.html", type_name=ACCOUNT_TYPE_NAMES[identity.kind])
     end_registration(registration)
-    record_event("register.complete", "success", account_id=account.id, method="usb_token",
+    record_event("register.complete", "success", account_id=account.id,
+                 method=METHODS[registration.kind],
                  account_type=account.account_type)
-    return render_template("usbtoken/registered.html", account=account)
+    return render_template("usbtoken/registered.html", account=account,
+                           method_name=METHOD_NAMES[registration.kind])

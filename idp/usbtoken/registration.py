@@ -25,6 +25,8 @@ class PendingRegistration:
     browser: str
     identity: dict
     created: float = field(default_factory=time.time)
+    kind: str = "usb"
+    """Where the certificate was used: "usb" token or "sim" signature."""
 
     @property
     def key(self) -> str:
@@ -36,11 +38,12 @@ class PendingRegistration:
         return CertificateIdentity(**values)
 
 
-def start_registration(identity: CertificateIdentity, browser: str) -> PendingRegistration:
+def start_registration(identity: CertificateIdentity, browser: str,
+                       kind: str = "usb") -> PendingRegistration:
     """Keep the verified identity for the rest of the registration's lifetime."""
     values = dataclasses.asdict(identity)
     values["not_after"] = identity.not_after.isoformat()
-    registration = PendingRegistration(secrets.token_urlsafe(24), browser, values)
+    registration = PendingRegistration(secrets.token_urlsafe(24), browser, values, kind=kind)
     provider().state.put(registration.key, dataclasses.asdict(registration),
                          provider().settings.registration.ttl)
     return registration

@@ -61,6 +61,24 @@ def test_get_of_a_missing_key_is_none(store):
     assert store.get("never-written") is None
 
 
+def test_get_many_returns_values_in_order_with_none_for_missing(store):
+    store.put("a", {"v": "a"}, 10)
+    store.put("c", {"v": "c", "name": "Trần Thị Bình"}, 10)
+    assert store.get_many(["c", "missing", "a"]) == [
+        {"v": "c", "name": "Trần Thị Bình"}, None, {"v": "a"}]
+    assert store.get_many(["a", "a"]) == [{"v": "a"}, {"v": "a"}]
+    assert store.get_many([]) == []
+
+
+def test_get_many_skips_expired_entries_and_other_kinds(store):
+    store.put("short", {"v": 1}, TTL)
+    store.put("long", {"v": 2}, 10)
+    store.incr("counter", 10)
+    store.add_member("set", "m", 10)
+    time.sleep(PAST_TTL)
+    assert store.get_many(["short", "long", "set"]) == [None, {"v": 2}, None]
+
+
 def test_put_replaces_the_value_and_restarts_the_ttl(store):
     store.put("k", {"v": 1}, TTL)
     store.put("k", {"v": 2}, 10)

@@ -1,0 +1,279 @@
+"""Routes of the SIM signature: phone number, waiting page, status polls, cancel; for login
+(and step-up), for registration of a Công dân or Doanh nghiệp account, and for adding a
+SIM to an account from its console.
+
+Every flow's hidden fields name it: `tx` (a login interaction), `t` (a registration's
+account type) or `acct` (the console)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from connectors.pki import CertificateIdentity
+from idp.account.web import recent_viewer
+from idp.audit import record_event
+from idp.errors import error_page
+from idp.identity import InvalidField, normalize_phone
+from idp.interaction import Authentication, Interaction, load_interaction, save_interaction
+from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL, login_acr
+from idp.login.views import EXPIRED_INTERACTION, _start_session, finish_login
+from idp.provider import provider
+from idp.sessions import browser_id
+from idp.simsign.service import (
+    MESSAGES_VI,
+    SimRefused,
+    SimRequest,
+    cancel_request,
+    init_mssp,
+    poll_request,
+    sim_available,
+    start_request,
+)
+from idp.usbtoken.accounts import account_for, add_to_account, check_kind, login_account
+from idp.usbtoken.login import requested_level, step_up_account
+from idp.usbtoken.refusals import UsbTokenRefused
+from idp.usbtoken.register import ACCOUNT_TYPE_NAMES
+from idp.usbtoken.registration import start_registration
+
+bp = Blueprint("sim", __name__)
+NOT_CONFIGURED = "Đăng nhập bằng SIM ký số chưa được hệ thống hỗ trợ."
+CANCELLED = "Đã hủy yêu cầu ký số."
+EXISTS = ("Đã có tài khoản gắn với chứng thư số trên SIM này. Vui lòng đăng nhập bằng SIM ký "
+          "số.")
+REGISTER_TYPES = ("citizen", "enterprise")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def init_app(app: Flask) -> None:
+    """Build the MSSP connector and register the routes (after the USB token's trust)."""
+    init_mssp(app)
+    app.register_blueprint(bp)
+    app.add_template_global(sim_available)
+
+
+def _available() -> None:
+    if not sim_available():
+        abort(make_response(error_page(404, NOT_CONFIGURED)))
+
+
+def _interaction() -> Interaction:
+    _available()
+    interaction = load_interaction(request.values.get("tx", ""), browser_id())
+    if interaction is None:
+        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
+    return interaction
+
+
+def _phone_page(form: dict[str, str], phone: str = "", error: str | None = None,
+                status: int = 200, **context):
+    """The phone-number form; `form` holds the hidden fields of this flow."""
+    return render_template("simsign/phone.html", form=form, phone=phone, error=error,
+                           **context), status
+
+
+def _start(purpose: str, form: dict[str, str], audit: str, **context):
+    """Read the phone, ask its SIM to sign, and show the waiting page (or the form again)."""
+    typed = (request.form.get("phone") or "").strip()[:32]
+    try:
+        phone = normalize_phone(typed)
+        sim = start_request(phone, purpose, browser_id(), request.remote_addr)
+    except InvalidField as exc:
+        return _phone_page(form, typed, exc.message, 400, **context)
+    except SimRefused as exc:
+        record_event(audit, "refused", reason=exc.reason, detail=exc.detail[:300])
+        return _phone_page(form, typed, exc.message_vi, 400, **context)
+    return _wait_page(sim, form, **context)
+
+
+def _wait_page(sim: SimRequest, form: dict[str, str], **context):
+    return render_template(
+        "simsign/wait.html", sim=sim, form=form,
+        seconds=max(0, round(sim.deadline - time.time())),
+        total=provider().settings.mssp.wait_seconds,
+        status_url=url_for(".status", s=sim.id, **form),
+        retry_url=_form_url(form), **context)
+
+
+def _form_url(form: dict[str, str]) -> str:
+    """The phone-number page of the flow that `form` names."""
+    if "tx" in form:
+        return url_for(".login", **form)
+    if "t" in form:
+        return url_for(".register", account_type=form["t"])
+    return url_for(".add_sim")
+
+
+def _failed(exc: SimRefused, audit: str, **detail):
+    record_event(audit, "refused", reason=exc.reason, detail=exc.detail[:300], **detail)
+    return {"state": "failed", "message": exc.message_vi}, 200, NO_STORE
+
+
+def _from_account(exc: UsbTokenRefused) -> SimRefused:
+    """An account refusal in SIM words where the USB token's text would mislead."""
+    return SimRefused(exc.reason, MESSAGES_VI.get(exc.reason, exc.message_vi),
+                      detail=exc.detail)
+
+
+# --- login and step-up ------------------------------------------------------------------------
+
+
+def _login_context(interaction: Interaction) -> dict:
+    return {"interaction": interaction,
+            "level3": requested_level(interaction) >= SIM_SIGNATURE_LEVEL,
+            "step_up": step_up_account(interaction) is not None}
+
+
+@bp.route("/login/sim", methods=["GET", "POST"])
+def login():
+    """The phone-number form; on POST, the request to the SIM, then the waiting page."""
+    interaction = _interaction()
+    form = {"tx": interaction.id}
+    if request.method == "GET":
+        return _phone_page(form, **_login_context(interaction))
+    return _start(f"login:{interaction.id}", form, "login.sim", **_login_context(interaction))
+
+
+@bp.route("/login/sim/status")
+def status():
+    """One bounded look at the request: {"state": "running" | "done" | "failed"}."""
+    if "t" in request.args:
+        return _register_status()
+    if "acct" in request.args:
+        return _account_status()
+    interaction = _interaction()
+    try:
+        identity = poll_request(request.args.get("s", "")[:64], f"login:{interaction.id}",
+                                browser_id())
+        if identity is None:
+            return {"state": "running"}, 200, NO_STORE
+        account = login_account(provider().db.session, identity, kind="sim",
+                                step_up_account_id=step_up_account(interaction))
+    except UsbTokenRefused as exc:
+        return _failed(_from_account(exc), "login.sim", client_id=interaction.client_id)
+    except SimRefused as exc:
+        return _failed(exc, "login.sim", client_id=interaction.client_id)
+    now = int(time.time())
+    acr = login_acr(account.ial, SIM_SIGNATURE_LEVEL)
+    amr = list(SIM_SIGNATURE_AMR)
+    session = _start_session(account.id, now, acr, amr)
+    interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
+    interaction.pending_account_id = None
+    save_interaction(interaction)
+    record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
+                 method="sim_signature", acr=acr)
+    return {"state": "done", "next": finish_login(interaction).location}, 200, NO_STORE
+
+
+@bp.route("/login/sim/cancel", methods=["POST"])
+def cancel():
+    """Stop waiting: the request is forgotten and the phone-number form shown again."""
+    request_id = (request.form.get("s") or "")[:64]
+    if "acct" in request.form:
+        account = recent_viewer("sim.add_sim").account
+        cancel_request(request_id, f"account:{account.id}", browser_id())
+        return redirect(url_for(".add_sim"), 303)
+    if "t" in request.form:
+        account_type = _account_type(request.form.get("t", ""))
+        cancel_request(request_id, f"register:{account_type}", browser_id())
+        record_event("register.sim", "cancelled", account_type=account_type)
+        return _phone_page({"t": account_type}, error=CANCELLED,
+                           **_register_context(account_type))
+    interaction = _interaction()
+    cancel_request(request_id, f"login:{interaction.id}", browser_id())
+    record_event("login.sim", "cancelled", client_id=interaction.client_id)
+    return _phone_page({"tx": interaction.id}, error=CANCELLED, **_login_context(interaction))
+
+
+# --- registration -----------------------------------------------------------------------------
+
+
+def _account_type(value: str) -> str:
+    _available()
+    if value not in REGISTER_TYPES:
+        abort(404)
+    return value
+
+
+def _register_context(account_type: str) -> dict:
+    return {"type_name": ACCOUNT_TYPE_NAMES[account_type], "account_type": account_type}
+
+
+@bp.route("/register/sim/<any(citizen, enterprise):account_type>", methods=["GET", "POST"])
+def register(account_type: str):
+    """Registration: the SIM signs, then the identity of its certificate is confirmed."""
+    _account_type(account_type)
+    form = {"t": account_type}
+    if request.method == "GET":
+        return _phone_page(form, **_register_context(account_type))
+    return _start(f"register:{account_type}", form, "register.sim",
+                  **_register_context(account_type))
+
+
+def _register_status():
+    account_type = _account_type(request.args.get("t", ""))
+    try:
+        identity = poll_request(request.args.get("s", "")[:64], f"register:{account_type}",
+                                browser_id())
+        if identity is None:
+            return {"state": "running"}, 200, NO_STORE
+        check_kind(identity, account_type)
+    except UsbTokenRefused as exc:
+        return _failed(_from_account(exc), "register.sim", account_type=account_type)
+    except SimRefused as exc:
+        return _failed(exc, "register.sim", account_type=account_type)
+    return _registration_next(identity, account_type)
+
+
+def _registration_next(identity: CertificateIdentity, account_type: str):
+    # The registrant has just proved they hold this identity's certificate, so saying
+    # that it has an account tells them nothing they could not know.
+    if account_for(provider().db.session, identity) is not None:
+        record_event("register.sim", "exists", account_type=account_type)
+        return {"state": "failed", "message": EXISTS}, 200, NO_STORE
+    registration = start_registration(identity, browser_id(), kind="sim")
+    record_event("register.check", "success", method="sim_signature", account_type=account_type)
+    return {"state": "done", "next": url_for("usb.confirm", r=registration.id)}, 200, NO_STORE
+
+
+# --- adding a SIM from the account console ----------------------------------------------------
+
+
+@bp.route("/account/sim", methods=["GET", "POST"])
+def add_sim():
+    """The SIM signs; its certificate must carry the account's own identity."""
+    _available()
+    account = recent_viewer("sim.add_sim").account
+    form = {"acct": "1"}
+    if request.method == "GET":
+        return _phone_page(form, console=True)
+    return _start(f"account:{account.id}", form, "sim_signature.add", console=True)
+
+
+def _account_status():
+    _available()
+    account = recent_viewer("sim.add_sim").account
+    try:
+        identity = poll_request(request.args.get("s", "")[:64], f"account:{account.id}",
+                                browser_id())
+        if identity is None:
+            return {"state": "running"}, 200, NO_STORE
+        raised = add_to_account(provider().db.session, account, identity, kind="sim")
+    except UsbTokenRefused as exc:
+        return _failed(_from_account(exc), "sim_signature.add", account_id=account.id)
+    except SimRefused as exc:
+        return _failed(exc, "sim_signature.add", account_id=account.id)
+    record_event("sim_signature.add", "success", account_id=account.id,
+                 fingerprint=identity.sha256_fingerprint[:16], ial_raised=raised)
+    done = "certificate_added_ial3" if raised else "certificate_added"
+    return {"state": "done", "next": url_for("account.security", done=done)}, 200, NO_STORE
