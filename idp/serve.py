@@ -31,6 +31,23 @@ class ProviderServer(BaseApplication):
         return create_app(self.settings)
 
 
+def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
+    """The gunicorn settings of `idp serve` (the benchmark's Flask "hello" uses them too)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "accesslog": None,
+        "errorlog": "-",
+        "graceful_timeout": 10,
+        "timeout": 30,
+        "keepalive": 5,
+        # The control socket lives at a fixed path: two instances on one host would clash.
+        "control_socket_disable": True,
+    }
+
+
 def _worker_exited(_server, worker) -> None:
     from prometheus_client import multiprocess
 
@@ -45,20 +62,6 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     # Workers are processes: /metrics adds up their files in this directory.
     metrics_dir = tempfile.mkdtemp(prefix="idp-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    ProviderServer(
-        settings,
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "threads": threads,
-            "worker_class": "gthread" if threads > 1 else "sync",
-            "accesslog": None,
-            "errorlog": "-",
-            "graceful_timeout": 10,
-            "timeout": 30,
-            "keepalive": 5,
-            # The control socket lives at a fixed path: two instances on one host would clash.
-            "control_socket_disable": True,
-            "child_exit": _worker_exited,
-        },
-    ).run()
+    options = gunicorn_options(host, port, workers, threads)
+    options["child_exit"] = _worker_exited
+    ProviderServer(settings, options).run()

@@ -11,6 +11,8 @@ import sys
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from idp.serve import gunicorn_options
+
 app = Flask(__name__)
 
 
@@ -34,16 +36,5 @@ class HelloServer(BaseApplication):
 
 if __name__ == "__main__":
     port, workers, threads = (int(x) for x in sys.argv[1:4])
-    # The same options as idp/serve.py's run(), minus the metrics hook.
-    HelloServer({
-        "bind": f"127.0.0.1:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
-        "accesslog": None,
-        "errorlog": "-",
-        "graceful_timeout": 10,
-        "timeout": 30,
-        "keepalive": 5,
-        "control_socket_disable": True,
-    }).run()
+    # The same options as `idp serve`, minus the metrics hook.
+    HelloServer(gunicorn_options("127.0.0.1", port, workers, threads)).run()

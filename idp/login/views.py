@@ -31,6 +31,7 @@ from idp.interaction import (
     save_interaction,
 )
 from idp.levels import PASSWORD_SMS_AMR, PASSWORD_SMS_LEVEL, login_acr
+from idp.login.outcome import start_login_session
 from idp.login.password import (
     PasswordOutcome,
     captcha_required,
@@ -38,7 +39,6 @@ from idp.login.password import (
     record_login_failure,
 )
 from idp.oidc.authorize import answer_with_error, validated_grant
-from idp.oidc.backchannel import notify_portals
 from idp.oidc.claims import consent_lines
 from idp.otp import (
     SEND_MESSAGES,
@@ -54,10 +54,6 @@ from idp.security.captcha import captcha_image, check_captcha, new_captcha
 from idp.security.headers import allow_form_target
 from idp.sessions import (
     browser_id,
-    create_session,
-    current_session,
-    end_session,
-    reauthenticate,
 )
 from idp.store.models import Account, Consent, OtpPhone
 
@@ -134,16 +130,6 @@ def finish_login(interaction: Interaction):
     return redirect(url_for("oidc.resume", tx=interaction.id), 303)
 
 
-def _start_session(account_id: int, now: int, acr: str, amr: list[str]):
-    """Renew this browser's session for the same account, or replace another account's."""
-    previous = current_session()
-    if previous is not None and previous.account_id == account_id:
-        return reauthenticate(previous, now, acr, amr)
-    if previous is not None and (ended := end_session(previous.sid)) is not None:
-        notify_portals(ended)
-    return create_session(account_id, now, acr, amr)
-
-
 def _password_page(interaction: Interaction, cccd: str, error: str | None = None,
                    status: int = 200):
     needs_captcha = bool(cccd) and captcha_required(cccd, request.remote_addr)
@@ -172,7 +158,7 @@ def second_factor_passed(interaction: Interaction, account: Account, amr: list[s
     now = int(time.time())
     # Password plus any second factor offered here is a level-2 method.
     acr = login_acr(account.ial, PASSWORD_SMS_LEVEL)
-    session = _start_session(account.id, now, acr, amr)
+    session = start_login_session(account.id, now, acr, amr)
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
     save_interaction(interaction)

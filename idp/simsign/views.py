@@ -27,7 +27,8 @@ from idp.errors import error_page
 from idp.identity import InvalidField, normalize_phone
 from idp.interaction import Authentication, Interaction, load_interaction, save_interaction
 from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL, login_acr
-from idp.login.views import EXPIRED_INTERACTION, _start_session, finish_login
+from idp.login.outcome import start_login_session
+from idp.login.views import EXPIRED_INTERACTION, finish_login
 from idp.provider import provider
 from idp.sessions import browser_id
 from idp.simsign.service import (
@@ -166,7 +167,7 @@ def status():
     now = int(time.time())
     acr = login_acr(account.ial, SIM_SIGNATURE_LEVEL)
     amr = list(SIM_SIGNATURE_AMR)
-    session = _start_session(account.id, now, acr, amr)
+    session = start_login_session(account.id, now, acr, amr)
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
     save_interaction(interaction)

@@ -22,7 +22,8 @@ from idp.interaction import (
     save_interaction,
 )
 from idp.levels import USB_TOKEN_AMR, USB_TOKEN_LEVEL, level_of, login_acr
-from idp.login.views import EXPIRED_INTERACTION, _start_session, finish_login
+from idp.login.outcome import start_login_session
+from idp.login.views import EXPIRED_INTERACTION, finish_login
 from idp.oidc.authorize import (
     UnmetAuthenticationRequirements,
     answer_with_error,
@@ -97,7 +98,7 @@ def _logged_in(interaction: Interaction, account: Account):
     now = int(time.time())
     acr = login_acr(account.ial, USB_TOKEN_LEVEL)
     amr = list(USB_TOKEN_AMR)
-    session = _start_session(account.id, now, acr, amr)
+    session = start_login_session(account.id, now, acr, amr)
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
     save_interaction(interaction)
