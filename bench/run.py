@@ -7,9 +7,14 @@ account; logs in through the real pages like a browser; then measures:
 
   discovery, jwks      cheap GETs served from memory
   userinfo             GET with a bearer access token
+  introspect           POST /introspect (RFC 7662, client_secret_basic) of one live access
+                       token; every answer must be "active": true
   refresh              token endpoint, refresh_token grant with rotation: every
                        request uses the refresh token the previous one returned,
                        so each connection is one sequential chain
+  code                 token endpoint, authorization_code grant with PKCE: every request
+                       exchanges its own fresh code, minted just before the load into the
+                       provider's state store as /authorize would (codes live ≤ 60 s)
   login                whole password + SMS OTP login, repeated sequentially,
                        next to the bare argon2id verify measured in-process
 
@@ -31,6 +36,7 @@ import base64
 import hashlib
 import http.client
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -81,6 +87,13 @@ REFERENCES = {
     "login": "argon2id m=19 MiB t=2 p=1 ≈21 ms; budget \"a password login costing little "
              "more than its argon2id hash\"",
 }
+
+
+DEFAULT_LOADS = ["discovery", "jwks", "userinfo", "introspect", "refresh", "code", "login"]
+CODE_TTL_MAX = 60
+"""Authorization codes live at most this long (idp/config.py caps tokens.code_ttl at 60 s)."""
+CODE_MINT_MARGIN = 15
+"""Seconds of the code TTL kept for minting the codes and starting the load generator."""
 
 
 def log(message: str) -> None:
@@ -303,36 +316,50 @@ class BenchProvider:
                     continue
         return sum(_proc_cpu_ticks(pid) for pid in pids)
 
-    def add_portal(self, client_id: str) -> tuple[str, str]:
+    def add_portal(self, client_id: str, post_logout_redirect_uris: list[str] | None = None,
+                   id_token_alg: str = "RS256") -> tuple[str, str]:  # noqa: S107
         from sqlalchemy.orm import Session
 
         from idp.clients import ClientRegistration, register_client
 
         registration = ClientRegistration(
             client_id=client_id, name="Cổng đo tải", redirect_uris=[PORTAL],
-            post_logout_redirect_uris=[], backchannel_logout_uri=None,
+            post_logout_redirect_uris=post_logout_redirect_uris or [],
+            backchannel_logout_uri=None,
             scopes=["openid", "profile", "phone", "email", "cccd", "offline_access"],
+            id_token_alg=id_token_alg,
         )
         with Session(self.engine, expire_on_commit=False) as session:
             _, secret = register_client(session, registration)
         return client_id, secret
 
-    def add_account(self) -> None:
+    def add_account(self, person: dict | None = None) -> None:
+        """The benchmark's account, or `person` (keys as validate_new_account's), with
+        PASSWORD."""
         from sqlalchemy.orm import Session
 
         from idp.accounts import create_account, validate_new_account
         from idp.security.passwords import PasswordHasher
 
-        person = {"cccd": CCCD, "full_name": "Nguyễn Văn An", "birthdate": "1985-03-15",
-                  "gender": "male", "phone": "+84911234567", "email": "an@example.vn"}
+        person = person or {
+            "cccd": CCCD, "full_name": "Nguyễn Văn An", "birthdate": "1985-03-15",
+            "gender": "male", "phone": "+84911234567", "email": "an@example.vn"}
         data = validate_new_account(person, PASSWORD, 0)
         with Session(self.engine, expire_on_commit=False) as session:
             create_account(session, data, PASSWORD, PasswordHasher(**ARGON2),
                            verified_by="operator")
 
-    def last_otp(self) -> str:
-        lines = self.settings.path(self.settings.sms.outbox_path).read_text().splitlines()
-        return re.search(r"\b(\d{6})\b", json.loads(lines[-1])["text"]).group(1)
+    def last_otp(self, phone: str | None = None) -> str:
+        """The code in the last SMS of the outbox, or in the last one sent to `phone` (E.164):
+        concurrent logins of accounts with different phones then never read each other's."""
+        import fcntl
+
+        with self.settings.path(self.settings.sms.outbox_path).open(encoding="utf-8") as outbox:
+            fcntl.flock(outbox, fcntl.LOCK_SH)  # the provider appends under LOCK_EX
+            lines = outbox.read().splitlines()
+        message = next(m for m in map(json.loads, reversed(lines))
+                       if phone is None or m["to"] == phone)
+        return re.search(r"\b(\d{6})\b", message["text"]).group(1)
 
 
 class ReferenceServer:
@@ -390,9 +417,10 @@ class ReferenceServer:
         return 0
 
 
-def node_reference(directory: Path, tokens: int) -> ReferenceServer:
+def node_reference(directory: Path, tokens: int, id_token_alg: str) -> ReferenceServer:
     """oidc-provider from bench/reference (npm ci from the lockfile when node_modules is
-    missing), minting `tokens` refresh tokens at start."""
+    missing), minting `tokens` refresh tokens at start; its client's ID tokens are signed
+    with `id_token_alg`, as ours."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         raise RuntimeError("--reference needs node and npm (Node.js 20+)")
@@ -403,7 +431,8 @@ def node_reference(directory: Path, tokens: int) -> ReferenceServer:
     version = json.loads((REFERENCE_DIR / "node_modules" / "oidc-provider" / "package.json")
                          .read_text())["version"]
     server = ReferenceServer(f"node oidc-provider {version}",
-                             [node, "server.js", "{port}", str(tokens)], directory,
+                             [node, "server.js", "{port}", str(tokens), id_token_alg],
+                             directory,
                              "/.well-known/openid-configuration")
     return server.start(read_info=True)
 
@@ -441,13 +470,20 @@ class LoginResult:
     """(method and path, seconds) of every HTTP request, in order."""
 
 
-def browser_login(provider: BenchProvider, client_id: str, secret: str) -> LoginResult:
+def browser_login(provider: BenchProvider, client_id: str, secret: str, *, cccd: str = CCCD,
+                  password: str = PASSWORD, phone: str | None = None,
+                  browser=None) -> LoginResult:
     """authorize → login page → password POST → OTP page → OTP POST → resume
-    → (consent, first time only) → code → token exchange; one fresh browser."""
+    → (consent, first time only) → code → token exchange; one fresh browser.
+
+    `cccd`, `password` and `phone` log another account in (its OTP is the last SMS sent to
+    `phone`); a `browser` (requests.Session) passed in is used and left open, so that its SSO
+    session cookie can be used afterwards (e.g. to log out)."""
     import requests
 
     base = provider.issuer
-    browser = requests.Session()
+    own_browser = browser is None
+    browser = requests.Session() if own_browser else browser
     count = 0
     steps: list[tuple[str, float]] = []
 
@@ -477,13 +513,13 @@ def browser_login(provider: BenchProvider, client_id: str, secret: str) -> Login
     page = go("GET", location)
     t0 = time.perf_counter()
     answer = go("POST", "/login", data={"csrf_token": _csrf(page.text), "tx": tx,
-                                        "cccd": CCCD, "password": PASSWORD})
+                                        "cccd": cccd, "password": password})
     password_post = time.perf_counter() - t0
     if answer.status_code != 303 or "/login/otp" not in answer.headers.get("Location", ""):
         raise LoginFailed(f"password step: {answer.status_code} {answer.text[:300]}")
     page = go("GET", answer.headers["Location"])
     answer = go("POST", "/login/otp", data={"csrf_token": _csrf(page.text), "tx": tx,
-                                            "otp": provider.last_otp()})
+                                            "otp": provider.last_otp(phone)})
     if answer.status_code != 303:
         raise LoginFailed(f"OTP step: {answer.status_code} {answer.text[:300]}")
     location = go("GET", answer.headers["Location"]).headers["Location"]
@@ -503,7 +539,8 @@ def browser_login(provider: BenchProvider, client_id: str, secret: str) -> Login
     elapsed = time.perf_counter() - started
     if "refresh_token" not in tokens or "id_token" not in tokens:
         raise LoginFailed(f"token response without refresh/id token: {tokens}")
-    browser.close()
+    if own_browser:
+        browser.close()
     return LoginResult(tokens, elapsed, password_post, count, consent, steps)
 
 
@@ -514,6 +551,72 @@ def refresh_once(provider: BenchProvider, client_id: str, secret: str, token: st
                              data={"grant_type": "refresh_token", "refresh_token": token})
     response.raise_for_status()
     return response.json()
+
+
+# --- pre-minted authorization codes (the `code` load) --------------------------------------
+
+CODES_PER_SECOND = 1500
+"""Codes minted per second of a `code` load (per tool, per attempt): several times what one
+or two workers exchange on this machine (a few hundred per second)."""
+CODES_MAX = 30_000
+"""At most this many codes per tool and attempt (minting them takes ≈ 13 s on SQLite here,
+which the code TTL must leave room for: see CODE_MINT_MARGIN)."""
+CODE_FORM = urlencode({"grant_type": "authorization_code", "redirect_uri": PORTAL})
+"""The token request's form without code and code_verifier."""
+
+
+def code_grantee(provider: BenchProvider, tokens: dict):
+    """The bench account as one of its real logins left it (auth_time, acr, amr and sid read
+    back from the ID token of `tokens`), so that the codes minted for it are what /authorize
+    would issue in that SSO session. Each code gets its own grant id when minted."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from idp.oidc.grants import Grantee
+    from idp.store.models import Account
+
+    payload = tokens["id_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    with Session(provider.engine) as session:
+        account = session.execute(
+            select(Account.id, Account.subject).where(Account.cccd == CCCD)).one()
+    return Grantee(account_id=account.id, subject=account.subject,
+                   auth_time=claims["auth_time"], acr=claims["acr"], amr=claims["amr"],
+                   sid=claims.get("sid"), grant_id="")
+
+
+def mint_codes(provider: BenchProvider, client_id: str, count: int,
+               grantee) -> list[tuple[str, str]]:
+    """`count` fresh authorization codes, each for its own new grant (a new grant id, as
+    /authorize gives every code), written into the provider's own state store (SQL or
+    Redis, `make_state_store` with the provider's settings) under `code:<sha256 hex of the
+    code>` with the provider's code TTL (settings.tokens.code_ttl, at most 60 s: use them
+    at once). Returns (code, code_verifier) pairs."""
+    from dataclasses import replace
+
+    from authlib.common.security import generate_token
+
+    from idp.oidc.grants import code_key, code_record
+    from idp.store.state import make_state_store
+
+    store = make_state_store(provider.settings, provider.engine)
+    ttl = provider.settings.tokens.code_ttl
+    minted = []
+    try:
+        for _ in range(count):
+            code = generate_token(48)  # what Authlib's generate_authorization_code returns
+            verifier = secrets.token_urlsafe(48)
+            challenge = base64.urlsafe_b64encode(
+                hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            # The provider's own record, as save_authorization_code writes it.
+            record = code_record(client_id, PORTAL, SCOPE, secrets.token_urlsafe(8), challenge,
+                                 replace(grantee, grant_id=secrets.token_hex(16)))
+            store.put(code_key(code), record, ttl)
+            minted.append((code, verifier))
+    finally:
+        if getattr(store, "redis", None) is not None:
+            store.redis.close()
+    return minted
 
 
 # --- load generators ----------------------------------------------------------------------
@@ -551,13 +654,20 @@ def _percentile(ordered, fraction: float) -> float:
 
 def _connection_loop(job: dict, chain_token: str | None, start_at: float, warm_until: float,
                      stop_at: float, out: dict) -> None:
-    """One keep-alive connection in a tight loop (reconnects when the server closes)."""
+    """One keep-alive connection in a tight loop (reconnects when the server closes).
+
+    job["kind"]: "get" (job["path"]), "refresh" (`chain_token` is the chain's first refresh
+    token), "introspect" (POST /introspect with job["body"]; the answer must be active) or
+    "code" (`chain_token` is this connection's own list of (code, code_verifier) pairs, each
+    exchanged once, in order; job["body"] is the rest of the form)."""
     conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
     latencies = array("d")
     errors = 0
     first_error = None
     headers = dict(job.get("headers", {}))
     refresh = chain_token
+    codes = iter(chain_token) if job["kind"] == "code" else None
+    used = 0
     while time.monotonic() < start_at:
         time.sleep(0.0005)
     while True:
@@ -575,6 +685,33 @@ def _connection_loop(job: dict, chain_token: str | None, start_at: float, warm_u
                     refresh = json.loads(data)["refresh_token"]
                 else:
                     problem = f"HTTP {response.status}: {data[:200]!r}"
+            elif job["kind"] == "introspect":
+                conn.request("POST", "/introspect", job["body"], headers)
+                response = conn.getresponse()
+                data = response.read()
+                if response.status != 200:
+                    problem = f"HTTP {response.status}: {data[:200]!r}"
+                elif json.loads(data).get("active") is not True:
+                    problem = f"not active: {data[:200]!r}"
+            elif job["kind"] == "code":
+                pair = next(codes, None)
+                if pair is None:
+                    errors += 1
+                    first_error = first_error or (
+                        f"this connection's {used} codes ran out before the end of the load "
+                        "(raise --codes-per-second)")
+                    break
+                used += 1
+                body = f"{job['body']}&code={pair[0]}&code_verifier={pair[1]}"
+                conn.request("POST", "/token", body, headers)
+                response = conn.getresponse()
+                data = response.read()
+                if response.status != 200:
+                    problem = f"HTTP {response.status}: {data[:200]!r}"
+                else:
+                    answer = json.loads(data)
+                    if not answer.get("access_token") or not answer.get("id_token"):
+                        problem = f"no access_token / id_token: {data[:200]!r}"
             else:
                 conn.request("GET", job["path"], headers=headers)
                 response = conn.getresponse()
@@ -594,7 +731,8 @@ def _connection_loop(job: dict, chain_token: str | None, start_at: float, warm_u
         if job["kind"] == "refresh":
             break  # the chain's token may already be rotated: going on would be a reuse
     conn.close()
-    out.update(latencies=latencies, errors=errors, first_error=first_error, refresh=refresh)
+    out.update(latencies=latencies, errors=errors, first_error=first_error,
+               refresh=refresh if job["kind"] == "refresh" else None, used=used)
 
 
 def _client_process(job: dict, chain_tokens: list, start_at: float, warm_until: float,
@@ -630,6 +768,7 @@ def _client_process(job: dict, chain_tokens: list, start_at: float, warm_until: 
         "errors": sum(out.get("errors", 1) for out in outs),
         "first_error": next((o["first_error"] for o in outs if o.get("first_error")), None),
         "refresh": [out.get("refresh") for out in outs],
+        "used": sum(out.get("used", 0) for out in outs),
         "cpu": times.user + times.system - (cpu_at_warm or 0.0),
     })
 
@@ -677,6 +816,9 @@ def python_load(name: str, provider: BenchProvider, job: dict, *, processes: int
     first_error = next((p["first_error"] for p in parts if p["first_error"]), None)
     if first_error:
         result.notes.append(f"first error: {first_error}")
+    if job["kind"] == "code":
+        result.notes.append(f"{sum(part.get('used', 0) for part in parts)} codes sent, each "
+                            f"once, of {sum(len(t) for t in tokens)} minted")
     return result, [token for part in parts for token in part["refresh"]]
 
 
@@ -737,6 +879,108 @@ end
 """
 
 
+# Introspection under wrk: one POST with one access token, the same for every request; an
+# answer that is not `"active": true` is counted (INACTIVE lines) and reported as an error.
+WRK_INTROSPECT_LUA = """
+local threads = {}
+inactive = 0
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  wrk.method = "POST"
+  wrk.path = "/introspect"
+  wrk.headers["Authorization"] = args[1]
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.body = "token=" .. args[2]
+end
+
+function response(status, headers, body)
+  if status == 200 and not body:find('"active"%s*:%s*true') then
+    inactive = inactive + 1
+  end
+end
+
+function done(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    io.write("INACTIVE " .. tostring(thread:get("inactive") or 0) .. "\\n")
+  end
+end
+"""
+
+# The authorization-code grant under wrk: codes pre-minted into the state store (see
+# mint_codes), one "code verifier" pair per line of a file; thread k of n takes the lines
+# k, k+n, k+2n, ... so no two threads share a code, and each request() takes the next pair of
+# its thread: every code is sent at most once (a reused one would be refused with
+# invalid_grant and revoke its grant: a non-2xx answer, an error). A 200 answer without an
+# access_token and an id_token is counted (CODE_STATS) and reported as an error.
+WRK_CODE_LUA = """
+local threads = {}
+local counter = 0
+local pairs_ = {}
+local next_pair = 1
+local auth, form
+local verified = false
+used, bad, empty = 0, 0, 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  auth, form = args[1], args[2]
+  local n, i = tonumber(args[4]), 0
+  for line in io.lines(args[3]) do
+    if i % n == id then pairs_[#pairs_ + 1] = line end
+    i = i + 1
+  end
+end
+
+local function code_request(code, verifier)
+  return wrk.format("POST", "/token", {
+    ["Authorization"] = auth,
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, form .. "&code=" .. code .. "&code_verifier=" .. verifier)
+end
+
+function request()
+  -- wrk 4.x calls request() of its first thread once right after init() to check the
+  -- request, and never sends that one: it must not take a code.
+  if id == 0 and not verified then
+    verified = true
+    return code_request("never-sent", "never-sent")
+  end
+  local line = pairs_[next_pair]
+  next_pair = next_pair + 1
+  if not line then
+    empty = empty + 1
+    return code_request("pool-empty", "pool-empty")
+  end
+  used = used + 1
+  local code, verifier = line:match("^(%S+) (%S+)$")
+  return code_request(code, verifier)
+end
+
+function response(status, headers, body)
+  if status == 200 and not (body:find('"access_token"', 1, true)
+                            and body:find('"id_token"', 1, true)) then
+    bad = bad + 1
+  end
+end
+
+function done(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    io.write(string.format("CODE_STATS %d %d %d %d\\n", thread:get("id"),
+      thread:get("used") or 0, thread:get("bad") or 0, thread:get("empty") or 0))
+  end
+end
+"""
+
+
 def _wrk_ms(text: str) -> float:
     match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
     return float(match.group(1)) * _WRK_UNITS[match.group(2)]
@@ -744,16 +988,18 @@ def _wrk_ms(text: str) -> float:
 
 def wrk_load(name: str, provider: BenchProvider, path: str, headers: dict, *, threads: int,
              connections: int, seconds: float, warmup: float, script: Path | None = None,
-             script_args: list[str] | None = None) -> tuple[LoadResult, str]:
-    """Run wrk (no warm-up for a script load: its tokens are used once); returns the result
-    and wrk's output."""
+             script_args: list[str] | None = None,
+             warm_with_script: bool = False) -> tuple[LoadResult, str]:
+    """Run wrk; returns the result and wrk's output. No warm-up for a script load (its
+    tokens or codes are used once) unless `warm_with_script` (the script's requests can be
+    repeated, e.g. introspection of one token)."""
     url = provider.issuer + path
     header_args = [arg for key, value in headers.items() for arg in ("-H", f"{key}: {value}")]
     common = ["wrk", f"-t{threads}", f"-c{connections}", *header_args]
-    if warmup > 0 and script is None:
-        subprocess.run([*common, f"-d{max(1, round(warmup))}s", url],  # noqa: S603
-                       capture_output=True, check=True)
     tail = [url] if script is None else ["-s", str(script), url, "--", *(script_args or [])]
+    if warmup > 0 and (script is None or warm_with_script):
+        subprocess.run([*common, f"-d{max(1, round(warmup))}s", *tail],  # noqa: S603
+                       capture_output=True, check=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu0, db0, all0 = provider.cpu_ticks(), provider.db_cpu_ticks(), busy_ticks()
     t0 = time.monotonic()
@@ -1072,10 +1318,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--get-tool", choices=["auto", "wrk", "python", "both"], default="auto",
                         help="load generator(s) for the HTTP loads (auto: both wrk and "
                              "the python client when wrk is installed, else python)")
-    parser.add_argument("--only", default="discovery,jwks,userinfo,refresh,login",
-                        help="comma-separated subset of discovery,jwks,userinfo,refresh,login,"
-                             "session-size (not in the default: bytes of one SSO session in "
+    parser.add_argument("--only", default=",".join(DEFAULT_LOADS),
+                        help="comma-separated subset of " + ",".join(DEFAULT_LOADS) +
+                             ",session-size (not in the default: bytes of one SSO session in "
                              "Redis)")
+    parser.add_argument("--codes-per-second", type=float, default=CODES_PER_SECOND,
+                        help="authorization codes minted per second of the code load "
+                             f"(warm-up included), at most {CODES_MAX:,} per tool; they expire "
+                             "after the provider's code TTL (≤ 60 s), so with code in --only, "
+                             f"--warmup + --seconds must be at most "
+                             f"{CODE_TTL_MAX - CODE_MINT_MARGIN} s")
     parser.add_argument("--profile", action="store_true",
                         help="afterwards, sample the worker with py-spy under refresh and "
                              "userinfo load (not part of the reported figures)")
@@ -1087,6 +1339,10 @@ def main(argv: list[str] | None = None) -> int:
                              "than this is measured again")
     parser.add_argument("--retries", type=int, default=3,
                         help="how many times a disturbed load is measured again")
+    parser.add_argument("--id-token-alg", choices=["RS256", "ES256"], default="RS256",
+                        help="the bench portal's registered ID token algorithm (OIDC's default "
+                             "RS256, or ES256 as DESIGN §8's reference figure); the node "
+                             "reference is configured the same way")
     parser.add_argument("--reference", action="store_true",
                         help="also run the same discovery, jwks and refresh loads against "
                              "node oidc-provider (bench/reference, npm ci when needed) and "
@@ -1099,6 +1355,13 @@ def main(argv: list[str] | None = None) -> int:
     # Stopped with kill (SIGTERM): still stop the provider and drop its database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     loads = set(args.only.split(","))
+    unknown = loads - {*DEFAULT_LOADS, "session-size"}
+    if unknown:
+        parser.error(f"unknown load(s) in --only: {', '.join(sorted(unknown))}")
+    if "code" in loads and args.warmup + args.seconds > CODE_TTL_MAX - CODE_MINT_MARGIN:
+        parser.error(f"the code load uses codes minted just before it, which live at most "
+                     f"{CODE_TTL_MAX} s (settings.tokens.code_ttl): --warmup + --seconds must "
+                     f"be at most {CODE_TTL_MAX - CODE_MINT_MARGIN:g} s")
     tool = args.get_tool
     have_wrk = shutil.which("wrk") is not None
     if tool == "auto":
@@ -1154,7 +1417,7 @@ def main(argv: list[str] | None = None) -> int:
     profiles: dict = {}
     references: list[ReferenceServer] = []
     try:
-        client_id, secret = provider.add_portal("bench-portal")
+        client_id, secret = provider.add_portal("bench-portal", id_token_alg=args.id_token_alg)
         provider.add_account()
         provider.start()
         log(f"provider up at {provider.issuer} (master pid {provider.process.pid}, "
@@ -1251,6 +1514,39 @@ def main(argv: list[str] | None = None) -> int:
 
                 measured(f"{name}: {args.seconds:g} s with {which}", run_get)
 
+        def run_introspect(which: str) -> LoadResult:
+            """RFC 7662 introspection of one live access token of the bench portal, by the
+            portal itself (client_secret_basic); every answer must be `"active": true`."""
+            token = fresh_access_token()
+            if which == "wrk":
+                script = directory / "introspect.lua"
+                script.write_text(WRK_INTROSPECT_LUA, encoding="utf-8")
+                result, out = wrk_load(
+                    "introspect", provider, "/introspect", {}, threads=args.wrk_threads,
+                    connections=concurrency, seconds=args.seconds, warmup=args.warmup,
+                    script=script, script_args=[basic, token], warm_with_script=True)
+                counts = re.findall(r"^INACTIVE (\d+)$", out, re.M)
+                inactive = sum(int(n) for n in counts)
+                if not counts:
+                    result.errors += 1
+                    result.notes.append("wrk's Lua script reported nothing (INACTIVE)")
+                if inactive:
+                    result.errors += inactive
+                    result.notes.append(f"{inactive} answers were not \"active\": true")
+                return result
+            return python_load(
+                "introspect", provider,
+                {"kind": "introspect", "body": urlencode({"token": token}), "headers": {
+                    "Authorization": basic,
+                    "Content-Type": "application/x-www-form-urlencoded"}},
+                processes=processes, connections=per_process, seconds=args.seconds,
+                warmup=args.warmup)[0]
+
+        if "introspect" in loads:
+            for which in get_tools:
+                measured(f"introspect: {args.seconds:g} s with {which}",
+                         lambda which=which: run_introspect(which))
+
         def top_up(tokens: list[str]) -> list[str]:
             """New login grants for chains that wrk cut off when it stopped."""
             while len(tokens) < concurrency:
@@ -1274,6 +1570,62 @@ def main(argv: list[str] | None = None) -> int:
                          f"with {which}", lambda which=which: run_refresh(which))
             chain_tokens = top_up(chain_tokens)
 
+        def run_code(which: str) -> LoadResult:
+            """Authorization-code exchanges, each of its own fresh code, minted just before
+            (they live settings.tokens.code_ttl seconds)."""
+            span = args.seconds + (args.warmup if which == "python" else 0)
+            count = max(concurrency, min(CODES_MAX, math.ceil(args.codes_per_second * span)))
+            ttl = provider.settings.tokens.code_ttl
+            t0 = time.monotonic()
+            codes = mint_codes(provider, client_id, count, grantee)
+            minting = time.monotonic() - t0
+            log(f"  {count:,} codes minted into the state store in {minting:.1f} s "
+                f"(they live {ttl} s)")
+            if minting + span + 1 > ttl:
+                log(f"  WARNING: the last codes expire before the load ends ({ttl} s "
+                    "code TTL): lower --seconds or --codes-per-second")
+            if which == "python":
+                return python_load(
+                    "code", provider,
+                    {"kind": "code", "body": CODE_FORM, "headers": {
+                        "Authorization": basic,
+                        "Content-Type": "application/x-www-form-urlencoded"}},
+                    processes=processes, connections=per_process, seconds=args.seconds,
+                    warmup=args.warmup,
+                    chain_tokens=[codes[i::concurrency] for i in range(concurrency)])[0]
+            script = directory / "code.lua"
+            script.write_text(WRK_CODE_LUA, encoding="utf-8")
+            pairs = directory / "codes.txt"
+            pairs.write_text("".join(f"{code} {verifier}\n" for code, verifier in codes),
+                             encoding="utf-8")
+            try:
+                result, out = wrk_load(
+                    "code", provider, "/token", {}, threads=args.wrk_threads,
+                    connections=concurrency, seconds=args.seconds, warmup=0, script=script,
+                    script_args=[basic, CODE_FORM, str(pairs), str(args.wrk_threads)])
+            finally:
+                pairs.unlink(missing_ok=True)
+            stats = [tuple(map(int, found)) for found in re.findall(
+                r"^CODE_STATS (\d+) (\d+) (\d+) (\d+)$", out, re.M)]
+            used, bad, empty = (sum(s[i] for s in stats) for i in (1, 2, 3))
+            if len(stats) != args.wrk_threads:
+                result.errors += 1
+                result.notes.append("wrk's Lua script did not report (CODE_STATS)")
+            result.notes.append(f"{used} codes sent, each once, of {count} minted")
+            if bad:
+                result.errors += bad
+                result.notes.append(f"{bad} 200 answers without an access_token and id_token")
+            if empty:
+                result.notes.append(f"{empty} requests found no code left (sent a dummy one, "
+                                    "refused: raise --codes-per-second)")
+            return result
+
+        if "code" in loads:
+            grantee = code_grantee(provider, grants[0].tokens)
+            for which in get_tools:
+                measured(f"code: authorization-code exchanges, one fresh code each, for "
+                         f"{args.seconds:g} s with {which}", lambda which=which: run_code(which))
+
         if args.reference:
             # The same loads, same tools and connections, against the references.
             if loads & {"discovery", "jwks"}:
@@ -1287,7 +1639,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "Flask hello", hello, "/hello", {}, which))
                 hello.stop()
             need = concurrency * len(get_tools) * (args.retries + 1) + concurrency
-            node = node_reference(directory, need)
+            node = node_reference(directory, need, args.id_token_alg)
             references.append(node)
             log(f"{node.name} up at {node.issuer} (pid {node.process.pid}, in-memory "
                 f"adapter; {need} refresh tokens minted)")
@@ -1414,7 +1766,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "database": args.database if args.database == "sqlite" else "postgresql+redis",
         "workers": args.workers, "threads": args.threads, "seconds": args.seconds,
-        "warmup": args.warmup, "client_processes": processes,
+        "id_token_alg": args.id_token_alg, "warmup": args.warmup, "client_processes": processes,
         "connections_per_process": per_process,
         "argon2": ARGON2,
         "busy_before": round(busy_before, 3),

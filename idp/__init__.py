@@ -10,10 +10,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connectors.registry import load_connector
 from idp import errors, ops
+from idp.clients import RegisteredClients
 from idp.config import Settings, load_settings
 from idp.db import Database
 from idp.provider import Provider
 from idp.security import headers
+from idp.security.form_session import FormSessionInterface
 from idp.security.passwords import PasswordHasher
 from idp.sessions import write_cookies
 from idp.store.state import make_state_store
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=settings.session.transaction_ttl,
         WTF_CSRF_SSL_STRICT=False,  # Referer is never sent (Referrer-Policy: no-referrer)
     )
+    app.session_interface = FormSessionInterface()
     if settings.server.trust_proxy_headers:
         hops = settings.server.trust_proxy_headers
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -53,10 +56,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app, settings.database_url, pool_size=settings.server.threads,
                 echo=settings.database.echo)
     pw = settings.passwords
+    state = make_state_store(settings, db.engine)
     app.extensions["idp.provider"] = Provider(
         settings=settings,
         db=db,
-        state=make_state_store(settings, db.engine),
+        state=state,
         keys=KeyRing(db.sessions, make_backends(settings.keys), settings.keys.reload_seconds),
         sms=_connector(settings.sms.connector, settings),
         email=_connector(settings.email.connector, settings),
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         bhxh=_connector(settings.bhxh.connector, settings),
         post=_connector(settings.post.connector, settings),
         passwords=PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
+        clients=RegisteredClients(db.engine, state),
     )
 
     csrf.init_app(app)

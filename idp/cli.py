@@ -219,13 +219,18 @@ def client_show(ctx: Context, client_id: str, as_json: bool) -> None:
 @pass_context
 def client_remove(ctx: Context, client_id: str) -> None:
     """Delete a portal with its consents and refresh tokens."""
+    from idp.clients import announce_client_change
     from idp.store.models import Client
+    from idp.store.state import make_state_store
 
-    with ctx.sessions().begin() as session:
+    sessions = ctx.sessions()
+    with sessions.begin() as session:
         found = session.get(Client, client_id)
         if found is None:
             raise click.ClickException(f"no client {client_id!r}")
         session.delete(found)
+    # Running providers keep registrations in memory; this makes them forget within a second.
+    announce_client_change(make_state_store(ctx.settings, sessions.kw["bind"]))
     click.echo(f"client {client_id} removed")
 
 

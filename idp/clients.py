@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from idp.oidc.claims import SCOPES
 from idp.store.models import Client
+from idp.store.state import StateStore
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 SUBJECT_TYPES = ("public", "pairwise")
@@ -123,3 +127,66 @@ def client_summary(client: Client) -> dict:
 
 def list_clients(session: Session) -> list[Client]:
     return list(session.scalars(select(Client).order_by(Client.client_id)))
+
+
+CLIENTS_STAMP = "clients-stamp"
+"""State-store key rewritten (with a new random value) whenever a client is removed."""
+STAMP_TTL = 10 * 365 * 86400
+
+
+def announce_client_change(state: StateStore) -> None:
+    """Tell every node's RegisteredClients to forget what it holds (after a removal)."""
+    state.put(CLIENTS_STAMP, {"v": secrets.token_hex(8)}, STAMP_TTL)
+
+
+class RegisteredClients:
+    """The portals' registrations, read once per process and kept in memory.
+
+    Every token, introspection and authorization request names its client;
+    reading the row each time was one database round trip (and an ORM load)
+    per request. Registrations never change in place; a removal rewrites the
+    stamp in the shared state store, which each process compares at most every
+    `check_seconds`: so a removed client stops working on every node within
+    that time, and an added one works at once (absent ids are not cached).
+    """
+
+    def __init__(self, engine: Engine, state: StateStore, check_seconds: float = 1.0) -> None:
+        self._engine = engine
+        self._state = state
+        self.check_seconds = check_seconds
+        self._clients: dict[str, Client] = {}
+        self._stamp: dict | None = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def find(self, client_id: str) -> Client | None:
+        """The registered client, or None (also for absurd ids)."""
+        if not client_id or len(client_id) > 64:
+            return None
+        self._check_stamp()
+        client = self._clients.get(client_id)
+        if client is None:
+            client = self._load(client_id)
+            if client is not None:
+                with self._lock:
+                    self._clients[client_id] = client
+        return client
+
+    def _check_stamp(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at < self.check_seconds:
+            return
+        stamp = self._state.get(CLIENTS_STAMP)
+        with self._lock:
+            if stamp != self._stamp:
+                self._clients = {}
+                self._stamp = stamp
+            self._checked_at = now
+
+    def _load(self, client_id: str) -> Client | None:
+        with Session(self._engine) as session:
+            row = session.get(Client, client_id)
+            if row is not None:
+                # Detached from the session: a commit elsewhere must not expire it.
+                session.expunge(row)
+            return row

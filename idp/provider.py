@@ -13,6 +13,7 @@ from connectors.base import (
     SmsSender,
     SubscriberRegistry,
 )
+from idp.clients import RegisteredClients
 from idp.config import Settings
 from idp.db import Database
 from idp.security.passwords import PasswordHasher
@@ -34,6 +35,7 @@ class Provider:
     bhxh: InsuranceRegistry
     post: PostRegistry
     passwords: PasswordHasher
+    clients: RegisteredClients
 
     @property
     def issuer(self) -> str:

@@ -8,6 +8,7 @@ database pool of `threads` connections per worker.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 from gunicorn.app.base import BaseApplication
@@ -64,4 +65,10 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     options = gunicorn_options(host, port, workers, threads)
     options["child_exit"] = _worker_exited
-    ProviderServer(settings, options).run()
+    master = os.getpid()
+    try:
+        ProviderServer(settings, options).run()
+    finally:
+        # Forked workers leave through here too; only the master owns the directory.
+        if os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -14,6 +14,7 @@ import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] || 3000);
 const chains = Number(process.argv[3] || 4);
+const idTokenAlg = process.argv[4] || 'RS256'; // as the provider's bench portal
 const issuer = `http://127.0.0.1:${port}`;
 const clientId = 'bench-portal';
 const clientSecret = 'bench-reference-secret-0123456789abcdefghijklmnop';
@@ -93,7 +94,7 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1:9/callback'],
     token_endpoint_auth_method: 'client_secret_basic',
-    id_token_signed_response_alg: 'RS256',
+    id_token_signed_response_alg: idTokenAlg,
   }],
   jwks: {
     keys: [

@@ -196,7 +196,8 @@ def issue_code(grant, auth: Authentication, interaction: Interaction | None):
     """Answer the portal with a code for this authentication (RFC 9207 `iss` included)."""
     account = provider().db.session.get(Account, auth.account_id)
     grantee = Grantee(
-        account=account,
+        account_id=account.id,
+        subject=account.subject,
         auth_time=auth.auth_time,
         acr=auth.acr,
         amr=auth.amr,

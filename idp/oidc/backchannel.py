@@ -37,7 +37,7 @@ def notify_portals(session: SsoSession) -> list:
         if client is None or not client.backchannel_logout_uri:
             continue
         token = issue_logout_token(
-            client_id, subject_for(account, client), session.sid,
+            client_id, subject_for(account.subject, client), session.sid,
             client.id_token_signed_response_alg,
         )
         deliveries.append((client_id, client.backchannel_logout_uri, token))

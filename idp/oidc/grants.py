@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from idp.audit import record_event
 from idp.oidc.subject import account_ref, subject_for
@@ -37,7 +37,9 @@ def digest(token: str) -> str:
 class Grantee:
     """The account a token is issued for, with how and when it authenticated."""
 
-    account: Account
+    account_id: int
+    subject: str
+    """The account's own subject (public `sub`; pairwise ones are derived from it)."""
     auth_time: int
     acr: str
     amr: list[str]
@@ -48,7 +50,7 @@ class Grantee:
     """Absolute end of a refresh-token family, carried across rotations."""
 
     def get_user_id(self) -> int:
-        return self.account.id
+        return self.account_id
 
 
 @dataclass
@@ -65,6 +67,55 @@ class StoredCode:
 
     def get_nonce(self) -> str | None:
         return self.record.get("nonce")
+
+
+@dataclass(frozen=True)
+class ClaimedRefreshToken:
+    """A refresh token just claimed (marked rotated), as the refresh grant needs it."""
+
+    family_id: str
+    client_id: str
+    account_id: int
+    scope: str
+    sid: str | None
+    auth_time: int
+    acr: str
+    amr: list[str]
+    expires_at: float
+
+    def check_client(self, client: Client) -> bool:
+        return client.client_id == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+# The token endpoint's statements, built once: SQLAlchemy Core with bound parameters, so
+# a request only binds values (building and cache-keying a statement per request cost
+# more than running it). Issuing tokens needs two columns of the account, not the object.
+_accounts = Account.__table__
+_refresh_tokens = RefreshToken.__table__
+ACTIVE_ACCOUNT = select(_accounts.c.id, _accounts.c.subject).where(
+    _accounts.c.id == bindparam("account_id"), _accounts.c.status == "active"
+)
+CLAIM_REFRESH_TOKEN = (
+    update(_refresh_tokens)
+    .where(
+        _refresh_tokens.c.token_digest == bindparam("digest"),
+        _refresh_tokens.c.rotated_at.is_(None),
+        _refresh_tokens.c.revoked_at.is_(None),
+        _refresh_tokens.c.expires_at > bindparam("now"),
+    )
+    .values(rotated_at=bindparam("now"))
+    .returning(*(_refresh_tokens.c[f.name] for f in fields(ClaimedRefreshToken)))
+)
+INSERT_REFRESH_TOKEN = insert(_refresh_tokens)
+
+
+def active_account(account_id: int):
+    """The (id, subject) row of the account if it is active, else None."""
+    connection = provider().db.session.connection()
+    return connection.execute(ACTIVE_ACCOUNT, {"account_id": account_id}).first()
 
 
 def revoke_grant(grant_id: str, reason: str) -> None:
@@ -109,27 +160,50 @@ class PkceS256(CodeChallenge):
         return "S256"
 
 
+def code_key(code: str) -> str:
+    """The state-store key of an authorization code (its digest: never the code itself)."""
+    return f"code:{digest(code)}"
+
+
+def code_record(
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    nonce: str | None,
+    code_challenge: str,
+    user: Grantee,
+) -> dict:
+    """What an authorization code stands for, as the state store keeps it until redeemed."""
+    return {
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "nonce": nonce,
+        "code_challenge": code_challenge,
+        "account_id": user.account_id,
+        "auth_time": user.auth_time,
+        "acr": user.acr,
+        "amr": user.amr,
+        "sid": user.sid,
+        "gid": user.grant_id,
+    }
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def save_authorization_code(self, code: str, request) -> None:
-        user: Grantee = request.user
         data = request.payload.data
+        record = code_record(
+            request.client.client_id,
+            request.payload.redirect_uri,
+            request.scope,
+            data.get("nonce"),
+            data.get("code_challenge"),
+            request.user,
+        )
         p = provider()
-        record = {
-            "client_id": request.client.client_id,
-            "redirect_uri": request.payload.redirect_uri,
-            "scope": request.scope,
-            "nonce": data.get("nonce"),
-            "code_challenge": data.get("code_challenge"),
-            "account_id": user.account.id,
-            "auth_time": user.auth_time,
-            "acr": user.acr,
-            "amr": user.amr,
-            "sid": user.sid,
-            "gid": user.grant_id,
-        }
-        p.state.put(f"code:{digest(code)}", record, p.settings.tokens.code_ttl)
+        p.state.put(code_key(code), record, p.settings.tokens.code_ttl)
 
     def query_authorization_code(self, code: str, client: Client) -> StoredCode | None:
         p = provider()
@@ -153,11 +227,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code: StoredCode) -> Grantee | None:
         record = authorization_code.record
-        account = provider().db.session.get(Account, record["account_id"])
-        if account is None or account.status != "active":
+        account = active_account(record["account_id"])
+        if account is None:
             return None
         return Grantee(
-            account=account,
+            account_id=account.id,
+            subject=account.subject,
             auth_time=record["auth_time"],
             acr=record["acr"],
             amr=record["amr"],
@@ -171,30 +246,20 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> ClaimedRefreshToken | None:
         if not refresh_token or len(refresh_token) > 200:
             return None
         session = provider().db.session
-        now = time.time()
         token_digest = digest(refresh_token)
         # Claim the token in one statement: of two concurrent uses only one wins. A Core
         # UPDATE … RETURNING on the table, in the session's transaction: the ORM-enabled
         # bulk update would also run its session-synchronisation step, which costs more
-        # than the statement itself. The row comes back as a detached RefreshToken.
-        table = RefreshToken.__table__
+        # than the statement itself.
         row = session.connection().execute(
-            update(table)
-            .where(
-                table.c.token_digest == token_digest,
-                table.c.rotated_at.is_(None),
-                table.c.revoked_at.is_(None),
-                table.c.expires_at > now,
-            )
-            .values(rotated_at=now)
-            .returning(*table.c)
+            CLAIM_REFRESH_TOKEN, {"digest": token_digest, "now": time.time()}
         ).first()
         if row is not None:
-            return RefreshToken(**row._mapping)
+            return ClaimedRefreshToken(*row)
         session.rollback()
         stale = session.scalar(
             select(RefreshToken).where(RefreshToken.token_digest == token_digest)
@@ -209,17 +274,17 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             )
         return None
 
-    def authenticate_user(self, refresh_token: RefreshToken) -> Grantee | None:
-        p = provider()
-        account = p.db.session.get(Account, refresh_token.account_id)
+    def authenticate_user(self, refresh_token: ClaimedRefreshToken) -> Grantee | None:
+        account = active_account(refresh_token.account_id)
         # Authlib answers a None here with invalid_request; RFC 6749 §5.2 says invalid_grant.
-        if account is None or account.status != "active":
+        if account is None:
             raise InvalidGrantError("The account of this refresh token is not active.")
         if refresh_token.sid and load_session(refresh_token.sid) is None:
             # A session-bound token ends with its SSO session.
             raise InvalidGrantError("The session of this refresh token has ended.")
         return Grantee(
-            account=account,
+            account_id=account.id,
+            subject=account.subject,
             auth_time=refresh_token.auth_time,
             acr=refresh_token.acr,
             amr=refresh_token.amr,
@@ -228,7 +293,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             refresh_expires_at=refresh_token.expires_at,
         )
 
-    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+    def revoke_old_credential(self, refresh_token: ClaimedRefreshToken) -> None:
         """Nothing to do: the old token was marked rotated when it was claimed."""
 
 
@@ -246,7 +311,7 @@ def generate_token(
     scope = scope or ""
     access_token, ttl = issue_access_token(
         AccessTokenGrant(
-            sub=subject_for(user.account, client),
+            sub=subject_for(user.subject, client),
             client_id=client.client_id,
             scope=scope,
             auth_time=user.auth_time,
@@ -254,7 +319,7 @@ def generate_token(
             amr=user.amr,
             sid=user.sid,
             grant_id=user.grant_id,
-            account_ref=account_ref(user.account.id),
+            account_ref=account_ref(user.account_id),
         )
     )
     token = {
@@ -279,22 +344,28 @@ def save_token(token: dict, request) -> None:
     now = time.time()
     offline = "offline_access" in token["scope"].split()
     expires = user.refresh_expires_at or now + p.settings.tokens.refresh_token_ttl
-    p.db.session.add(
-        RefreshToken(
-            token_digest=digest(refresh),
-            family_id=user.grant_id,
-            client_id=request.client.client_id,
-            account_id=user.account.id,
-            scope=token["scope"],
-            sid=None if offline else user.sid,
-            auth_time=user.auth_time,
-            acr=user.acr,
-            amr=user.amr,
-            issued_at=now,
-            expires_at=expires,
-        )
+    session = p.db.session
+    # A Core INSERT in the transaction that claimed the old token: no ORM unit of work
+    # (flush, identity map) for a row nothing reads back in this request.
+    session.connection().execute(
+        INSERT_REFRESH_TOKEN,
+        {
+            "token_digest": digest(refresh),
+            "family_id": user.grant_id,
+            "client_id": request.client.client_id,
+            "account_id": user.account_id,
+            "scope": token["scope"],
+            "sid": None if offline else user.sid,
+            "auth_time": user.auth_time,
+            "acr": user.acr,
+            "amr": user.amr,
+            "issued_at": now,
+            "expires_at": expires,
+            "rotated_at": None,
+            "revoked_at": None,
+        },
     )
-    p.db.session.commit()
+    session.commit()
     g.issued_refresh = True
 
 
@@ -312,7 +383,7 @@ class IdTokenExtension:
         client: Client = grant.request.client
         alg = client.id_token_signed_response_alg
         claims = {
-            "sub": subject_for(user.account, client),
+            "sub": subject_for(user.subject, client),
             "aud": client.client_id,
             "auth_time": user.auth_time,
             "acr": user.acr,

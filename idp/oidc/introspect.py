@@ -9,7 +9,6 @@ from idp.oidc.grants import CLIENT_AUTH_METHODS
 from idp.oidc.issued import IssuedToken, find_token, token_account
 from idp.oidc.subject import subject_for
 from idp.provider import provider
-from idp.store.models import Client
 
 
 class TokenIntrospection(IntrospectionEndpoint):
@@ -38,10 +37,10 @@ class TokenIntrospection(IntrospectionEndpoint):
                     body[name] = token.claims[name]
         else:
             account = token_account(token)
-            client = provider().db.session.get(Client, token.client_id)
+            client = provider().clients.find(token.client_id)
             if account is None or client is None:
                 return {"active": False}
-            body["sub"] = subject_for(account, client)
+            body["sub"] = subject_for(account.subject, client)
             body["acr"] = token.row.acr
             body["auth_time"] = token.row.auth_time
         return body

@@ -17,20 +17,20 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from idp.provider import provider
-from idp.store.models import Account, Client
+from idp.store.models import Client
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def subject_for(account: Account, client: Client) -> str:
-    """The `sub` this client sees for this account."""
+def subject_for(subject: str, client: Client) -> str:
+    """The `sub` this client sees for the account whose own subject is `subject`."""
     if client.subject_type != "pairwise":
-        return account.subject
+        return subject
     sector = client.sector_identifier or ""
     salt = provider().settings.server.pairwise_salt.encode()
-    return _b64(hmac.new(salt, f"{sector}|{account.subject}".encode(), hashlib.sha256).digest())
+    return _b64(hmac.new(salt, f"{sector}|{subject}".encode(), hashlib.sha256).digest())
 
 
 @lru_cache(maxsize=4)

@@ -21,6 +21,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+"""Request methods counted by name; anything a client invents is counted as "other"."""
 REQUESTS = Counter("idp_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
 LATENCY = Histogram(
     "idp_http_request_duration_seconds", "HTTP request latency", ["endpoint"],
@@ -61,6 +63,11 @@ def _registry() -> CollectorRegistry | None:
 
 
 def init_app(app: Flask) -> None:
+    # Labelled children looked up once per label set: `labels()` validates and locks on
+    # every call, and this runs on every response.
+    latency: dict[str, object] = {}
+    requests: dict[tuple[str, str, int], object] = {}
+
     @app.before_request
     def _start_timer():
         g.started = time.perf_counter()
@@ -69,8 +76,15 @@ def init_app(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         endpoint = request.endpoint or "unknown"
         if endpoint != "ops.metrics" and "started" in g:
-            LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
-            REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+            elapsed = time.perf_counter() - g.started
+            if (timer := latency.get(endpoint)) is None:
+                timer = latency[endpoint] = LATENCY.labels(endpoint)
+            timer.observe(elapsed)
+            method = request.method if request.method in METHODS else "other"
+            key = (endpoint, method, response.status_code)
+            if (counter := requests.get(key)) is None:
+                counter = requests[key] = REQUESTS.labels(endpoint, key[1], str(key[2]))
+            counter.inc()
         return response
 
     @app.route("/metrics", endpoint="ops.metrics")

@@ -36,20 +36,24 @@ def allow_connect(url: str) -> None:
 def init_app(app: Flask, *, hsts: bool) -> None:
     """Add the security headers to every response."""
 
+    fixed = list(FIXED_HEADERS.items())
+    if hsts:
+        fixed.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        targets = " ".join(sorted(g.get("form_targets", ())))
-        policy = f"{CSP} {targets}".rstrip()
-        if sources := " ".join(sorted(g.get("connect_sources", ()))):
-            policy += f"; connect-src 'self' {sources}"
-        response.headers.setdefault("Content-Security-Policy", policy)
-        for name, value in FIXED_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if hsts:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
-        if response.mimetype == "text/html":
+        headers = response.headers
+        # A view's own value wins. One pass over the headers instead of a lookup per name:
+        # this runs on every response, the static documents included.
+        present = {name.lower() for name in headers.keys()}
+        if "content-security-policy" not in present:
+            targets = " ".join(sorted(g.get("form_targets", ())))
+            policy = f"{CSP} {targets}".rstrip()
+            if sources := " ".join(sorted(g.get("connect_sources", ()))):
+                policy += f"; connect-src 'self' {sources}"
+            headers.add("Content-Security-Policy", policy)
+        headers.extend([(name, value) for name, value in fixed if name.lower() not in present])
+        if response.mimetype == "text/html" and "cache-control" not in present:
             # Pages carry CSRF tokens and personal data: never cache them.
-            response.headers.setdefault("Cache-Control", "no-store")
+            headers.add("Cache-Control", "no-store")
         return response

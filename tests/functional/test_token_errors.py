@@ -266,6 +266,34 @@ def test_tokens_of_a_disabled_account_stop_working(flow, make_account, browser, 
     assert userinfo(browser, tokens["access_token"]).status_code == 401
 
 
+def test_a_removed_client_is_refused_once_the_registration_cache_checks(
+        flow, make_account, browser, provider):
+    """Registrations are kept in memory; `idp client remove` rewrites the stamp that every
+    process compares at most once a second, so the removal reaches every node."""
+    from idp.clients import announce_client_change
+    from idp.store.models import Client
+
+    tokens = tokens_for(flow, make_account)
+    assert refresh(browser, flow.portal, tokens["refresh_token"]).status_code == 200
+    with provider.db.begin() as session:  # what `idp client remove` does
+        session.delete(session.get(Client, flow.portal.client_id))
+    announce_client_change(provider.state)
+    time.sleep(provider.clients.check_seconds + 0.1)
+    assert_oauth_error(refresh(browser, flow.portal, tokens["refresh_token"]), 401,
+                       "invalid_client")
+    response, *_ = flow.authorize()
+    assert response.status_code == 400
+    assert "không hợp lệ" in response.get_data(as_text=True)
+
+
+def test_a_client_added_after_start_works_at_once(flow, make_account, make_portal, browser):
+    _, person = make_account()
+    tokens_for(flow, make_account, person=person)  # the first portal's registration is cached
+    other = Flow(browser, flow.settings, make_portal("portal-late"))
+    tokens = tokens_for(other, make_account, person=person)
+    assert refresh(browser, other.portal, tokens["refresh_token"]).status_code == 200
+
+
 def test_refresh_token_of_another_client_is_refused(flow, make_account, make_portal, browser):
     tokens = tokens_for(flow, make_account)
     other = make_portal("portal-b")

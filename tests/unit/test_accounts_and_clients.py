@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.accounts import AccountExists, create_account, validate_new_account
 from idp.cli import main
-from idp.clients import ClientRegistration, InvalidClient, register_client
+from idp.clients import CLIENTS_STAMP, ClientRegistration, InvalidClient, register_client
 from idp.identity import InvalidPerson
 from idp.security.passwords import PasswordHasher
 from idp.store.models import Account, Base, Client, OtpPhone
+from idp.store.state import SqlStateStore
 
 STRONG = "Lua-Thu#Ha-Noi-2024"
 PERSON = {
@@ -275,6 +276,9 @@ def test_client_add_list_show_remove(cli):
     assert shown_json["redirect_uris"] == ["https://portal-cli.gov.vn/cb"]
 
     assert "removed" in cli("client", "remove", "portal-cli").output
+    # Running providers are told to forget their cached registrations.
+    stamp = SqlStateStore(create_engine(f"sqlite:///{cli.database}")).get(CLIENTS_STAMP)
+    assert stamp is not None and stamp["v"]
     assert json.loads(cli("client", "list", "--json").output) == []
     missing = cli("client", "show", "portal-cli", ok=False)
     assert missing.exit_code != 0 and "no client 'portal-cli'" in missing.output
