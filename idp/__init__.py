@@ -13,6 +13,7 @@ from idp import errors, ops
 from idp.clients import RegisteredClients
 from idp.config import Settings, load_settings
 from idp.db import Database
+from idp.oidc.published import PublishedDocuments
 from idp.provider import Provider
 from idp.security import headers
 from idp.security.form_session import FormSessionInterface
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             app.extensions["idp.provider"].keys.maybe_reload()
 
     app.after_request(write_cookies)
+    app.wsgi_app = PublishedDocuments(app, app.wsgi_app)
     for name in ("idp", "connectors"):  # audit lines and connector latency
         logging.getLogger(name).setLevel(logging.INFO)
     return app

@@ -53,14 +53,15 @@ def provider_metadata(issuer: str) -> dict:
 
 
 @lru_cache(maxsize=4)
-def _document(issuer: str) -> bytes:
+def discovery_document(issuer: str) -> bytes:
+    """The discovery document of `issuer`, serialised once."""
     return json.dumps(provider_metadata(issuer), separators=(",", ":")).encode()
 
 
 @bp.route("/.well-known/openid-configuration")
 def discovery():
     return Response(
-        _document(provider().issuer),
+        discovery_document(provider().issuer),
         mimetype="application/json",
         headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
     )

@@ -62,11 +62,15 @@ def configure_logging(fmt: str, level: str) -> None:
     root.setLevel(level)
 
 
+def request_id_for(incoming: str) -> str:
+    """The id of a request: the caller's X-Request-ID when it is sane, else a new one."""
+    return incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _request_id():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        g.request_id = request_id_for(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

@@ -62,12 +62,24 @@ def _registry() -> CollectorRegistry | None:
     return registry
 
 
-def init_app(app: Flask) -> None:
-    # Labelled children looked up once per label set: `labels()` validates and locks on
-    # every call, and this runs on every response.
-    latency: dict[str, object] = {}
-    requests: dict[tuple[str, str, int], object] = {}
+# Labelled children looked up once per label set: `labels()` validates and locks on every
+# call, and this runs on every response.
+_latency: dict[str, object] = {}
+_requests: dict[tuple[str, str, int], object] = {}
 
+
+def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
+    """Count one answered request and its latency."""
+    if (timer := _latency.get(endpoint)) is None:
+        timer = _latency[endpoint] = LATENCY.labels(endpoint)
+    timer.observe(seconds)
+    key = (endpoint, method if method in METHODS else "other", status)
+    if (counter := _requests.get(key)) is None:
+        counter = _requests[key] = REQUESTS.labels(endpoint, key[1], str(status))
+    counter.inc()
+
+
+def init_app(app: Flask) -> None:
     @app.before_request
     def _start_timer():
         g.started = time.perf_counter()
@@ -76,15 +88,8 @@ def init_app(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         endpoint = request.endpoint or "unknown"
         if endpoint != "ops.metrics" and "started" in g:
-            elapsed = time.perf_counter() - g.started
-            if (timer := latency.get(endpoint)) is None:
-                timer = latency[endpoint] = LATENCY.labels(endpoint)
-            timer.observe(elapsed)
-            method = request.method if request.method in METHODS else "other"
-            key = (endpoint, method, response.status_code)
-            if (counter := requests.get(key)) is None:
-                counter = requests[key] = REQUESTS.labels(endpoint, key[1], str(key[2]))
-            counter.inc()
+            observe_request(endpoint, request.method, response.status_code,
+                            time.perf_counter() - g.started)
         return response
 
     @app.route("/metrics", endpoint="ops.metrics")
