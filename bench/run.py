@@ -1188,9 +1188,9 @@ def bare_argon2(repeats: int) -> list[float]:
     stored = hasher.hash(PASSWORD)
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()  # CPU time: what the hash costs the worker that runs it
         hasher.verify(stored, PASSWORD)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return times
 
 
@@ -1277,7 +1277,8 @@ def markdown_rows(results: list[LoadResult], login: dict | None, meta: dict) -> 
             f"| {date} | {setup} | login (pwd+OTP, {login['count']}× sequential) | "
             f"requests.Session, {login['http_requests']} HTTP requests each | "
             f"{1000 / login['median_ms']:,.1f} logins/s | {login['median_ms']:.1f} | "
-            f"{login['p99_ms']:.1f} | {login['errors']} | - | {login['other_cpu']:.2f} |")
+            f"{login['p99_ms']:.1f} | {login['errors']} | "
+            f"{login['server_cpu_ms_per_login']:.1f} | {login['other_cpu']:.2f} |")
         lines.append(
             f"| {date} | {setup} | argon2id verify in-process (m=19 MiB t=2 p=1) | "
             f"argon2-cffi, median of {login['argon2_count']} | - | "
@@ -1697,8 +1698,9 @@ def main(argv: list[str] | None = None) -> int:
                 for label, seconds in done.steps:
                     per_step.setdefault(label, []).append(seconds)
             wall = time.monotonic() - t0
-            other = ((busy_ticks() - all0 - provider.cpu_ticks() + server0
-                      - provider.db_cpu_ticks() + db0) / TICK
+            server_ticks = provider.cpu_ticks() - server0
+            db_ticks = provider.db_cpu_ticks() - db0
+            other = ((busy_ticks() - all0 - server_ticks - db_ticks) / TICK
                      - (sum(os.times()[:2]) - self0)) / wall
             bare = bare_argon2(args.logins)
             ordered = sorted(timings)
@@ -1714,12 +1716,20 @@ def main(argv: list[str] | None = None) -> int:
                 "steps_median_ms": {label: statistics.median(values) * 1000
                                     for label, values in per_step.items()},
                 "other_cpu": other,
+                # Server (gunicorn master + workers) and database CPU over all the logins,
+                # per login: the cost the target "≤ 1.1 × argon2id" is about.
+                "server_cpu_ms_per_login": server_ticks / TICK * 1000 / max(1, len(timings)),
+                "db_cpu_ms_per_login": db_ticks / TICK * 1000 / max(1, len(timings)),
             }
             summary["ratio"] = summary["median_ms"] / summary["argon2_median_ms"]
+            summary["cpu_ratio"] = ((summary["server_cpu_ms_per_login"]
+                                     + summary["db_cpu_ms_per_login"])
+                                    / summary["argon2_median_ms"])
             summary["rest_ms"] = summary["median_ms"] - summary["password_post_median_ms"]
             log(f"  login median {summary['median_ms']:.1f} ms (password POST "
-                f"{summary['password_post_median_ms']:.1f} ms), bare argon2id "
-                f"{summary['argon2_median_ms']:.1f} ms, ratio {summary['ratio']:.2f}, "
+                f"{summary['password_post_median_ms']:.1f} ms), server CPU "
+                f"{summary['server_cpu_ms_per_login']:.1f} ms per login, bare argon2id "
+                f"{summary['argon2_median_ms']:.1f} ms CPU, ratio {summary['ratio']:.2f}, "
                 f"errors {errors}, other work {other:.2f} cores")
             return summary
 
@@ -1795,8 +1805,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['rest_ms']:.1f} ms")
         print("  per HTTP request (median ms): " + ", ".join(
             f"{label} {ms:.1f}" for label, ms in s["steps_median_ms"].items()))
+        print(f"  server CPU per login: {s['server_cpu_ms_per_login']:.1f} ms (+ database "
+              f"{s['db_cpu_ms_per_login']:.1f} ms)")
         print(f"  bare argon2id verify in-process (m=19 MiB t=2 p=1): median "
-              f"{s['argon2_median_ms']:.1f} ms — login / argon2id = {s['ratio']:.2f}")
+              f"{s['argon2_median_ms']:.1f} ms CPU — login wall time / argon2id = "
+              f"{s['ratio']:.2f}; server + database CPU per login / argon2id = "
+              f"{s['cpu_ratio']:.2f} (target ≤ 1.1: "
+              f"{'met' if s['cpu_ratio'] <= 1.1 else 'NOT met'})")
     print()
     print("Comparison with DESIGN §8 (the references are quoted, not measured here):")
     ours = [r for r in results if r.name in REFERENCES]
@@ -1806,7 +1821,9 @@ def main(argv: list[str] | None = None) -> int:
     if login_summary:
         comparisons.append(
             f"login: median {login_summary['median_ms']:.1f} ms per full login, "
-            f"{login_summary['ratio']:.2f}× the argon2id verify measured here "
+            f"{login_summary['server_cpu_ms_per_login']:.1f} ms of server CPU "
+            f"({login_summary['cpu_ratio']:.2f}× the argon2id verify's CPU; wall time "
+            f"{login_summary['ratio']:.2f}×) measured here "
             f"({login_summary['argon2_median_ms']:.1f} ms) — reference: {REFERENCES['login']} "
             "(quoted from DESIGN §8, not measured here)")
     for line in comparisons:

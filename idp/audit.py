@@ -15,9 +15,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from flask import has_request_context, request
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from idp.ops.metrics import count_event
@@ -46,20 +48,35 @@ def row_digest(row: AuditEvent, prev_hash: str) -> str:
     return hashlib.sha256(f"{prev_hash}|{canonical}".encode()).hexdigest()
 
 
-def append_event(session: Session, row: AuditEvent) -> AuditEvent:
-    """Chain and add `row` inside the caller's transaction (which must commit it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK})
-    row.at = row.at or datetime.now(UTC)
-    session.add(row)
-    session.flush()  # takes SQLite's write lock before the predecessor is read
-    prev = session.scalar(
-        select(AuditEvent.row_hash).where(AuditEvent.id < row.id)
-        .order_by(AuditEvent.id.desc()).limit(1)
-    ) or ""
-    row.prev_hash = prev
-    row.row_hash = row_digest(row, prev)
-    return row
+_events = AuditEvent.__table__
+# Built once (see idp/oidc/grants.py): a login appends several events.
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:key)")
+_INSERT_EVENT = insert(_events).returning(_events.c.id)
+_PREVIOUS_HASH = (
+    select(_events.c.row_hash)
+    .where(_events.c.id < bindparam("row_id"))
+    .order_by(_events.c.id.desc())
+    .limit(1)
+)
+_SEAL_EVENT = (
+    update(_events)
+    .where(_events.c.id == bindparam("row_id"))
+    .values(prev_hash=bindparam("prev"), row_hash=bindparam("hash"))
+)
+
+
+def append_event(connection: Connection, values: dict) -> int:
+    """Chain and insert one event inside the caller's transaction (which must commit it);
+    `values` are the AuditEvent columns but id and the hashes. Returns the new id."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_CHAIN, {"key": AUDIT_LOCK})
+    # The insert comes first: on SQLite it takes the write lock before the predecessor is read.
+    unsealed = {**values, "prev_hash": "", "row_hash": ""}
+    row_id = connection.execute(_INSERT_EVENT, unsealed).scalar_one()
+    prev = connection.execute(_PREVIOUS_HASH, {"row_id": row_id}).scalar() or ""
+    digest = row_digest(SimpleNamespace(id=row_id, **values), prev)
+    connection.execute(_SEAL_EVENT, {"row_id": row_id, "prev": prev, "hash": digest})
+    return row_id
 
 
 def record_event(
@@ -77,13 +94,13 @@ def record_event(
     if has_request_context():
         ip = request.remote_addr
         user_agent = (request.user_agent.string or "")[:300]
-    row = AuditEvent(
-        event=event, result=result, account_id=account_id, client_id=client_id, actor=actor,
-        actor_role=actor_role, ip=ip, user_agent=user_agent, detail=detail,
-        at=datetime.now(UTC),
-    )
-    with provider().db.begin() as session:
-        append_event(session, row)
+    values = {
+        "at": datetime.now(UTC), "event": event, "result": result, "account_id": account_id,
+        "client_id": client_id, "actor": actor, "actor_role": actor_role, "ip": ip,
+        "user_agent": user_agent, "detail": detail,
+    }
+    with provider().db.engine.begin() as connection:
+        append_event(connection, values)
     count_event(event, result)
     log.info("%s %s account=%s client=%s actor=%s", event, result, account_id, client_id, actor)
 

@@ -6,10 +6,12 @@ import json
 import sys
 
 import click
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from idp.config import ConfigError, Settings, load_settings
 from idp.db import make_engine
+from keys.base import SigningKeyError
 
 
 class Context:
@@ -35,7 +37,19 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group()
+class OperatorCommands(click.Group):
+    """Failures an operator can fix end in one clear line (exit 1), not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SigningKeyError as exc:
+            raise click.ClickException(f"signing keys: {exc}") from None
+        except OperationalError as exc:
+            raise click.ClickException(f"cannot use the database: {exc.orig}") from None
+
+
+@click.group(cls=OperatorCommands)
 @click.option("--config", "config_path", envvar="IDP_CONFIG", type=click.Path(dir_okay=False),
               help="TOML configuration file (default: $IDP_CONFIG).")
 @click.pass_context

@@ -71,7 +71,9 @@ class KeyRing:
         try:
             return self._loaded().signing[alg]
         except KeyError:
-            raise SigningKeyError(f"no current {alg} signing key; run ensure_keys") from None
+            raise SigningKeyError(
+                f"no current {alg} signing key; create it with `idp db upgrade`"
+            ) from None
 
     def jwks_json(self) -> bytes:
         """The published JWKS document (next, current, retired-not-yet-unpublished keys)."""

@@ -102,7 +102,9 @@ def rotate(
         if not upcoming:
             # Creating and activating a key at once would sign with a key no
             # relying party has fetched yet.
-            raise SigningKeyError(f"no next {alg} key to activate; run ensure_keys first")
+            raise SigningKeyError(
+                f"no next {alg} key to activate; create one with `idp db upgrade`"
+            )
         for row in current:
             row.state, row.retired_at, row.unpublish_at = RETIRED, now, unpublish_at
             changes.append(KeyChange(row.kid, alg, CURRENT, RETIRED))

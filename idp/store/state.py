@@ -12,7 +12,7 @@ import random
 import time
 from typing import Protocol
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError as SQLOperationalError
@@ -69,7 +69,12 @@ def _dumps(value: dict) -> str:
 
 
 class SqlStateStore:
-    """State entries in the `state_entries` table; expired rows are purged lazily."""
+    """State entries in the `state_entries` table; expired rows are purged lazily.
+
+    Every statement is built once with bound parameters: a request only binds
+    values (building and cache-keying a statement per call cost more than
+    running it, and a login makes a few dozen of these calls).
+    """
 
     PURGE_EVERY = 200  # one write in this many also deletes expired rows
 
@@ -77,29 +82,60 @@ class SqlStateStore:
         self.engine = engine
         self.prefix = prefix
         dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
-        self._insert = dialect.insert
+        e = StateEntry
+        key, now = bindparam("k"), bindparam("now")
+        put = dialect.insert(e).values(
+            key=key, value=bindparam("v"), counter=0, expires_at=bindparam("exp")
+        )
+        self._put = put.on_conflict_do_update(
+            index_elements=[e.key],
+            set_={"value": put.excluded.value, "expires_at": put.excluded.expires_at,
+                  "counter": 0},
+        )
+        self._delete_expired_key = delete(e).where(e.key == key, e.expires_at <= now)
+        self._add = put.on_conflict_do_nothing()
+        self._get = select(e.value).where(e.key == key, e.expires_at > now)
+        self._get_many = select(e.key, e.value).where(
+            e.key.in_(bindparam("keys", expanding=True)), e.expires_at > now
+        )
+        self._take = delete(e).where(e.key == key).returning(e.value, e.expires_at)
+        self._delete = delete(e).where(e.key == key)
+        expired = e.expires_at <= now
+        incr = dialect.insert(e).values(
+            key=key, value=None, counter=1, expires_at=bindparam("exp")
+        )
+        self._incr = incr.on_conflict_do_update(
+            index_elements=[e.key],
+            set_={
+                "counter": case((expired, 1), else_=e.counter + 1),
+                "expires_at": case((expired, incr.excluded.expires_at), else_=e.expires_at),
+            },
+        ).returning(e.counter)
+        self._count = select(e.counter).where(e.key == key, e.expires_at > now)
+        member = dialect.insert(e).values(
+            key=key, set_key=bindparam("set"), value=None, counter=0,
+            expires_at=bindparam("exp"),
+        )
+        self._add_member = member.on_conflict_do_update(
+            index_elements=[e.key], set_={"expires_at": member.excluded.expires_at}
+        )
+        self._members = select(e.key).where(e.set_key == bindparam("set"), e.expires_at > now)
+        self._purge = delete(e).where(e.expires_at <= now)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
 
-    def _run(self, statement, fetch=lambda result: result.rowcount):
+    def _run(self, statement, params=None, fetch=lambda result: result.rowcount):
         """Execute in its own transaction; `fetch` reads the result before the commit."""
         try:
             with self.engine.begin() as connection:
-                return fetch(connection.execute(statement))
+                return fetch(connection.execute(statement, params))
         except SQLOperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
 
     def put(self, key: str, value: dict, ttl: float) -> None:
-        expires = time.time() + ttl
-        stmt = self._insert(StateEntry).values(
-            key=self._key(key), value=_dumps(value), counter=0, expires_at=expires
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[StateEntry.key],
-            set_={"value": stmt.excluded.value, "expires_at": expires, "counter": 0},
-        )
-        self._run(stmt)
+        self._run(self._put, {"k": self._key(key), "v": _dumps(value),
+                              "exp": time.time() + ttl})
         self._maybe_purge()
 
     def add(self, key: str, value: dict, ttl: float) -> bool:
@@ -107,102 +143,60 @@ class SqlStateStore:
         full_key = self._key(key)
         try:
             with self.engine.begin() as connection:
-                connection.execute(
-                    delete(StateEntry).where(
-                        StateEntry.key == full_key, StateEntry.expires_at <= now
-                    )
+                connection.execute(self._delete_expired_key, {"k": full_key, "now": now})
+                result = connection.execute(
+                    self._add, {"k": full_key, "v": _dumps(value), "exp": now + ttl}
                 )
-                stmt = self._insert(StateEntry).values(
-                    key=full_key, value=_dumps(value), counter=0, expires_at=now + ttl
-                )
-                result = connection.execute(stmt.on_conflict_do_nothing())
                 return result.rowcount == 1
         except SQLOperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
 
     def get(self, key: str) -> dict | None:
-        row = self._run(
-            select(StateEntry.value).where(
-                StateEntry.key == self._key(key), StateEntry.expires_at > time.time()
-            ),
-            lambda result: result.first(),
-        )
+        row = self._run(self._get, {"k": self._key(key), "now": time.time()},
+                        lambda result: result.first())
         return json.loads(row[0]) if row and row[0] is not None else None
 
     def get_many(self, keys: list[str]) -> list[dict | None]:
         if not keys:
             return []
         full = [self._key(key) for key in keys]
-        rows = self._run(
-            select(StateEntry.key, StateEntry.value).where(
-                StateEntry.key.in_(list(dict.fromkeys(full))),
-                StateEntry.expires_at > time.time(),
-            ),
-            lambda result: result.all(),
-        )
+        rows = self._run(self._get_many,
+                         {"keys": list(dict.fromkeys(full)), "now": time.time()},
+                         lambda result: result.all())
         found = {key: value for key, value in rows if value is not None}
         return [json.loads(found[key]) if key in found else None for key in full]
 
     def take(self, key: str) -> dict | None:
-        row = self._run(
-            delete(StateEntry)
-            .where(StateEntry.key == self._key(key))
-            .returning(StateEntry.value, StateEntry.expires_at),
-            lambda result: result.first(),
-        )
+        row = self._run(self._take, {"k": self._key(key)}, lambda result: result.first())
         if row is None or row[1] <= time.time() or row[0] is None:
             return None
         return json.loads(row[0])
 
     def delete(self, key: str) -> None:
-        self._run(delete(StateEntry).where(StateEntry.key == self._key(key)))
+        self._run(self._delete, {"k": self._key(key)})
 
     def incr(self, key: str, ttl: float) -> int:
         now = time.time()
-        stmt = self._insert(StateEntry).values(
-            key=self._key(key), value=None, counter=1, expires_at=now + ttl
-        )
-        expired = StateEntry.expires_at <= now
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[StateEntry.key],
-            set_={
-                "counter": case((expired, 1), else_=StateEntry.counter + 1),
-                "expires_at": case((expired, now + ttl), else_=StateEntry.expires_at),
-            },
-        ).returning(StateEntry.counter)
-        return int(self._run(stmt, lambda result: result.scalar_one()))
+        params = {"k": self._key(key), "now": now, "exp": now + ttl}
+        return int(self._run(self._incr, params, lambda result: result.scalar_one()))
 
     def count(self, key: str) -> int:
-        value = self._run(
-            select(StateEntry.counter).where(
-                StateEntry.key == self._key(key), StateEntry.expires_at > time.time()
-            ),
-            lambda result: result.scalar(),
-        )
+        value = self._run(self._count, {"k": self._key(key), "now": time.time()},
+                          lambda result: result.scalar())
         return int(value or 0)
 
     def add_member(self, key: str, member: str, ttl: float) -> None:
         full_key = self._key(key)
-        expires = time.time() + ttl
-        stmt = self._insert(StateEntry).values(
-            key=f"{full_key}\x1f{member}", set_key=full_key, value=None, counter=0,
-            expires_at=expires,
-        )
-        self._run(stmt.on_conflict_do_update(
-            index_elements=[StateEntry.key], set_={"expires_at": expires}
-        ))
+        self._run(self._add_member, {"k": f"{full_key}\x1f{member}", "set": full_key,
+                                     "exp": time.time() + ttl})
 
     def remove_member(self, key: str, member: str) -> None:
-        self._run(delete(StateEntry).where(StateEntry.key == f"{self._key(key)}\x1f{member}"))
+        self._run(self._delete, {"k": f"{self._key(key)}\x1f{member}"})
 
     def members(self, key: str) -> set[str]:
         full_key = self._key(key)
-        rows = self._run(
-            select(StateEntry.key).where(
-                StateEntry.set_key == full_key, StateEntry.expires_at > time.time()
-            ),
-            lambda result: result.scalars().all(),
-        )
+        rows = self._run(self._members, {"set": full_key, "now": time.time()},
+                         lambda result: result.scalars().all())
         return {row[len(full_key) + 1:] for row in rows}
 
     def ping(self) -> None:
@@ -210,11 +204,11 @@ class SqlStateStore:
 
     def _maybe_purge(self) -> None:
         if random.randrange(self.PURGE_EVERY) == 0:  # noqa: S311 - not security relevant
-            self._run(delete(StateEntry).where(StateEntry.expires_at <= time.time()))
+            self.purge_expired()
 
     def purge_expired(self) -> int:
         """Delete every expired entry now; returns how many went."""
-        return self._run(delete(StateEntry).where(StateEntry.expires_at <= time.time()))
+        return self._run(self._purge, {"now": time.time()})
 
     def expire_now(self, key: str) -> None:
         """Test hook: make an entry expire immediately (as if its time had passed)."""

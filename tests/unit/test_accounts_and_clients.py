@@ -17,7 +17,7 @@ from idp.cli import main
 from idp.clients import CLIENTS_STAMP, ClientRegistration, InvalidClient, register_client
 from idp.identity import InvalidPerson
 from idp.security.passwords import PasswordHasher
-from idp.store.models import Account, Base, Client, OtpPhone
+from idp.store.models import Account, Base, Client, OtpPhone, SigningKey
 from idp.store.state import SqlStateStore
 
 STRONG = "Lua-Thu#Ha-Noi-2024"
@@ -330,6 +330,24 @@ def test_account_add_refuses_bad_data_listing_fields(cli):
     assert "weak" not in result.output
     with _db(cli.database) as db:
         assert db.scalars(select(Account)).all() == []
+
+
+def test_operator_errors_are_one_line_not_a_traceback(cli, tmp_path):
+    with _db(cli.database) as db:  # a database whose keys were never created
+        db.execute(SigningKey.__table__.delete())
+        db.commit()
+    rotated = cli("keys", "rotate", ok=False)
+    assert rotated.exit_code == 1
+    assert "signing keys: no next" in rotated.output and "idp db upgrade" in rotated.output
+    assert "Traceback" not in rotated.output
+
+    unreachable = tmp_path / "unreachable.toml"
+    unreachable.write_text(_config_text("idp.sqlite3").replace(
+        'url = "sqlite:///idp.sqlite3"',
+        'url = "postgresql+psycopg://nobody@127.0.0.1:9/none"'), encoding="utf-8")
+    listed = CliRunner().invoke(main, ["--config", str(unreachable), "keys", "list"])
+    assert listed.exit_code == 1
+    assert "cannot use the database" in listed.output and "Traceback" not in listed.output
 
 
 def test_keys_rotate_then_list(cli):

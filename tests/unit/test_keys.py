@@ -281,11 +281,11 @@ def test_failed_reload_keeps_the_loaded_keys(sessions, backend, clock):
 
 
 def test_without_keys_rotate_and_ring_say_what_to_do(sessions, backend, clock):
-    with sessions.begin() as session, pytest.raises(SigningKeyError, match="ensure_keys"):
+    with sessions.begin() as session, pytest.raises(SigningKeyError, match="idp db upgrade"):
         rotate(session, backend, max_token_ttl=TOKEN_TTL)
     with sessions.begin() as session, pytest.raises(ValueError, match="max_token_ttl"):
         rotate(session, backend, max_token_ttl=0)
-    with pytest.raises(SigningKeyError, match="ensure_keys"):
+    with pytest.raises(SigningKeyError, match="idp db upgrade"):
         make_ring(sessions, backend, clock).signing_key("ES256")
 
 
