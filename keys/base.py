@@ -47,6 +47,10 @@ class KeyBackend(Protocol):
         """Turn a stored private key back into a joserfc key that signs with `alg`."""
         ...
 
+    def destroy(self, stored_private: str, alg: str) -> None:
+        """Delete a key this backend made, now that no token it signed is still valid."""
+        ...
+
 
 def check_alg(alg: str) -> None:
     """Refuse an algorithm the provider does not sign with."""

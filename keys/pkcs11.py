@@ -155,6 +155,19 @@ class _Token:
             )
         )
 
+    def destroy(self, label: str) -> None:
+        """Delete both halves of the key pair `label` from the token (none left: done)."""
+
+        def remove(session: pkcs11.Session) -> None:
+            for object_class in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+                self._objects.pop((label, object_class), None)
+                for found in session.get_objects(
+                    {Attribute.CLASS: object_class, Attribute.LABEL: label}
+                ):
+                    found.destroy()
+
+        self._run(remove)
+
     def _run(self, operation: Callable[[pkcs11.Session], _T]) -> _T:
         with self._lock:
             try:
@@ -324,6 +337,11 @@ class Pkcs11KeyBackend:
         label, public = self._token.generate(alg)
         key = _public_jwk(public, alg)
         return label, key.as_dict(private=False, kid=key.thumbprint())
+
+    def destroy(self, stored_private: str, alg: str) -> None:
+        """Delete the key pair labelled `stored_private` from the token."""
+        check_alg(alg)
+        self._token.destroy(stored_private)
 
     def load_private(self, stored_private: str, alg: str) -> Key:
         """A joserfc key for `alg` that signs with the token's key labelled `stored_private`.

@@ -110,7 +110,7 @@ def rotate(
             changes.append(KeyChange(row.kid, alg, CURRENT, RETIRED))
         changes.append(_activate(upcoming[0], now))
         changes.append(_create(session, backend, alg, NEXT, now))
-    changes.extend(_purge(session, now))
+    changes.extend(_purge(session, backend, now))
     session.flush()
     return changes
 
@@ -173,13 +173,18 @@ def _activate(row: SigningKey, now: datetime) -> KeyChange:
     return KeyChange(row.kid, row.alg, NEXT, CURRENT)
 
 
-def _purge(session: Session, now: datetime) -> list[KeyChange]:
-    """Delete retired keys no longer published: no unexpired token needs them."""
+def _purge(session: Session, backend: KeyBackend, now: datetime) -> list[KeyChange]:
+    """Delete retired keys no longer published: no unexpired token needs them. Keys the
+    backend made are deleted where they live too (an HSM's objects); if that fails, the
+    rotation fails and nothing is deleted, so the next rotation tries again."""
     gone = session.execute(
-        select(SigningKey.kid, SigningKey.alg).where(
+        select(SigningKey.kid, SigningKey.alg, SigningKey.backend, SigningKey.private_key).where(
             SigningKey.state == RETIRED, SigningKey.unpublish_at <= now
         )
     ).all()
+    for _kid, alg, made_by, stored in gone:
+        if made_by == backend.name:
+            backend.destroy(stored, alg)
     if gone:
-        session.execute(delete(SigningKey).where(SigningKey.kid.in_([kid for kid, _ in gone])))
-    return [KeyChange(kid, alg, RETIRED, None) for kid, alg in gone]
+        session.execute(delete(SigningKey).where(SigningKey.kid.in_([row.kid for row in gone])))
+    return [KeyChange(row.kid, row.alg, RETIRED, None) for row in gone]

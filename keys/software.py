@@ -50,6 +50,9 @@ class SoftwareKeyBackend:
         )
         return pem.decode("ascii"), key.as_dict(private=False, kid=key.thumbprint())
 
+    def destroy(self, stored_private: str, alg: str) -> None:
+        """Nothing to do: the encrypted key lives only in the database row being deleted."""
+
     def load_private(self, stored_private: str, alg: str) -> Key:
         """Decrypt a stored PEM into a joserfc key limited to `alg` and signatures.
 

@@ -46,7 +46,8 @@ def free_port() -> int:
 
 def wait_for(url: str, seconds: float = 90, process: subprocess.Popen | None = None,
              log: Path | None = None) -> None:
-    """Wait until `url` answers; fail at once with the server's log if it died.
+    """Wait until `url` answers; fail at once with the server's log if it died, and stop a
+    server that never answers (so a failed start leaves no process behind).
 
     The first start in a fresh checkout compiles every module, which on a busy
     two-core machine can take tens of seconds: hence the generous default.
@@ -62,6 +63,9 @@ def wait_for(url: str, seconds: float = 90, process: subprocess.Popen | None = N
                 raise RuntimeError(
                     f"server for {url} exited ({process.returncode}):\n{output}") from None
             if time.monotonic() > deadline:
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=15)
                 raise
             time.sleep(0.2)
 

@@ -6,20 +6,23 @@ rules are in `recovery`. The login then completes like any other.
 
 from __future__ import annotations
 
-from flask import abort, make_response, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 
 from connectors.base import ConnectorUnavailable
 from idp.account.recovery import MESSAGES, PhoneCheck, check_new_phone, recover_phone
 from idp.account.web import bp
-from idp.errors import error_page
 from idp.identity import InvalidField, normalize_phone
-from idp.interaction import Interaction, load_interaction
+from idp.interaction import Interaction
 from idp.levels import PASSWORD_SMS_AMR
-from idp.login.views import EXPIRED_INTERACTION, second_factor_exhausted, second_factor_passed
+from idp.login.outcome import (
+    current_login,
+    pending_account,
+    second_factor_exhausted,
+    second_factor_passed,
+)
 from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, render_otp_page, send_otp
 from idp.provider import provider
 from idp.security.headers import allow_form_target
-from idp.sessions import browser_id
 from idp.store.models import Account
 
 PURPOSE = "đổi số điện thoại nhận OTP"
@@ -27,15 +30,8 @@ PURPOSE = "đổi số điện thoại nhận OTP"
 
 def _login() -> tuple[Interaction, Account]:
     """This browser's login, past its password step (else back to the password page)."""
-    interaction = load_interaction(request.values.get("tx", ""), browser_id())
-    if interaction is None:
-        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
-    if interaction.pending_account_id is None:
-        abort(redirect(url_for("login.password", tx=interaction.id)))
-    account = provider().db.session.get(Account, interaction.pending_account_id)
-    if account is None:
-        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
-    return interaction, account
+    interaction = current_login()
+    return interaction, pending_account(interaction)
 
 
 def _form(interaction: Interaction, phone: str = "", error: str | None = None,

@@ -15,7 +15,7 @@ import pyotp
 from sqlalchemy.orm import Session
 
 from idp.helpdesk.staff import check_username, find_staff, totp_secret
-from idp.login.throttle import Throttle
+from idp.login.throttle import Throttle, verify_login_password
 from idp.provider import provider
 from idp.store.models import StaffMember
 
@@ -40,21 +40,13 @@ def check_password(session: Session, username: str, password: str, ip: str | Non
         return PasswordCheck.IP_LIMITED, None, "ip_limit"
     staff = find_staff(session, username) if check_username(username) else None
     is_throttled = STAFF.throttled(username)
-    if staff is None:
-        p.passwords.dummy_verify(password)
-        valid = False
-    else:
-        valid = p.passwords.verify(staff.password_hash, password)
-    if not valid or is_throttled or staff is None or staff.status != "active":
+    reason = verify_login_password(
+        session, staff, password, throttled=is_throttled, status_prefix="staff"
+    )
+    if reason != "ok":
         if not is_throttled:
             STAFF.record_failure(username)
-        reason = "throttled" if is_throttled else "bad_credentials"
-        if staff is not None and staff.status != "active":
-            reason = f"staff_{staff.status}"
         return PasswordCheck.REJECTED, None, reason
-    if p.passwords.needs_rehash(staff.password_hash):
-        staff.password_hash = p.passwords.hash(password)
-        session.commit()
     return PasswordCheck.OK, staff, "ok"
 
 

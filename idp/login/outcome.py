@@ -1,9 +1,38 @@
-"""What a finished login does to the browser's SSO session (shared by every login method)."""
+"""A login in progress and how it ends: the SSO session, the audit, the way back to the
+portal. Shared by every login method (password + OTP, USB token, SIM signature, recovery)."""
 
 from __future__ import annotations
 
+import time
+
+from flask import abort, make_response, redirect, request, url_for
+
+from idp.audit import record_event
+from idp.errors import error_page
+from idp.interaction import (
+    Authentication,
+    Interaction,
+    end_interaction,
+    load_interaction,
+    save_interaction,
+)
+from idp.levels import PASSWORD_SMS_LEVEL, login_acr
+from idp.login.password import record_login_failure
 from idp.oidc.backchannel import notify_portals
-from idp.sessions import SsoSession, create_session, current_session, end_session, reauthenticate
+from idp.provider import provider
+from idp.sessions import (
+    SsoSession,
+    browser_id,
+    create_session,
+    current_session,
+    end_session,
+    reauthenticate,
+)
+from idp.store.models import Account
+
+EXPIRED_INTERACTION = (
+    "Phiên đăng nhập đã hết hạn hoặc không hợp lệ. Vui lòng quay lại cổng dịch vụ và đăng nhập lại."
+)
 
 
 def start_login_session(account_id: int, now: int, acr: str, amr: list[str]) -> SsoSession:
@@ -15,3 +44,54 @@ def start_login_session(account_id: int, now: int, acr: str, amr: list[str]) -> 
     if previous is not None and (ended := end_session(previous.sid)) is not None:
         notify_portals(ended)
     return create_session(account_id, now, acr, amr)
+
+
+def current_login() -> Interaction:
+    """This browser's login named by `tx`, or a Vietnamese 400 page."""
+    interaction = load_interaction(request.values.get("tx", ""), browser_id())
+    if interaction is None:
+        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
+    return interaction
+
+
+def pending_account(interaction: Interaction) -> Account:
+    """The account whose password this login checked (else back to the password step)."""
+    if interaction.pending_account_id is None:
+        abort(redirect(url_for("login.password", tx=interaction.id)))
+    account = provider().db.session.get(Account, interaction.pending_account_id)
+    if account is None:
+        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
+    return account
+
+
+def finish_login(interaction: Interaction):
+    """Hand the browser back: to the portal's authorization, or to the provider's own page."""
+    if interaction.return_to:
+        end_interaction(interaction)
+        return redirect(interaction.return_to, 303)
+    return redirect(url_for("oidc.resume", tx=interaction.id), 303)
+
+
+def second_factor_passed(interaction: Interaction, account: Account, amr: list[str],
+                         method: str, step: str):
+    """Password and second factor (SMS code or app code) passed: start the session, go on."""
+    record_event(step, "success", account_id=account.id, client_id=interaction.client_id)
+    now = int(time.time())
+    # Password plus any second factor offered here is a level-2 method.
+    acr = login_acr(account.ial, PASSWORD_SMS_LEVEL)
+    session = start_login_session(account.id, now, acr, amr)
+    interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
+    interaction.pending_account_id = None
+    save_interaction(interaction)
+    record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
+                 method=method, acr=acr)
+    return finish_login(interaction)
+
+
+def second_factor_exhausted(interaction: Interaction, account: Account):
+    """Too many wrong codes: the whole login ends and counts as a failed login for this
+    CCCD, so retrying the password never buys more guesses."""
+    end_interaction(interaction)
+    record_login_failure(account.cccd, request.remote_addr)
+    return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. Vui lòng quay lại "
+                      "cổng dịch vụ và đăng nhập lại từ đầu.")

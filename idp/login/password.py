@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.audit import record_event
-from idp.login.throttle import Throttle
+from idp.login.throttle import Throttle, verify_login_password
 from idp.provider import provider
 from idp.store.models import Account
 
@@ -66,26 +66,17 @@ def check_password_login(
 
     account = session.scalar(select(Account).where(Account.cccd == cccd))
     throttled = CITIZENS.throttled(cccd)
-    if account is None:
-        p.passwords.dummy_verify(password)
-        valid = False
-    else:
-        valid = p.passwords.verify(account.password_hash, password)
-
-    if not valid or throttled or account is None or account.status != "active":
+    reason = verify_login_password(
+        session, account, password, throttled=throttled, status_prefix="account"
+    )
+    if reason != "ok":
         if not throttled:
             record_login_failure(cccd, ip)
-        reason = "throttled" if throttled else "bad_credentials"
-        if account is not None and account.status != "active":
-            reason = f"account_{account.status}"
         record_event(
             "login.password", "failure", account_id=account.id if account else None, reason=reason
         )
         return PasswordResult(PasswordOutcome.REJECTED)
 
     CITIZENS.forgive(cccd)
-    if p.passwords.needs_rehash(account.password_hash):
-        account.password_hash = p.passwords.hash(password)
-        session.commit()
     record_event("login.password", "success", account_id=account.id)
     return PasswordResult(PasswordOutcome.OK, account)

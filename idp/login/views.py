@@ -3,15 +3,12 @@ the rules live in `password`, `idp.otp` and `idp.sessions`."""
 
 from __future__ import annotations
 
-import time
-
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import (
     Blueprint,
     Response,
     abort,
-    make_response,
     redirect,
     render_template,
     request,
@@ -24,19 +21,21 @@ from idp.audit import record_event
 from idp.errors import error_page
 from idp.identity import mask_phone
 from idp.interaction import (
-    Authentication,
     Interaction,
     end_interaction,
-    load_interaction,
     save_interaction,
 )
-from idp.levels import PASSWORD_SMS_AMR, PASSWORD_SMS_LEVEL, login_acr
-from idp.login.outcome import start_login_session
+from idp.levels import PASSWORD_SMS_AMR
+from idp.login.outcome import (
+    current_login,
+    pending_account,
+    second_factor_exhausted,
+    second_factor_passed,
+)
 from idp.login.password import (
     PasswordOutcome,
     captcha_required,
     check_password_login,
-    record_login_failure,
 )
 from idp.oidc.authorize import answer_with_error, validated_grant
 from idp.oidc.claims import consent_lines
@@ -52,9 +51,6 @@ from idp.otp import (
 from idp.provider import provider
 from idp.security.captcha import captcha_image, check_captcha, new_captcha
 from idp.security.headers import allow_form_target
-from idp.sessions import (
-    browser_id,
-)
 from idp.store.models import Account, Consent, OtpPhone
 
 bp = Blueprint("login", __name__)
@@ -63,16 +59,6 @@ REJECTED = (
     "Số định danh hoặc mật khẩu không đúng, hoặc tài khoản đang tạm khóa do nhập sai nhiều lần. "
     "Vui lòng kiểm tra lại hoặc thử lại sau ít phút."
 )
-EXPIRED_INTERACTION = (
-    "Phiên đăng nhập đã hết hạn hoặc không hợp lệ. Vui lòng quay lại cổng dịch vụ và đăng nhập lại."
-)
-
-
-def _interaction() -> Interaction:
-    interaction = load_interaction(request.values.get("tx", ""), browser_id())
-    if interaction is None:
-        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
-    return interaction
 
 
 def _field(name: str, limit: int) -> str:
@@ -82,7 +68,7 @@ def _field(name: str, limit: int) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def password():
     """Step 1: CCCD and password (and a captcha after repeated failures)."""
-    interaction = _interaction()
+    interaction = current_login()
     hint = interaction.params.get("login_hint", "")
     if request.method == "GET":
         return _password_page(interaction, cccd=hint if hint.isdigit() else "")
@@ -122,14 +108,6 @@ def password():
     return redirect(url_for(".otp", tx=interaction.id), 303)
 
 
-def finish_login(interaction: Interaction):
-    """Hand the browser back: to the portal's authorization, or to the provider's own page."""
-    if interaction.return_to:
-        end_interaction(interaction)
-        return redirect(interaction.return_to, 303)
-    return redirect(url_for("oidc.resume", tx=interaction.id), 303)
-
-
 def _password_page(interaction: Interaction, cccd: str, error: str | None = None,
                    status: int = 200):
     needs_captcha = bool(cccd) and captcha_required(cccd, request.remote_addr)
@@ -142,45 +120,11 @@ def _password_page(interaction: Interaction, cccd: str, error: str | None = None
     ), status
 
 
-def _pending_account(interaction: Interaction) -> Account:
-    if interaction.pending_account_id is None:
-        abort(redirect(url_for(".password", tx=interaction.id)))
-    account = provider().db.session.get(Account, interaction.pending_account_id)
-    if account is None:
-        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
-    return account
-
-
-def second_factor_passed(interaction: Interaction, account: Account, amr: list[str],
-                         method: str, step: str):
-    """Password and second factor (SMS code or app code) passed: start the session, go on."""
-    record_event(step, "success", account_id=account.id, client_id=interaction.client_id)
-    now = int(time.time())
-    # Password plus any second factor offered here is a level-2 method.
-    acr = login_acr(account.ial, PASSWORD_SMS_LEVEL)
-    session = start_login_session(account.id, now, acr, amr)
-    interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
-    interaction.pending_account_id = None
-    save_interaction(interaction)
-    record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
-                 method=method, acr=acr)
-    return finish_login(interaction)
-
-
-def second_factor_exhausted(interaction: Interaction, account: Account):
-    """Too many wrong codes: the whole login ends and counts as a failed login for this
-    CCCD, so retrying the password never buys more guesses."""
-    end_interaction(interaction)
-    record_login_failure(account.cccd, request.remote_addr)
-    return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. Vui lòng quay lại "
-                      "cổng dịch vụ và đăng nhập lại từ đầu.")
-
-
 @bp.route("/login/otp", methods=["GET", "POST"])
 def otp():
     """Step 2: the 6-digit code sent to the account's OTP phone."""
-    interaction = _interaction()
-    account = _pending_account(interaction)
+    interaction = current_login()
+    account = pending_account(interaction)
     if request.method == "GET":
         return _otp_page(interaction)
     result = check_otp(interaction.id, _field("otp", 12))
@@ -200,8 +144,8 @@ def otp():
 @bp.route("/login/totp", methods=["POST"])
 def totp():
     """Step 2 with the code of the authenticator app instead of the SMS code."""
-    interaction = _interaction()
-    account = _pending_account(interaction)
+    interaction = current_login()
+    account = pending_account(interaction)
     if account.totp_secret is None:
         return redirect(url_for(".otp", tx=interaction.id), 303)
     p = provider()
@@ -221,8 +165,8 @@ def totp():
 @bp.route("/login/otp/resend", methods=["POST"])
 def resend_otp():
     """Send a new code, to the chosen phone of the account (never to a typed number)."""
-    interaction = _interaction()
-    account = _pending_account(interaction)
+    interaction = current_login()
+    account = pending_account(interaction)
     phone = account.default_phone
     chosen = request.form.get("phone_id", "")
     if chosen.isdigit():
@@ -238,7 +182,7 @@ def resend_otp():
 
 
 def _otp_page(interaction: Interaction, error: str | None = None, status: int = 200):
-    account = _pending_account(interaction)
+    account = pending_account(interaction)
     pending = pending_otp(interaction.id)
     # A right code may end in the redirect to the portal.
     if "redirect_uri" in interaction.params:
@@ -262,7 +206,7 @@ def _otp_page(interaction: Interaction, error: str | None = None, status: int = 
 @bp.route("/consent", methods=["GET", "POST"])
 def consent():
     """Step 3: the exact data the portal will receive; allow or refuse."""
-    interaction = _interaction()
+    interaction = current_login()
     auth = interaction.authenticated
     if auth is None:
         return redirect(url_for(".password", tx=interaction.id))

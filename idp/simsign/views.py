@@ -25,10 +25,9 @@ from idp.account.web import recent_viewer
 from idp.audit import record_event
 from idp.errors import error_page
 from idp.identity import InvalidField, normalize_phone
-from idp.interaction import Authentication, Interaction, load_interaction, save_interaction
+from idp.interaction import Authentication, Interaction, save_interaction
 from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL, login_acr
-from idp.login.outcome import start_login_session
-from idp.login.views import EXPIRED_INTERACTION, finish_login
+from idp.login.outcome import current_login, finish_login, start_login_session
 from idp.provider import provider
 from idp.sessions import browser_id
 from idp.simsign.service import (
@@ -70,10 +69,7 @@ def _available() -> None:
 
 def _interaction() -> Interaction:
     _available()
-    interaction = load_interaction(request.values.get("tx", ""), browser_id())
-    if interaction is None:
-        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
-    return interaction
+    return current_login()
 
 
 def _phone_page(form: dict[str, str], phone: str = "", error: str | None = None,

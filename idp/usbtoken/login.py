@@ -18,12 +18,10 @@ from idp.interaction import (
     Authentication,
     Interaction,
     end_interaction,
-    load_interaction,
     save_interaction,
 )
 from idp.levels import USB_TOKEN_AMR, USB_TOKEN_LEVEL, level_of, login_acr
-from idp.login.outcome import start_login_session
-from idp.login.views import EXPIRED_INTERACTION, finish_login
+from idp.login.outcome import current_login, finish_login, start_login_session
 from idp.oidc.authorize import (
     UnmetAuthenticationRequirements,
     answer_with_error,
@@ -45,10 +43,7 @@ NOT_CONFIGURED = "Đăng nhập bằng USB ký số chưa được hệ thống 
 def _interaction() -> Interaction:
     if not usb_token_available():
         abort(make_response(error_page(404, NOT_CONFIGURED)))
-    interaction = load_interaction(request.values.get("tx", ""), browser_id())
-    if interaction is None:
-        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
-    return interaction
+    return current_login()
 
 
 def requested_level(interaction: Interaction) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pyotp
@@ -60,17 +61,19 @@ def stack(tmp_path_factory, simulators):
     from connectors.simulators.fixtures import load_fixtures
 
     directory = tmp_path_factory.mktemp("e2e-account")
-    provider = SimulatedRegistriesProvider(directory, simulators, workers=2, threads=4).start()
-    fixtures = load_fixtures()
-    for person in (CITIZEN, APP_USER, fixtures.one("carrier: two subscriptions").form(),
-                   fixtures.one("carrier: full match").form()):
-        provider.add_account(person, PASSWORD)
-    national = LivePortal(provider, "cong-dvc-quoc-gia", "national", free_port(), directory)
-    residence = LivePortal(provider, "cong-cu-tru", "residence", free_port(), directory)
-    yield provider, national, residence, fixtures
-    national.stop()
-    residence.stop()
-    provider.stop()
+    with ExitStack() as started:  # what did start stops, also when a later part fails
+        provider = SimulatedRegistriesProvider(directory, simulators, workers=2, threads=4)
+        started.callback(provider.stop)
+        provider.start()
+        fixtures = load_fixtures()
+        for person in (CITIZEN, APP_USER, fixtures.one("carrier: two subscriptions").form(),
+                       fixtures.one("carrier: full match").form()):
+            provider.add_account(person, PASSWORD)
+        national = LivePortal(provider, "cong-dvc-quoc-gia", "national", free_port(), directory)
+        started.callback(national.stop)
+        residence = LivePortal(provider, "cong-cu-tru", "residence", free_port(), directory)
+        started.callback(residence.stop)
+        yield provider, national, residence, fixtures
 
 
 def _logged_in(page, portal: LivePortal) -> bool:

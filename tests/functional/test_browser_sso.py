@@ -7,6 +7,7 @@ Everything is real: the provider under gunicorn, the two example portals
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 
 import pytest
 
@@ -23,14 +24,15 @@ PASSWORD = "Hoa-Sen#Ha-Noi-1985"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     directory = tmp_path_factory.mktemp("e2e")
-    provider = LiveProvider(directory, workers=2, threads=4).start()
-    provider.add_account(PERSON, PASSWORD)
-    national = LivePortal(provider, "cong-dvc-quoc-gia", "national", free_port(), directory)
-    residence = LivePortal(provider, "cong-cu-tru", "residence", free_port(), directory)
-    yield provider, national, residence
-    national.stop()
-    residence.stop()
-    provider.stop()
+    with ExitStack() as started:  # what did start stops, also when a later part fails
+        provider = LiveProvider(directory, workers=2, threads=4)
+        started.callback(provider.stop)
+        provider.start().add_account(PERSON, PASSWORD)
+        national = LivePortal(provider, "cong-dvc-quoc-gia", "national", free_port(), directory)
+        started.callback(national.stop)
+        residence = LivePortal(provider, "cong-cu-tru", "residence", free_port(), directory)
+        started.callback(residence.stop)
+        yield provider, national, residence
 
 
 def _logged_in(page, portal: LivePortal) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from contextlib import ExitStack
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -51,23 +52,27 @@ def nodes(tmp_path_factory):
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    root = tmp_path_factory.mktemp("two-nodes")
-    port_a, port_b = free_port(), free_port()
-    issuer = f"http://127.0.0.1:{port_a}"  # the public URL; a load balancer would own it
-    prefix = f"idp2n:{uuid.uuid4().hex[:6]}:"
-    a = SharedNode(_dir(root, "a"), url, prefix, issuer, port_a)
-    b = SharedNode(_dir(root, "b"), url, prefix, issuer, port_b)
-    portal = a.add_portal("two-node-portal", "http://127.0.0.1:9")
-    person = make_person(7)
-    a.add_account({k: getattr(person, k) for k in
-                   ("cccd", "full_name", "birthdate", "gender", "phone", "email")},
-                  person.password)
-    a.start()
-    b.start()
-    yield a, b, portal, person
-    a.stop()
-    b.stop()
+    with ExitStack() as started:  # what did start stops, also when a later part fails
+        started.callback(_drop_database, admin, name)
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        root = tmp_path_factory.mktemp("two-nodes")
+        port_a, port_b = free_port(), free_port()
+        issuer = f"http://127.0.0.1:{port_a}"  # the public URL; a load balancer would own it
+        prefix = f"idp2n:{uuid.uuid4().hex[:6]}:"
+        a = SharedNode(_dir(root, "a"), url, prefix, issuer, port_a)
+        b = SharedNode(_dir(root, "b"), url, prefix, issuer, port_b)
+        portal = a.add_portal("two-node-portal", "http://127.0.0.1:9")
+        person = make_person(7)
+        a.add_account({k: getattr(person, k) for k in
+                       ("cccd", "full_name", "birthdate", "gender", "phone", "email")},
+                      person.password)
+        for node in (a, b):
+            started.callback(node.stop)
+            node.start()
+        yield a, b, portal, person
+
+
+def _drop_database(admin, name: str) -> None:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

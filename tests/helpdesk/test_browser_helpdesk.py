@@ -61,9 +61,11 @@ def stack(tmp_path_factory, simulators):
     provider.add_account({"cccd": PERSON.cccd, "full_name": PERSON.full_name,
                           "birthdate": PERSON.birthdate.isoformat(), "gender": PERSON.gender,
                           "phone": OLD_PHONE, "email": ""}, CITIZEN_PASSWORD)
-    provider.start()
-    yield provider, secret
-    provider.stop()
+    try:
+        provider.start()
+        yield provider, secret
+    finally:
+        provider.stop()
 
 
 def test_staff_resets_a_lost_phone(stack, chromium_browser):  # noqa: F811

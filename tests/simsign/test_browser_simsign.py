@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -45,11 +46,13 @@ class SimProvider(LiveProvider):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, usb_pki, mssp):
     directory = tmp_path_factory.mktemp("sim-e2e")
-    provider = SimProvider(directory, usb_pki, mssp.url).start()
-    portal = Portal(provider, "cong-dvc-sim", directory, f"--acr-values={LEVEL_3}")
-    yield provider, portal
-    portal.stop()
-    provider.stop()
+    with ExitStack() as started:  # what did start stops, also when a later part fails
+        provider = SimProvider(directory, usb_pki, mssp.url)
+        started.callback(provider.stop)
+        provider.start()
+        portal = Portal(provider, "cong-dvc-sim", directory, f"--acr-values={LEVEL_3}")
+        started.callback(portal.stop)
+        yield provider, portal
 
 
 def _approve_when_asked(page, mssp: Mssp, phone: str) -> None:

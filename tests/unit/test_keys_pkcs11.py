@@ -285,6 +285,23 @@ def test_rotation_works_as_with_software_keys(sessions, clock, hsm_backend):
         sign_and_verify(ring, alg)
 
 
+def test_purged_keys_are_deleted_from_the_token(sessions, clock, hsm_backend):
+    """A retired key past its unpublish time leaves the database and the HSM."""
+    with sessions.begin() as session:
+        ensure_keys(session, hsm_backend, now=clock.now())
+    first = {r.kid: r.private_key for r in rows(sessions) if r.state == CURRENT}
+    for _ in range(2):  # the first rotation retires them, the second purges them
+        with sessions.begin() as session:
+            rotate(session, hsm_backend, max_token_ttl=TOKEN_TTL, now=clock.now())
+        clock.advance(TOKEN_TTL + 1)
+    assert not set(first) & {r.kid for r in rows(sessions)}
+    for label in first.values():
+        with pytest.raises(pkcs11.NoSuchKey):
+            token_objects(label)
+    for row in rows(sessions):  # every key still in the database is still on the token
+        assert token_objects(row.private_key)[0][Attribute.SENSITIVE]
+
+
 def test_mixed_ring_moves_from_software_to_hsm_keys(sessions, clock, software, hsm_backend):
     with sessions.begin() as session:
         ensure_keys(session, software, now=clock.now())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -70,15 +71,18 @@ class Portal:
 def stack(tmp_path_factory, usb_pki, softhsm_tokens):
     directory = tmp_path_factory.mktemp("usb-e2e")
     agent_port = free_port()
-    provider = UsbTokenProvider(directory, usb_pki, agent_port).start()
-    agent = start_agent(softhsm_tokens, provider.url, agent_port)
-    citizen_portal = Portal(provider, "cong-dvc", directory)
-    business_portal = Portal(provider, "cong-doanh-nghiep", directory, f"--acr-values={LEVEL_3}",
-                             "--scope=openid profile organization")
-    yield provider, agent, citizen_portal, business_portal
-    for process in (business_portal, citizen_portal, agent):
-        process.stop()
-    provider.stop()
+    with ExitStack() as started:  # what did start stops, also when a later part fails
+        provider = UsbTokenProvider(directory, usb_pki, agent_port)
+        started.callback(provider.stop)
+        provider.start()
+        agent = start_agent(softhsm_tokens, provider.url, agent_port)
+        started.callback(agent.stop)
+        citizen_portal = Portal(provider, "cong-dvc", directory)
+        started.callback(citizen_portal.stop)
+        business_portal = Portal(provider, "cong-doanh-nghiep", directory,
+                                 f"--acr-values={LEVEL_3}", "--scope=openid profile organization")
+        started.callback(business_portal.stop)
+        yield provider, agent, citizen_portal, business_portal
 
 
 def _sign(page, agent, token: str) -> None:
