@@ -296,12 +296,35 @@ def test_attempts_per_cccd(make_account, reset, settings):
 
 
 @config(otp={"per_phone_per_hour": 1})
-def test_sms_cap_per_phone(make_account, reset, settings):
+def test_sms_cap_per_phone_answers_like_an_unknown_cccd(make_account, reset, settings,
+                                                       app, provider):
+    """The phone's SMS cap holds, but a known CCCD past it gets what an unknown CCCD gets
+    (the OTP page, no code): a 429 only known CCCDs could see would say they exist."""
+    from sqlalchemy import select
+
+    from idp.store.models import AuditEvent
+
     _, person = make_account()
     assert reset.start(person.cccd).status_code == 303
-    response = reset.start(person.cccd)
-    assert response.status_code == 429
+    capped = reset.start(person.cccd)
+    unknown = reset.start(UNKNOWN_CCCD)
+    assert capped.status_code == unknown.status_code == 303
+    assert "/forgot/otp" in capped.headers["Location"]
     assert len(read_otps(settings)) == 1
+    with app.app_context():
+        refused = provider.db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "otp.send",
+                                     AuditEvent.result == "refused")).all()
+    assert [event.detail["reason"] for event in refused] == ["phone_limit"]
+
+
+@config(registration={"attempts_per_ip_per_hour": 3})
+def test_attempts_per_ip_count_known_and_unknown_alike(make_account, reset, settings):
+    _, person = make_account()
+    for cccd in (person.cccd, UNKNOWN_CCCD, person.cccd):
+        assert reset.start(cccd).status_code == 303
+    assert reset.start(UNKNOWN_CCCD).status_code == 429
+    assert reset.start(person.cccd).status_code == 429
 
 
 # --- the new password ------------------------------------------------------------------
