@@ -72,13 +72,12 @@ def finish_login(interaction: Interaction):
     return redirect(url_for("oidc.resume", tx=interaction.id), 303)
 
 
-def second_factor_passed(interaction: Interaction, account: Account, amr: list[str],
-                         method: str, step: str):
-    """Password and second factor (SMS code or app code) passed: start the session, go on."""
-    record_event(step, "success", account_id=account.id, client_id=interaction.client_id)
+def login_succeeded(interaction: Interaction, account: Account, level: int, amr: list[str],
+                    method: str):
+    """A login method of `level` proved who this is: start (or renew) this browser's SSO
+    session, record the login, and hand the browser back."""
     now = int(time.time())
-    # Password plus any second factor offered here is a level-2 method.
-    acr = login_acr(account.ial, PASSWORD_SMS_LEVEL)
+    acr = login_acr(account.ial, level)
     session = start_login_session(account.id, now, acr, amr)
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
@@ -86,6 +85,14 @@ def second_factor_passed(interaction: Interaction, account: Account, amr: list[s
     record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
                  method=method, acr=acr)
     return finish_login(interaction)
+
+
+def second_factor_passed(interaction: Interaction, account: Account, amr: list[str],
+                         method: str, step: str):
+    """Password and second factor (SMS code or app code) passed: start the session, go on."""
+    record_event(step, "success", account_id=account.id, client_id=interaction.client_id)
+    # Password plus any second factor offered here is a level-2 method.
+    return login_succeeded(interaction, account, PASSWORD_SMS_LEVEL, amr, method)
 
 
 def second_factor_exhausted(interaction: Interaction, account: Account):

@@ -25,9 +25,9 @@ from idp.account.web import recent_viewer
 from idp.audit import record_event
 from idp.errors import error_page
 from idp.identity import InvalidField, normalize_phone
-from idp.interaction import Authentication, Interaction, save_interaction
-from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL, login_acr
-from idp.login.outcome import current_login, finish_login, start_login_session
+from idp.interaction import Interaction
+from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL
+from idp.login.outcome import current_login, login_succeeded
 from idp.provider import provider
 from idp.sessions import browser_id
 from idp.simsign.service import (
@@ -160,16 +160,9 @@ def status():
         return _failed(_from_account(exc), "login.sim", client_id=interaction.client_id)
     except SimRefused as exc:
         return _failed(exc, "login.sim", client_id=interaction.client_id)
-    now = int(time.time())
-    acr = login_acr(account.ial, SIM_SIGNATURE_LEVEL)
-    amr = list(SIM_SIGNATURE_AMR)
-    session = start_login_session(account.id, now, acr, amr)
-    interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
-    interaction.pending_account_id = None
-    save_interaction(interaction)
-    record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
-                 method="sim_signature", acr=acr)
-    return {"state": "done", "next": finish_login(interaction).location}, 200, NO_STORE
+    done = login_succeeded(interaction, account, SIM_SIGNATURE_LEVEL, list(SIM_SIGNATURE_AMR),
+                           "sim_signature")
+    return {"state": "done", "next": done.location}, 200, NO_STORE
 
 
 @bp.route("/login/sim/cancel", methods=["POST"])

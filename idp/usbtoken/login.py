@@ -7,21 +7,17 @@ has a session below the level asked for, the token must be that session's accoun
 
 from __future__ import annotations
 
-import time
-
 from authlib.oauth2 import OAuth2Error
 from flask import abort, make_response, redirect, request, url_for
 
 from idp.audit import record_event
 from idp.errors import error_page
 from idp.interaction import (
-    Authentication,
     Interaction,
     end_interaction,
-    save_interaction,
 )
-from idp.levels import USB_TOKEN_AMR, USB_TOKEN_LEVEL, level_of, login_acr
-from idp.login.outcome import current_login, finish_login, start_login_session
+from idp.levels import USB_TOKEN_AMR, USB_TOKEN_LEVEL, level_of
+from idp.login.outcome import current_login, login_succeeded
 from idp.oidc.authorize import (
     UnmetAuthenticationRequirements,
     answer_with_error,
@@ -31,7 +27,6 @@ from idp.oidc.authorize import (
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.sessions import browser_id, current_session
-from idp.store.models import Account
 from idp.usbtoken.accounts import login_account
 from idp.usbtoken.refusals import UsbTokenRefused
 from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
@@ -86,20 +81,8 @@ def login():
     except UsbTokenRefused as exc:
         audit_refusal("login.usb", exc, client_id=interaction.client_id)
         return _page(interaction, exc.message_vi, 400)
-    return _logged_in(interaction, account)
-
-
-def _logged_in(interaction: Interaction, account: Account):
-    now = int(time.time())
-    acr = login_acr(account.ial, USB_TOKEN_LEVEL)
-    amr = list(USB_TOKEN_AMR)
-    session = start_login_session(account.id, now, acr, amr)
-    interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
-    interaction.pending_account_id = None
-    save_interaction(interaction)
-    record_event("login", "success", account_id=account.id,
-                 client_id=interaction.client_id, method="usb_token", acr=acr)
-    return finish_login(interaction)
+    return login_succeeded(interaction, account, USB_TOKEN_LEVEL, list(USB_TOKEN_AMR),
+                           "usb_token")
 
 
 @bp.route("/login/usb/cancel", methods=["POST"])
