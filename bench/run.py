@@ -121,6 +121,16 @@ def wait_for(url: str, seconds: float = 60, process: subprocess.Popen | None = N
             time.sleep(0.2)
 
 
+def _terminate(process: subprocess.Popen | None) -> None:
+    """Stop a server the benchmark started (SIGTERM, then SIGKILL after 15 s)."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def _proc_cpu_ticks(pid: int) -> int:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
@@ -262,12 +272,7 @@ class BenchProvider:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        _terminate(self.process)
         self.engine.dispose()
         if hasattr(self, "_admin"):
             self._admin.dispose()
@@ -402,12 +407,7 @@ class ReferenceServer:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        _terminate(self.process)
 
     def cpu_ticks(self) -> int:
         pids = [self.process.pid, *_children(self.process.pid)] if self.process else []

@@ -10,15 +10,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
 
 from idp.config import Settings
 
 
-class ProviderServer(BaseApplication):
-    def __init__(self, settings: Settings, options: dict) -> None:
-        self.settings = settings
+class WsgiServer(BaseApplication):
+    """gunicorn serving the app `load()` builds (in each worker), with `options`."""
+
+    def __init__(self, load: Callable[[], Callable], options: dict) -> None:
+        self._load = load
         self.options = options
         super().__init__()
 
@@ -26,10 +29,8 @@ class ProviderServer(BaseApplication):
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self):
-        from idp import create_app
-
-        return create_app(self.settings)
+    def load(self) -> Callable:
+        return self._load()
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
@@ -47,6 +48,14 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
         # The control socket lives at a fixed path: two instances on one host would clash.
         "control_socket_disable": True,
     }
+
+
+def _create_app(settings: Settings):
+    # Imported here, in the worker: prometheus_client picks its multiprocess mode at import,
+    # after run() has set PROMETHEUS_MULTIPROC_DIR.
+    from idp import create_app
+
+    return create_app(settings)
 
 
 def _worker_exited(_server, worker) -> None:
@@ -67,7 +76,7 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     options["child_exit"] = _worker_exited
     master = os.getpid()
     try:
-        ProviderServer(settings, options).run()
+        WsgiServer(lambda: _create_app(settings), options).run()
     finally:
         # Forked workers leave through here too; only the master owns the directory.
         if os.getpid() == master:

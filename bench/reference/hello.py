@@ -9,9 +9,8 @@ from __future__ import annotations
 import sys
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication
 
-from idp.serve import gunicorn_options
+from idp.serve import WsgiServer, gunicorn_options
 
 app = Flask(__name__)
 
@@ -21,20 +20,7 @@ def hello():
     return "hello"
 
 
-class HelloServer(BaseApplication):
-    def __init__(self, options: dict) -> None:
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return app
-
-
 if __name__ == "__main__":
     port, workers, threads = (int(x) for x in sys.argv[1:4])
     # The same options as `idp serve`, minus the metrics hook.
-    HelloServer(gunicorn_options("127.0.0.1", port, workers, threads)).run()
+    WsgiServer(lambda: app, gunicorn_options("127.0.0.1", port, workers, threads)).run()

@@ -15,7 +15,8 @@ import pyotp
 from sqlalchemy.orm import Session
 
 from idp.helpdesk.staff import check_username, find_staff, totp_secret
-from idp.login.throttle import Throttle, verify_login_password
+from idp.login.password import verify_login_password
+from idp.login.throttle import Throttle
 from idp.provider import provider
 from idp.store.models import StaffMember
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.audit import record_event
-from idp.login.throttle import Throttle, verify_login_password
+from idp.login.throttle import Throttle
 from idp.provider import provider
 from idp.store.models import Account
 
@@ -51,6 +51,34 @@ def record_login_failure(cccd: str, ip: str | None) -> None:
     """Count a failed login for this CCCD (and IP): progressive delay, then lockout."""
     CITIZENS.record_failure(cccd)
     provider().state.incr(f"login-fail-ip:{ip}", 3600)
+
+
+def verify_login_password(
+    session: Session, holder, password: str, *, throttled: bool, status_prefix: str
+) -> str:
+    """Check `password` against `holder` (an account or a staff member; None when the typed
+    name is unknown). Returns "ok", or the reason to refuse (for the audit log, never shown).
+
+    Every call spends one argon2id verification, whether or not the holder exists or is
+    throttled, so neither the answer nor its timing says which. A right password under
+    outdated hash parameters is rehashed (and committed).
+    """
+    p = provider()
+    if holder is None:
+        p.passwords.dummy_verify(password)
+        valid = False
+    else:
+        valid = p.passwords.verify(holder.password_hash, password)
+    if holder is not None and holder.status != "active":
+        return f"{status_prefix}_{holder.status}"
+    if throttled:
+        return "throttled"
+    if not valid:
+        return "bad_credentials"
+    if p.passwords.needs_rehash(holder.password_hash):
+        holder.password_hash = p.passwords.hash(password)
+        session.commit()
+    return "ok"
 
 
 def check_password_login(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy.orm import Session
-
 from idp.provider import provider
 
 
@@ -60,30 +58,3 @@ class Throttle:
     def locked(self, who: str) -> bool:
         return provider().state.get(self._key("lock", who)) is not None
 
-
-def verify_login_password(
-    session: Session, holder, password: str, *, throttled: bool, status_prefix: str
-) -> str:
-    """Check `password` against `holder` (an account or a staff member; None when the typed
-    name is unknown). Returns "ok", or the reason to refuse (for the audit log, never shown).
-
-    Every call spends one argon2id verification, whether or not the holder exists or is
-    throttled, so neither the answer nor its timing says which. A right password under
-    outdated hash parameters is rehashed (and committed).
-    """
-    p = provider()
-    if holder is None:
-        p.passwords.dummy_verify(password)
-        valid = False
-    else:
-        valid = p.passwords.verify(holder.password_hash, password)
-    if holder is not None and holder.status != "active":
-        return f"{status_prefix}_{holder.status}"
-    if throttled:
-        return "throttled"
-    if not valid:
-        return "bad_credentials"
-    if p.passwords.needs_rehash(holder.password_hash):
-        holder.password_hash = p.passwords.hash(password)
-        session.commit()
-    return "ok"

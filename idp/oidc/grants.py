@@ -208,7 +208,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code: str, client: Client) -> StoredCode | None:
         p = provider()
         key = digest(code)
-        record = p.state.take(f"code:{key}")
+        record = p.state.take(code_key(code))
         if record is None:
             used = p.state.get(f"code-used:{key}")
             if used is not None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import Key, KeySet
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.store.models import Base, SigningKey
@@ -19,29 +17,12 @@ from keys.base import CURRENT, NEXT, RETIRED, KeyPassphraseError, SigningKeyErro
 from keys.ring import KeyRing
 from keys.rotation import KeyChange, ensure_keys, list_keys, rotate
 from keys.software import SoftwareKeyBackend
+from tests.clock import Clock
 
 PASSPHRASE = "correct horse battery staple"
 RELOAD_SECONDS = 30
 TOKEN_TTL = 600
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
-
-
-class Clock:
-    """Monotonic and wall time that a test moves by hand."""
-
-    def __init__(self) -> None:
-        self.seconds = 1000.0
-        self.wall = datetime(2025, 1, 1, tzinfo=UTC)
-
-    def monotonic(self) -> float:
-        return self.seconds
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.seconds += seconds
-        self.wall += timedelta(seconds=seconds)
 
 
 class CountingBackend(SoftwareKeyBackend):
@@ -59,20 +40,6 @@ class CountingBackend(SoftwareKeyBackend):
 @pytest.fixture(scope="module")
 def backend() -> SoftwareKeyBackend:
     return SoftwareKeyBackend(PASSPHRASE)
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    # A file, not :memory:, so the ring's sessions see what the test's sessions wrote.
-    engine = create_engine(f"sqlite:///{tmp_path / 'keys.sqlite3'}")
-    Base.metadata.create_all(engine)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def make_ring(

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pkcs11
@@ -23,17 +22,18 @@ from joserfc.jwk import KeySet
 from pkcs11 import Attribute, ObjectClass
 from pkcs11.exceptions import AttributeSensitive
 from sqlalchemy import create_engine, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from idp.config import ConfigError, Settings, load_settings
 from idp.migrate import upgrade
-from idp.store.models import Base, SigningKey
+from idp.store.models import SigningKey
 from keys import make_backends
 from keys.base import ALGORITHMS, CURRENT, NEXT, RETIRED, KeyBackend, SigningKeyError
 from keys.pkcs11 import Pkcs11KeyBackend
 from keys.ring import KeyRing
 from keys.rotation import ensure_keys, rotate
 from keys.software import SoftwareKeyBackend
+from tests.clock import Clock
 from tests.conftest import make_settings
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -49,24 +49,6 @@ SECRETS = {
     "server": {"secret_key": "s" * 40, "pairwise_salt": "q" * 20},
     "keys": {"passphrase": "p" * 20},
 }
-
-
-class Clock:
-    """Monotonic and wall time that a test moves by hand."""
-
-    def __init__(self) -> None:
-        self.seconds = 1000.0
-        self.wall = datetime(2025, 1, 1, tzinfo=UTC)
-
-    def monotonic(self) -> float:
-        return self.seconds
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.seconds += seconds
-        self.wall += timedelta(seconds=seconds)
 
 
 @pytest.fixture(scope="module")
@@ -117,19 +99,6 @@ def hsm_backend(hsm) -> Pkcs11KeyBackend:
 @pytest.fixture(scope="module")
 def software() -> SoftwareKeyBackend:
     return SoftwareKeyBackend("correct horse battery staple")
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'keys.sqlite3'}")
-    Base.metadata.create_all(engine)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def make_ring(sessions, clock: Clock, *backends: KeyBackend) -> KeyRing:
