@@ -1176,6 +1176,85 @@ def session_size(portals: int = 3) -> dict:
         store.redis.close()
 
 
+# --- floors of the stack (--reference) ---------------------------------------------------
+# What the cheapest conceivable version of a flow would cost under the same server, to show
+# how much of a target is left for the work itself once the server and the durable writes
+# are paid for.
+
+
+def sequential_request_cpu(server: ReferenceServer, path: str, count: int = 800) -> float:
+    """Server CPU (ms) per request of `count` GETs sent one at a time by one requests.Session,
+    as the login's browser sends its requests."""
+    import requests
+
+    with requests.Session() as browser:
+        for _ in range(50):
+            browser.get(server.issuer + path, timeout=10)
+        cpu0 = server.cpu_ticks()
+        for _ in range(count):
+            browser.get(server.issuer + path, timeout=10).raise_for_status()
+        return (server.cpu_ticks() - cpu0) / TICK * 1000 / count
+
+
+def rotation_floor(provider: BenchProvider, client_id: str, count: int = 2000) -> dict:
+    """CPU (ms) of the parts of one refresh that no implementation on this database can skip,
+    run in this process against the provider's database: the durable rotation (claim the
+    presented token, read the account, insert its successor, commit: the provider's own
+    statements from idp.oidc.grants, on a connection from a pool like the provider's) and
+    two ES256 signatures (access token and ID token, joserfc as the provider)."""
+    from joserfc import jwt
+    from joserfc.jwk import ECKey
+    from sqlalchemy import select
+
+    from idp.db import make_engine
+    from idp.oidc.grants import ACTIVE_ACCOUNT, CLAIM_REFRESH_TOKEN, INSERT_REFRESH_TOKEN, digest
+    from idp.store.models import Account
+
+    engine = make_engine(provider.settings.database_url)
+    try:
+        with engine.begin() as connection:
+            account_id = connection.execute(select(Account.id).where(Account.cccd == CCCD)).scalar()
+
+        def successor(token: str) -> dict:
+            now = time.time()
+            return {"token_digest": digest(token), "family_id": "bench-floor-" + token[:8],
+                    "client_id": client_id, "account_id": account_id, "scope": SCOPE,
+                    "sid": None, "auth_time": int(now), "acr": "loa:2", "amr": ["pwd", "otp"],
+                    "issued_at": now, "expires_at": now + 3600, "rotated_at": None,
+                    "revoked_at": None}
+
+        token = secrets.token_urlsafe(32)
+        with engine.begin() as connection:
+            connection.execute(INSERT_REFRESH_TOKEN, successor(token))
+        cpu0, db0 = time.process_time(), provider.db_cpu_ticks()
+        for _ in range(count):
+            with engine.begin() as connection:
+                claimed = connection.execute(
+                    CLAIM_REFRESH_TOKEN, {"digest": digest(token), "now": time.time()}).first()
+                if claimed is None:
+                    raise RuntimeError("the floor's own refresh token could not be claimed")
+                connection.execute(ACTIVE_ACCOUNT, {"account_id": account_id}).first()
+                token = secrets.token_urlsafe(32)
+                connection.execute(INSERT_REFRESH_TOKEN, successor(token))
+        rotation = (time.process_time() - cpu0) * 1000 / count
+        rotation_db = (provider.db_cpu_ticks() - db0) / TICK * 1000 / count
+    finally:
+        engine.dispose()
+    key = ECKey.generate_key("P-256")
+    now = int(time.time())
+    claims = {"iss": provider.issuer, "sub": "s" * 43, "aud": client_id, "iat": now,
+              "exp": now + 300, "jti": "j" * 22, "scope": SCOPE, "auth_time": now,
+              "acr": "loa:2", "amr": ["pwd", "otp"]}
+    cpu0 = time.process_time()
+    for _ in range(count):
+        for typ in ("at+jwt", "JWT"):
+            jwt.encode({"alg": "ES256", "kid": "k", "typ": typ}, claims, key,
+                       algorithms=["ES256"])
+    signatures = (time.process_time() - cpu0) * 1000 / count
+    return {"rotation_ms": rotation, "rotation_db_ms": rotation_db,
+            "signatures_ms": signatures}
+
+
 # --- the in-process argon2id reference ----------------------------------------------------
 
 
@@ -1208,8 +1287,10 @@ def _per_request_ms(result: LoadResult) -> float | None:
     return result.server_cpu * 1000 / result.rps if result.server_cpu and result.rps else None
 
 
-def measured_comparisons(ours: list[LoadResult], refs: list[LoadResult]) -> list[str]:
-    """Ours against the references measured in the same run with the same tool."""
+def measured_comparisons(ours: list[LoadResult], refs: list[LoadResult],
+                         floors: dict) -> list[str]:
+    """Ours against the references measured in the same run with the same tool; for the
+    refresh, also what its unavoidable parts (`floors`) cost next to node's whole refresh."""
     def find(name: str, tool: str) -> LoadResult | None:
         return next((r for r in refs if r.name == name and r.tool == tool), None)
 
@@ -1235,6 +1316,17 @@ def measured_comparisons(ours: list[LoadResult], refs: list[LoadResult]) -> list
                 ratio = f"; per request ours costs {mine / theirs:.1f}× node's CPU"
             parts.append(f"node oidc-provider {figure(node)} → ours = {r.rps / node.rps:.0%} "
                          f"of node's req/s{ratio}")
+            hello = find("Flask hello", r.tool)
+            if r.name == "refresh" and theirs and hello and "rotation_ms" in floors:
+                floor = (_per_request_ms(hello) + floors["rotation_ms"]
+                         + floors["rotation_db_ms"] + floors["signatures_ms"])
+                parts.append(
+                    f"floor of any refresh on this server and database: Flask hello "
+                    f"{_per_request_ms(hello):.2f} + durable rotation "
+                    f"{floors['rotation_ms'] + floors['rotation_db_ms']:.2f} + two ES256 "
+                    f"signatures {floors['signatures_ms']:.2f} = {floor:.2f} ms = "
+                    f"{floor / theirs:.0%} of node's whole refresh (in memory), before "
+                    "parsing, client authentication, grant checks and the response")
         if len(parts) > 1:
             lines.append(" — ".join(parts))
     return lines
@@ -1330,8 +1422,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"--warmup + --seconds must be at most "
                              f"{CODE_TTL_MAX - CODE_MINT_MARGIN} s")
     parser.add_argument("--profile", action="store_true",
-                        help="afterwards, sample the worker with py-spy under refresh and "
-                             "userinfo load (not part of the reported figures)")
+                        help="afterwards, sample the worker with py-spy under refresh, userinfo "
+                             "and login load (not part of the reported figures)")
     parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                         help="first wait up to this long for the machine to be idle "
                              "(<10%% busy for 3 s): other work on it skews the figures")
@@ -1416,6 +1508,7 @@ def main(argv: list[str] | None = None) -> int:
     login_summary: dict | None = None
     comparisons: list[str] = []
     profiles: dict = {}
+    floors: dict = {}
     references: list[ReferenceServer] = []
     try:
         client_id, secret = provider.add_portal("bench-portal", id_token_alg=args.id_token_alg)
@@ -1629,16 +1722,27 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.reference:
             # The same loads, same tools and connections, against the references.
-            if loads & {"discovery", "jwks"}:
+            if loads & {"discovery", "jwks", "login"}:
                 hello = flask_hello(directory, args.workers, args.threads)
                 references.append(hello)
                 log(f"{hello.name} up at {hello.issuer} (gunicorn {args.workers} worker(s) × "
                     f"{args.threads} thread(s), the provider's gunicorn settings)")
-                for which in get_tools:
+                for which in get_tools if loads & {"discovery", "jwks"} else ():
                     measured(f"reference {hello.name}: {args.seconds:g} s with {which}",
                              lambda which=which: get_load(
                                  "Flask hello", hello, "/hello", {}, which))
+                if "login" in loads:
+                    floors["hello_sequential_ms"] = sequential_request_cpu(hello, "/hello")
+                    log(f"  {hello.name}, requests sent one at a time: "
+                        f"{floors['hello_sequential_ms']:.3f} ms of server CPU each")
                 hello.stop()
+            if "refresh" in loads:
+                log("floor of a refresh on this database (in this process): the durable "
+                    "rotation and two ES256 signatures ...")
+                floors.update(rotation_floor(provider, client_id))
+                log(f"  rotation {floors['rotation_ms']:.3f} ms CPU (+ database "
+                    f"{floors['rotation_db_ms']:.3f} ms), two ES256 signatures "
+                    f"{floors['signatures_ms']:.3f} ms")
             need = concurrency * len(get_tools) * (args.retries + 1) + concurrency
             node = node_reference(directory, need, args.id_token_alg)
             references.append(node)
@@ -1762,6 +1866,14 @@ def main(argv: list[str] | None = None) -> int:
                                        "headers": {"Authorization": "Bearer " + token}},
                 processes=processes, connections=per_process, seconds=args.seconds,
                 warmup=0), args.seconds)
+
+            def logins_for_a_while() -> None:
+                deadline = time.monotonic() + args.seconds
+                while time.monotonic() < deadline:
+                    browser_login(provider, client_id, secret)
+
+            profiles["login"] = py_spy_profile(provider, "login", logins_for_a_while,
+                                               args.seconds)
     finally:
         for server in references:
             server.stop()
@@ -1812,12 +1924,22 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['ratio']:.2f}; server + database CPU per login / argon2id = "
               f"{s['cpu_ratio']:.2f} (target ≤ 1.1: "
               f"{'met' if s['cpu_ratio'] <= 1.1 else 'NOT met'})")
+        if "hello_sequential_ms" in floors:
+            hello_ms, hash_ms = floors["hello_sequential_ms"], s["argon2_median_ms"]
+            print(f"  floor of the server alone: a bare Flask hello under the same gunicorn "
+                  f"costs {hello_ms:.2f} ms per request sent one at a time; "
+                  + "; ".join(f"{n} such requests + the argon2id verify = "
+                              f"{(hash_ms + n * hello_ms) / hash_ms:.2f}× the verify"
+                              for n in sorted({s['http_requests'], 5}, reverse=True))
+                  + " (5: the fewest a code flow with a password step and an OTP step can "
+                  "make when every POST answers 303 — authorize, password, OTP page, OTP, "
+                  "token), before any of the login's own work")
     print()
     print("Comparison with DESIGN §8 (the references are quoted, not measured here):")
     ours = [r for r in results if r.name in REFERENCES]
     for result in ours:
         comparisons.append(comparison_line(result, args.workers))
-    measured_lines = measured_comparisons(ours, [r for r in results if r not in ours])
+    measured_lines = measured_comparisons(ours, [r for r in results if r not in ours], floors)
     if login_summary:
         comparisons.append(
             f"login: median {login_summary['median_ms']:.1f} ms per full login, "
@@ -1842,7 +1964,7 @@ def main(argv: list[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         payload = {"meta": meta, "loads": [r.__dict__ for r in results],
                    "login": login_summary, "comparisons": comparisons,
-                   "measured_comparisons": measured_lines, "profiles": profiles,
+                   "measured_comparisons": measured_lines, "profiles": profiles, "floors": floors,
                    "references_quoted_from_design": REFERENCES}
         args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n",
                                encoding="utf-8")

@@ -3,8 +3,12 @@
 Each row stores the SHA-256 of the previous row's hash and its own content,
 so editing or deleting any row breaks the chain (`idp audit verify`). Rows are
 written in their own transaction, so a failure that rolls back the business
-change still leaves its trace. Appends are serialised: by an advisory lock on
-PostgreSQL, by SQLite's single writer (the insert comes first) on SQLite.
+change still leaves its trace.
+
+Appends to one chain are serialised (an advisory lock per chain on PostgreSQL,
+SQLite's single writer there), so one chain would cap the whole cluster at one
+append per commit. Rows are therefore spread over `[audit] chains` independent
+chains, each linked through its own rows; verification follows every chain.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,27 +42,41 @@ def _utc_naive(moment: datetime) -> datetime:
 
 
 def row_digest(row: AuditEvent, prev_hash: str) -> str:
-    """The hash of a row given its predecessor's hash (canonical JSON of every field)."""
+    """The hash of a row given its predecessor's hash in its chain (canonical JSON of every
+    field)."""
     content = {
         "id": row.id, "at": _utc_naive(row.at).isoformat(), "event": row.event,
         "result": row.result, "account_id": row.account_id, "client_id": row.client_id,
         "actor": row.actor, "actor_role": row.actor_role, "ip": row.ip,
         "user_agent": row.user_agent, "detail": row.detail or {},
     }
+    if row.chain:
+        # Rows of chain 0 keep the form they were sealed with before there were chains.
+        content["chain"] = row.chain
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(f"{prev_hash}|{canonical}".encode()).hexdigest()
 
 
 _events = AuditEvent.__table__
 # Built once (see idp/oidc/grants.py): a login appends several events.
-_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:key)")
-_INSERT_EVENT = insert(_events).returning(_events.c.id)
-_PREVIOUS_HASH = (
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:key, :chain)")
+_HEAD = (
     select(_events.c.row_hash)
-    .where(_events.c.id < bindparam("row_id"))
+    .where(_events.c.chain == bindparam("chain"))
     .order_by(_events.c.id.desc())
     .limit(1)
 )
+# PostgreSQL: under the chain's lock, read the head and take the next id in one round
+# trip, then write the row sealed (one INSERT, no second version of the row).
+_HEAD_AND_NEXT_ID = select(
+    _HEAD.scalar_subquery(),
+    text("nextval(pg_get_serial_sequence('audit_events', 'id'))"),
+)
+_INSERT_EVENT = insert(_events)
+# SQLite: the insert comes first (it takes the write lock before the head is read), then
+# the row is sealed.
+_INSERT_UNSEALED = insert(_events).returning(_events.c.id)
+_HEAD_BEFORE = _HEAD.where(_events.c.id < bindparam("row_id"))
 _SEAL_EVENT = (
     update(_events)
     .where(_events.c.id == bindparam("row_id"))
@@ -65,15 +84,23 @@ _SEAL_EVENT = (
 )
 
 
-def append_event(connection: Connection, values: dict) -> int:
-    """Chain and insert one event inside the caller's transaction (which must commit it);
-    `values` are the AuditEvent columns but id and the hashes. Returns the new id."""
+def append_event(connection: Connection, values: dict, chains: int) -> int:
+    """Chain and insert one event, on one of `chains` chains picked at random, inside the
+    caller's transaction (which must commit it); `values` are the AuditEvent columns but
+    id, chain and the hashes. Returns the new id."""
+    chain = random.randrange(chains)  # noqa: S311 - spreads load; nothing secret
+    values = {**values, "chain": chain}
     if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK_CHAIN, {"key": AUDIT_LOCK})
-    # The insert comes first: on SQLite it takes the write lock before the predecessor is read.
-    unsealed = {**values, "prev_hash": "", "row_hash": ""}
-    row_id = connection.execute(_INSERT_EVENT, unsealed).scalar_one()
-    prev = connection.execute(_PREVIOUS_HASH, {"row_id": row_id}).scalar() or ""
+        connection.execute(_LOCK_CHAIN, {"key": AUDIT_LOCK, "chain": chain})
+        prev, row_id = connection.execute(_HEAD_AND_NEXT_ID, {"chain": chain}).one()
+        prev = prev or ""
+        digest = row_digest(SimpleNamespace(id=row_id, **values), prev)
+        connection.execute(_INSERT_EVENT, {**values, "id": row_id, "prev_hash": prev,
+                                           "row_hash": digest})
+        return row_id
+    row_id = connection.execute(
+        _INSERT_UNSEALED, {**values, "prev_hash": "", "row_hash": ""}).scalar_one()
+    prev = connection.execute(_HEAD_BEFORE, {"chain": chain, "row_id": row_id}).scalar() or ""
     digest = row_digest(SimpleNamespace(id=row_id, **values), prev)
     connection.execute(_SEAL_EVENT, {"row_id": row_id, "prev": prev, "hash": digest})
     return row_id
@@ -99,8 +126,9 @@ def record_event(
         "client_id": client_id, "actor": actor, "actor_role": actor_role, "ip": ip,
         "user_agent": user_agent, "detail": detail,
     }
-    with provider().db.engine.begin() as connection:
-        append_event(connection, values)
+    p = provider()
+    with p.db.engine.begin() as connection:
+        append_event(connection, values, p.settings.audit.chains)
     count_event(event, result)
     log.info("%s %s account=%s client=%s actor=%s", event, result, account_id, client_id, actor)
 
@@ -108,23 +136,28 @@ def record_event(
 @dataclass
 class ChainReport:
     rows: int
-    head: str
+    heads: dict[int, str]
+    """The last hash of each chain (what an operator records to notice a cut-off tail)."""
     broken_at: int | None
     """The id of the first row whose hash or link does not hold (None when intact)."""
     reason: str = ""
 
 
 def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Recompute every hash in id order; report the first row that does not fit."""
-    prev, count = "", 0
+    """Recompute every hash in id order, each row against the previous row of its chain;
+    report the first row that does not fit."""
+    heads: dict[int, str] = {}
+    count = 0
     for row in _rows(session, batch):
+        prev = heads.get(row.chain, "")
         if row.prev_hash != prev:
-            return ChainReport(count, prev, row.id, "liên kết tới dòng trước bị sai "
+            return ChainReport(count, heads, row.id, "liên kết tới dòng trước bị sai "
                                "(một dòng trước đó đã bị xóa hoặc sửa)")
         if row.row_hash != row_digest(row, prev):
-            return ChainReport(count, prev, row.id, "nội dung dòng đã bị sửa")
-        prev, count = row.row_hash, count + 1
-    return ChainReport(count, prev, None)
+            return ChainReport(count, heads, row.id, "nội dung dòng đã bị sửa")
+        heads[row.chain] = row.row_hash
+        count += 1
+    return ChainReport(count, heads, None)
 
 
 def _rows(session: Session, batch: int) -> Iterator[AuditEvent]:

@@ -1,4 +1,4 @@
-"""The `idp` command: serve, database, keys, clients, accounts, demo."""
+"""The `idp` command: serve, database, keys, clients, accounts, tokens, audit, staff, demo."""
 
 from __future__ import annotations
 
@@ -310,7 +310,36 @@ def audit_verify(ctx: Context) -> None:
         click.echo(f"BROKEN at row {report.broken_at}: {report.reason} "
                    f"({report.rows} rows before it are intact)", err=True)
         sys.exit(1)
-    click.echo(f"intact: {report.rows} rows, head {report.head}")
+    click.echo(f"intact: {report.rows} rows in {len(report.heads)} chain(s); last hash of each:")
+    for chain, head in sorted(report.heads.items()):
+        click.echo(f"  chain {chain}: {head}")
+
+
+@main.group()
+def tokens() -> None:
+    """Issued tokens."""
+
+
+@tokens.command("purge")
+@click.option("--batch", type=click.IntRange(100, 100_000), default=5000, show_default=True,
+              help="Rows deleted per transaction.")
+@pass_context
+def tokens_purge(ctx: Context, batch: int) -> None:
+    """Delete refresh tokens whose family ended (run it hourly, e.g. from a systemd timer)."""
+    from idp.oidc.purge import MARGIN_SECONDS, purge_ended_refresh_tokens
+
+    click.echo(f"==> deleting refresh tokens of families that ended over {MARGIN_SECONDS} s "
+               f"ago, {batch} per transaction")
+    engine = make_engine(ctx.settings.database_url)
+    total = 0
+    try:
+        for deleted in purge_ended_refresh_tokens(engine, batch=batch):
+            total += deleted
+            if deleted == batch:
+                click.echo(f"  {total} deleted so far")
+    finally:
+        engine.dispose()
+    click.echo(f"done: {total} refresh token(s) deleted")
 
 
 # --- staff --------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import secrets
 import shutil
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -78,31 +80,40 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory) -> str:
-    """A fresh PostgreSQL database for this test run, migrated once, dropped at the end."""
+@contextmanager
+def fresh_postgres_database(prefix: str, skipped: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards; the test is skipped
+    (saying `skipped`) when PostgreSQL is not reachable."""
     if not _reachable(5432):
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432: production-shape run skipped")
-    if not _reachable(6379):
-        pytest.skip("Redis not reachable at 127.0.0.1:6379: production-shape run skipped")
-    name = f"idp_test_{uuid.uuid4().hex[:10]}"
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {skipped}")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    settings = make_settings(tmp_path_factory.mktemp("pg"), url, "redis")
-    upgrade(settings)
-    engine = create_engine(url)
-    from sqlalchemy.orm import Session
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
-    with Session(engine) as session:
-        ensure_keys(session, make_backends(settings.keys)["software"])
-        session.commit()
-    engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> str:
+    """A fresh PostgreSQL database for this test run, migrated once, dropped at the end."""
+    if not _reachable(6379):
+        pytest.skip("Redis not reachable at 127.0.0.1:6379: production-shape run skipped")
+    with fresh_postgres_database("idp_test", "production-shape run skipped") as url:
+        settings = make_settings(tmp_path_factory.mktemp("pg"), url, "redis")
+        upgrade(settings)
+        engine = create_engine(url)
+        from sqlalchemy.orm import Session
+
+        with Session(engine) as session:
+            ensure_keys(session, make_backends(settings.keys)["software"])
+            session.commit()
+        engine.dispose()
+        yield url
 
 
 def _truncate_postgres(url: str) -> None:

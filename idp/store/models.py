@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -16,12 +17,19 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Ids of the tables that grow with traffic (a row per refresh, per audited event): 64-bit
+# on PostgreSQL, where a 32-bit sequence runs out after 2.1 billion rows (days at the
+# design peak). SQLite's INTEGER PRIMARY KEY is 64-bit already, and only that spelling
+# autoincrements.
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 def utcnow() -> datetime:
@@ -194,9 +202,10 @@ class RefreshToken(Base):
     """One refresh token of a family; rotated on use, stored as a digest."""
 
     __tablename__ = "refresh_tokens"
-    __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),)
+    __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),
+                      Index("ix_refresh_tokens_expires", "expires_at"))
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     family_id: Mapped[str] = mapped_column(String(32))
     client_id: Mapped[str] = mapped_column(
@@ -244,9 +253,12 @@ class AuditEvent(Base):
     """Append-only record of a security event."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_account", "account_id", "id"),)
+    __table_args__ = (Index("ix_audit_events_account", "account_id", "id"),
+                      Index("ix_audit_events_chain", "chain", "id"))
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chain: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    """Which of the independent hash chains this row extends (see AuditSettings.chains)."""
     at: Mapped[datetime] = mapped_column(default=utcnow)
     event: Mapped[str] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(String(16))

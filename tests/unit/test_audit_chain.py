@@ -1,4 +1,5 @@
-"""The audit log is hash-chained: editing or deleting any row is detected."""
+"""The audit log is hash-chained (over several independent chains): editing, deleting or
+moving any row is detected."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import threading
 from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
-from idp.audit import record_event, verify_chain
+from idp.audit import record_event, row_digest, verify_chain
 from idp.cli import main
 from idp.store.models import AuditEvent
+from tests.conftest import config
 
 
 def _events(app, n: int) -> None:
@@ -23,50 +25,88 @@ def _verify(provider):
         return verify_chain(session)
 
 
-def test_chain_is_intact_and_links_every_row(app, provider):
-    _events(app, 5)
-    report = _verify(provider)
-    assert report.broken_at is None and report.rows == 5
+def _rows(provider) -> list[AuditEvent]:
     with provider.db.sessions() as session:
-        rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        return session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+
+
+def _next_in_chain(rows: list[AuditEvent]) -> tuple[AuditEvent, AuditEvent]:
+    """The first row that has a later row in its chain, and that later row."""
+    for i, row in enumerate(rows):
+        later = next((r for r in rows[i + 1:] if r.chain == row.chain), None)
+        if later is not None:
+            return row, later
+    raise AssertionError("no chain holds two rows")
+
+
+@config(audit={"chains": 3})
+def test_rows_spread_over_chains_each_linked_through_its_own_rows(app, provider):
+    _events(app, 12)
+    report = _verify(provider)
+    assert report.broken_at is None and report.rows == 12
+    rows = _rows(provider)
+    chains = {row.chain for row in rows}
+    assert len(chains) > 1 and chains <= {0, 1, 2}
+    for chain in chains:
+        linked = [row for row in rows if row.chain == chain]
+        assert linked[0].prev_hash == ""
+        assert all(b.prev_hash == a.row_hash for a, b in zip(linked, linked[1:], strict=False))
+        assert report.heads[chain] == linked[-1].row_hash
+    assert rows[0].ip == "10.0.0.7"
+
+
+@config(audit={"chains": 1})
+def test_one_chain_links_consecutive_rows(app, provider):
+    _events(app, 5)
+    rows = _rows(provider)
+    assert {row.chain for row in rows} == {0}
     assert rows[0].prev_hash == ""
     assert all(b.prev_hash == a.row_hash for a, b in zip(rows, rows[1:], strict=False))
-    assert rows[0].ip == "10.0.0.7"
+    assert _verify(provider).broken_at is None
 
 
 def test_edited_row_is_detected(app, provider):
     _events(app, 5)
+    third = _rows(provider)[2]
     with provider.db.begin() as session:
-        third = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[2]
         session.execute(update(AuditEvent).where(AuditEvent.id == third.id)
                         .values(result="failure"))
     report = _verify(provider)
     assert report.broken_at == third.id and report.rows == 2
 
 
+@config(audit={"chains": 3})
 def test_edited_detail_or_rehashed_row_is_detected(app, provider):
-    _events(app, 4)
+    _events(app, 12)
+    edited, successor = _next_in_chain(_rows(provider))
     with provider.db.begin() as session:
-        rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        row = session.get(AuditEvent, edited.id)
         # A forger who recomputes the edited row's own hash still breaks the next link.
-        from idp.audit import row_digest
-
-        rows[1].detail = {"n": 99}
-        rows[1].row_hash = row_digest(rows[1], rows[1].prev_hash)
-    report = _verify(provider)
-    assert report.broken_at == rows[2].id
+        row.detail = {"n": 99}
+        row.row_hash = row_digest(row, row.prev_hash)
+    assert _verify(provider).broken_at == successor.id
 
 
+@config(audit={"chains": 3})
 def test_deleted_row_is_detected(app, provider):
-    _events(app, 5)
+    _events(app, 12)
+    deleted, successor = _next_in_chain(_rows(provider))
     with provider.db.begin() as session:
-        second = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[1]
-        session.execute(delete(AuditEvent).where(AuditEvent.id == second.id))
-    report = _verify(provider)
-    assert report.broken_at == second.id + 1
+        session.execute(delete(AuditEvent).where(AuditEvent.id == deleted.id))
+    assert _verify(provider).broken_at == successor.id
 
 
-def test_concurrent_appends_keep_one_chain(app, provider):
+@config(audit={"chains": 3})
+def test_row_moved_to_another_chain_is_detected(app, provider):
+    _events(app, 12)
+    moved = _rows(provider)[-1]
+    with provider.db.begin() as session:
+        session.execute(update(AuditEvent).where(AuditEvent.id == moved.id)
+                        .values(chain=(moved.chain + 1) % 3))
+    assert _verify(provider).broken_at == moved.id
+
+
+def test_concurrent_appends_keep_every_chain_intact(app, provider):
     def worker():
         with app.app_context():
             for _ in range(10):
@@ -92,6 +132,8 @@ def test_cli_verify_reports_and_fails_on_tampering(app, provider, settings, tmp_
     runner = CliRunner()
     ok = runner.invoke(main, ["--config", str(config), "audit", "verify"])
     assert ok.exit_code == 0 and "intact: 3 rows" in ok.output
+    heads = _verify(provider).heads
+    assert all(f"chain {chain}: {head}" in ok.output for chain, head in heads.items())
     with provider.db.begin() as session:
         session.execute(update(AuditEvent).where(AuditEvent.id == 2).values(ip="1.2.3.4"))
     broken = runner.invoke(main, ["--config", str(config), "audit", "verify"])
