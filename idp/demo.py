@@ -1,8 +1,9 @@
 """`idp demo`: the provider and two portals on 127.0.0.1, with demo citizens.
 
 Everything lives in one directory (default var/demo): the configuration with
-its generated secrets, the SQLite database, and the SMS outbox, whose OTPs are
-echoed to this terminal as they are sent.
+its generated secrets, the SQLite database, a test PKI (so that the level-3
+methods, SIM signature and USB token, are offered), and the SMS outbox, whose
+OTPs are echoed to this terminal as they are sent.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -49,7 +51,32 @@ PORTALS = [
 ]
 
 
-def _write_config(directory: Path, port: int) -> Path:
+SIM_PHONES = [("+84900000001", "công dân Nguyễn Văn An, CCCD 001090001234"),
+              ("+84900000003", "doanh nghiệp Công ty TNHH Phần mềm Sông Hồng")]
+"""SIMs of the MSSP simulator (connectors/simulators/mssp.py) that the demo names."""
+PKI_RENEWED_AFTER = timedelta(days=6)  # the test PKI's CRLs are valid for 7 days
+
+
+def _test_pki(directory: Path) -> dict:
+    """The demo's test PKI (trusted by the provider, used by the MSSP simulator's SIMs):
+    written on the first run, and again before its CRLs expire. Returns its manifest."""
+    from connectors.testpki import generate
+
+    manifest_path = directory / "pki" / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if datetime.now(UTC) - datetime.fromisoformat(manifest["generated_at"]) < PKI_RENEWED_AFTER:
+            return manifest
+    print("==> generating the test PKI (root CA, licensed CA, SIM and USB-token certificates)",
+          flush=True)
+    return generate(directory / "pki")
+
+
+def _toml_paths(files: list[str]) -> str:
+    return "[" + ", ".join(f'"pki/{name}"' for name in files) + "]"
+
+
+def _write_config(directory: Path, port: int, pki: dict) -> Path:
     path = directory / "idp.toml"
     if path.exists():
         return path
@@ -74,7 +101,12 @@ def _write_config(directory: Path, port: int) -> Path:
         'format = "text"\n\n'
         f'[carrier]\nurl = "http://127.0.0.1:{port + 101}"\n\n'
         f'[bhxh]\nurl = "http://127.0.0.1:{port + 102}"\n\n'
-        f'[post]\nurl = "http://127.0.0.1:{port + 103}"\n',
+        f'[post]\nurl = "http://127.0.0.1:{port + 103}"\n\n'
+        "[usb_token]\n"
+        f"trusted_roots = {_toml_paths(pki['trusted_roots'])}\n"
+        f"intermediates = {_toml_paths(pki['intermediates'])}\n"
+        f"crl_sources = {_toml_paths(pki['crls'])}\n\n"
+        f'[mssp]\nurl = "http://127.0.0.1:{port + 104}"\n',
         encoding="utf-8",
     )
     path.chmod(0o600)
@@ -196,6 +228,18 @@ def _banner(port: int, outbox: Path, directory: Path) -> None:
     print(" dữ liệu giả lập của nhà mạng, BHXH và Bưu điện:")
     for label, detail in _registration_examples():
         print(f"   {label + ':':19} {detail}")
+    mssp = f"http://127.0.0.1:{port + 104}"
+    print(f"\n Cấp độ 3 — SIM ký số: đăng ký tại http://127.0.0.1:{port}/register (chọn SIM ký số)")
+    print(" rồi đăng nhập bằng số thuê bao; SIM giả lập của nhà cung cấp chữ ký số:")
+    for phone, holder in SIM_PHONES:
+        print(f"   {phone}  {holder}")
+    print(" Xác nhận trên \"điện thoại\" (khi trang hiện mã kiểm tra):")
+    print(f"   .venv/bin/python -m connectors.simulators.mssp approve +84900000001 --url {mssp}")
+    pki = directory / "pki"
+    print(" USB token giả lập bằng SoftHSM (scripts/bootstrap.sh --softhsm), mã PIN 123456:")
+    print(f"   scripts/softhsm-tokens.sh {pki}")
+    print(f"   SOFTHSM2_CONF={pki}/softhsm/softhsm2.conf .venv/bin/idp-signing-agent \\")
+    print(f"     --origin http://127.0.0.1:{port} --module /usr/lib/softhsm/libsofthsm2.so")
     print(f"\n Mã OTP và thư điện tử được in ra bên dưới (tệp {outbox.parent})")
     print(" Dừng demo: Ctrl+C")
     print("=" * 72 + "\n", flush=True)
@@ -205,7 +249,7 @@ def run_demo(directory: str, port: int) -> int:
     """Prepare, start the three servers, echo OTPs until Ctrl+C; returns an exit status."""
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    config = _write_config(root, port)
+    config = _write_config(root, port, _test_pki(root))
     settings = load_settings(config)
     portal_secrets = _prepare(settings, root, port)
     outbox = settings.path(settings.sms.outbox_path)
@@ -217,7 +261,8 @@ def run_demo(directory: str, port: int) -> int:
         [sys.executable, "-m", "idp.cli", "--config", str(config), "serve"]
     )]
     children.append(subprocess.Popen(  # noqa: S603 - the registries' simulators
-        [sys.executable, "-m", "connectors.simulators", "all", "--port", str(port + 101)]
+        [sys.executable, "-m", "connectors.simulators", "all", "--port", str(port + 101),
+         "--pki-dir", str(root / "pki")]
     ))
     portal_script = Path(__file__).resolve().parent.parent / "examples" / "portal.py"
     for client_id, _name, kind, offset in PORTALS:

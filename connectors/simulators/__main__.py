@@ -3,6 +3,7 @@
     python -m connectors.simulators carrier --port 5101 [--api-key K] [--delay SECONDS]
     python -m connectors.simulators all    # carrier 5101, bhxh 5102, post 5103, mssp 5104
     python -m connectors.simulators mssp   # SIM signatures with the test PKI in var/testpki
+    python -m connectors.simulators all --pki-dir var/demo/pki   # the MSSP's SIMs from there
 
 Without --api-key each system expects the development key that
 `idp.config.Settings` sends by default (dev-carrier-key, dev-bhxh-key, dev-post-key,
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from pathlib import Path
 
 from connectors.simulators import DEFAULT_API_KEYS, DEFAULT_PORTS, SIMULATORS
 from connectors.simulators.fixtures import PEOPLE_JSON, load_fixtures
@@ -36,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", help="bearer key to expect (default: the dev key)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--fixtures", default=str(PEOPLE_JSON), help="a people.json file")
+    parser.add_argument("--pki-dir", type=Path, help="the MSSP's test PKI (connectors.testpki; "
+                        "generated there when missing; default var/testpki)")
     return parser
 
 
@@ -50,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for offset, system in enumerate(systems):
             api_key = args.api_key or DEFAULT_API_KEYS[system]
-            app = SIMULATORS[system](fixtures, api_key, args.delay)
+            options = {"pki_dir": args.pki_dir} if system == "mssp" and args.pki_dir else {}
+            app = SIMULATORS[system](fixtures, api_key, args.delay, **options)
             # Port 0 asks the system for a free port, for each simulator separately.
             port = first_port + offset if first_port else 0
             server = start(app, args.host, port)

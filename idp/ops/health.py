@@ -40,12 +40,20 @@ def _registry(section: str):
     return check
 
 
-@bp.route("/readyz")
-def readyz():
-    """Every dependency this node needs to serve logins, each with its own verdict."""
-    checks = {"database": _database, "state": _state, "signing_keys": _keys,
-              "carrier": _registry("carrier"), "bhxh": _registry("bhxh"),
-              "post": _registry("post")}
+def _outside_systems() -> dict:
+    """The outside systems this node is configured to call, by name."""
+    from idp.simsign.service import sim_available
+
+    settings = provider().settings
+    systems = {name: _registry(name) for name in ("carrier", "bhxh", "post")}
+    if sim_available():
+        systems["mssp"] = _registry("mssp")
+    if settings.sms.gateway_url:
+        systems["sms"] = lambda: requests.get(settings.sms.gateway_url, timeout=(1, 2))
+    return systems
+
+
+def _verdicts(checks: dict) -> dict[str, str]:
     results = {}
     for name, check in checks.items():
         try:
@@ -53,7 +61,23 @@ def readyz():
             results[name] = "ok"
         except Exception as exc:  # a readiness probe reports every failure, whatever it is
             results[name] = f"unavailable: {type(exc).__name__}"
-    ready = all(value == "ok" for value in results.values())
-    response = jsonify(status="ready" if ready else "unavailable", checks=results)
-    response.status_code = 200 if ready else 503
+    return results
+
+
+@bp.route("/readyz")
+def readyz():
+    """Every dependency with its own verdict. 503 only when this node cannot serve (its
+    database, state store or signing keys): an outside registry that is down is down for
+    every node, and taking them all out of the load balancer would stop password logins
+    too, so it is reported as "degraded" with 200."""
+    own = _verdicts({"database": _database, "state": _state, "signing_keys": _keys})
+    outside = _verdicts(_outside_systems())
+    if any(value != "ok" for value in own.values()):
+        status = "unavailable"
+    elif any(value != "ok" for value in outside.values()):
+        status = "degraded"
+    else:
+        status = "ready"
+    response = jsonify(status=status, checks={**own, **outside})
+    response.status_code = 503 if status == "unavailable" else 200
     return response

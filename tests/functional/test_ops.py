@@ -15,19 +15,33 @@ def test_healthz_and_readyz(browser):
     assert browser.get("/healthz").get_json() == {"status": "ok"}
     ready = browser.get("/readyz")
     assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["status"] == "ready"
     assert set(ready.get_json()["checks"]) == {"database", "state", "signing_keys", "carrier",
                                                "bhxh", "post"}
 
 
-def test_readyz_names_the_missing_dependency(settings_for, tmp_path):
+def test_readyz_keeps_the_node_in_when_an_outside_registry_is_down(settings_for):
     from idp import create_app
 
     settings = settings_for(carrier={"url": "http://127.0.0.1:9"})
-    app = create_app(settings)
-    response = app.test_client().get("/readyz")
+    response = create_app(settings).test_client().get("/readyz")
+    # Down for every node alike: taking them all out would stop password logins too.
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["carrier"].startswith("unavailable")
+    assert body["checks"]["database"] == body["checks"]["signing_keys"] == "ok"
+
+
+def test_readyz_takes_the_node_out_when_its_state_store_is_down(settings_for):
+    from idp import create_app
+
+    settings = settings_for(state={"backend": "redis", "redis_url": "redis://127.0.0.1:9/0"})
+    response = create_app(settings).test_client().get("/readyz")
     assert response.status_code == 503
-    checks = response.get_json()["checks"]
-    assert checks["carrier"].startswith("unavailable") and checks["database"] == "ok"
+    body = response.get_json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["state"].startswith("unavailable") and body["checks"]["database"] == "ok"
 
 
 def test_metrics_count_requests_and_logins(flow, make_account, browser):
