@@ -54,7 +54,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db = Database()
-    db.init_app(app, settings.database_url, pool_size=settings.server.threads,
+    # A request holds its session's connection while the audit trail (and the SQL state
+    # store) commit on a second one: two per thread, or every such request would open and
+    # close a database connection (a new server process on PostgreSQL).
+    db.init_app(app, settings.database_url, pool_size=2 * settings.server.threads,
                 echo=settings.database.echo)
     pw = settings.passwords
     state = make_state_store(settings, db.engine)

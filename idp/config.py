@@ -35,7 +35,7 @@ class ServerSettings(Section):
     workers: int = Field(2, ge=1, le=64)
     """gunicorn worker processes; rule of thumb: one per core."""
     threads: int = Field(4, ge=1, le=64)
-    """threads per worker; the database pool gets as many connections."""
+    """threads per worker; the database pool keeps two connections per thread."""
     secret_key: str = ""
     """Signs the browser cookie that carries the CSRF token; at least 32 characters.
     The environment variable IDP_SECRET_KEY overrides it."""

@@ -6,9 +6,10 @@ import json
 import logging
 
 import pytest
+from sqlalchemy import event
 
 from idp.ops.logs import JsonFormatter, scrub
-from tests.conftest import ISSUER, Flow, last_otp, make_settings, query
+from tests.conftest import ISSUER, Flow, config, last_otp, make_settings, query
 
 
 def test_healthz_and_readyz(browser):
@@ -42,6 +43,20 @@ def test_readyz_takes_the_node_out_when_its_state_store_is_down(settings_for):
     body = response.get_json()
     assert body["status"] == "unavailable"
     assert body["checks"]["state"].startswith("unavailable") and body["checks"]["database"] == "ok"
+
+
+@config(server={"threads": 1})
+def test_logins_reuse_the_pooled_database_connections(flow, make_account, provider):
+    """A request holds its session's connection while the audit trail commits on another:
+    with a pool of one per thread, every login opened (and closed) new connections."""
+    _, person = make_account()
+    flow.exchange(flow.login(person))  # the pool fills once
+    opened = []
+    event.listen(provider.db.engine, "connect", lambda *_args: opened.append(1))
+    for _ in range(3):
+        tokens = flow.exchange(flow.login(person, prompt="login"))
+        assert tokens.status_code == 200, tokens.get_json()
+    assert opened == []
 
 
 def test_metrics_count_requests_and_logins(flow, make_account, browser):
