@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -38,6 +39,11 @@ def error_page(status: int, message: str | None = None, title: str | None = None
         ),
         status,
     )
+
+
+def refuse(message: str, status: int = 400) -> NoReturn:
+    """End the request here with a Vietnamese error page saying `message`."""
+    abort(make_response(error_page(status, message)))
 
 
 def _wants_json() -> bool:

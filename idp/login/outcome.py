@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-from flask import abort, make_response, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 
 from idp.audit import record_event
-from idp.errors import error_page
+from idp.errors import error_page, refuse
 from idp.interaction import (
     Authentication,
     Interaction,
@@ -50,7 +50,7 @@ def current_login() -> Interaction:
     """This browser's login named by `tx`, or a Vietnamese 400 page."""
     interaction = load_interaction(request.values.get("tx", ""), browser_id())
     if interaction is None:
-        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
+        refuse(EXPIRED_INTERACTION)
     return interaction
 
 
@@ -60,7 +60,7 @@ def pending_account(interaction: Interaction) -> Account:
         abort(redirect(url_for("login.password", tx=interaction.id)))
     account = provider().db.session.get(Account, interaction.pending_account_id)
     if account is None:
-        abort(make_response(error_page(400, EXPIRED_INTERACTION)))
+        refuse(EXPIRED_INTERACTION)
     return account
 
 

@@ -6,9 +6,9 @@ OTP screen names no phone and shows no countdown.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
-from idp.errors import error_page
+from idp.errors import error_page, refuse
 from idp.identity import InvalidField, validate_cccd
 from idp.register.password_reset import (
     CodeCheck,
@@ -34,7 +34,7 @@ SENT_NOTICE = ("Nếu số định danh này đã có tài khoản, mã OTP đã
 def _reset() -> PasswordReset:
     reset = load_password_reset(request.values.get("f", ""), browser_id())
     if reset is None:
-        abort(make_response(error_page(400, EXPIRED)))
+        refuse(EXPIRED)
     return reset
 
 
@@ -98,7 +98,7 @@ def password():
     """The new password; then every session and refresh token of the account ends."""
     reset = _reset()
     if not reset.proven:
-        abort(make_response(error_page(400, EXPIRED)))
+        refuse(EXPIRED)
     if request.method == "GET":
         return render_template("forgot/password.html", reset_id=reset.id, problems=[])
     secret = (request.form.get("password") or "")[:256]

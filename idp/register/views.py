@@ -7,12 +7,12 @@ Account type → method → the method's form (with captcha) → OTP to the phon
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from connectors.base import ConnectorUnavailable
 from idp.accounts import AccountExists, create_account
 from idp.audit import record_event
-from idp.errors import error_page
+from idp.errors import error_page, refuse
 from idp.identity import InvalidField, InvalidPerson, normalize_phone, validate_person
 from idp.otp import (
     SEND_MESSAGES,
@@ -120,7 +120,7 @@ def _send_and_show_otp(registration: Registration):
 def _registration() -> Registration:
     registration = load_registration(request.values.get("r", ""), browser_id())
     if registration is None:
-        abort(make_response(error_page(400, EXPIRED)))
+        refuse(EXPIRED)
     return registration
 
 
@@ -190,7 +190,7 @@ def phone():
     """After an e-mail activation: the phone that will receive login OTPs."""
     registration = _registration()
     if not registration.email_verified:
-        abort(make_response(error_page(400, EXPIRED)))
+        refuse(EXPIRED)
     error = None
     if request.method == "POST":
         try:
@@ -212,7 +212,7 @@ def exists():
     """The CCCD already has an account: forgot password, counter, or complaint."""
     registration = _registration()
     if not registration.proven:
-        abort(make_response(error_page(400, EXPIRED)))
+        refuse(EXPIRED)
     return render_template("register/exists.html", registration=registration)
 
 
@@ -221,7 +221,7 @@ def complaint():
     """"Someone registered with my CCCD": a record for helpdesk staff."""
     registration = _registration()
     if not registration.proven or not cccd_has_account(registration.person["cccd"]):
-        abort(make_response(error_page(400, EXPIRED)))
+        refuse(EXPIRED)
     description = (request.form.get("description") or "").strip()
     if request.method == "GET" or not description or len(description) > 2000:
         error = None if request.method == "GET" else "Vui lòng mô tả sự việc (tối đa 2000 ký tự)."

@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    make_response,
     redirect,
     render_template,
     request,
@@ -23,7 +22,7 @@ from flask import (
 from connectors.pki import CertificateIdentity
 from idp.account.web import recent_viewer
 from idp.audit import record_event
-from idp.errors import error_page
+from idp.errors import refuse
 from idp.identity import InvalidField, normalize_phone
 from idp.interaction import Interaction
 from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL
@@ -64,7 +63,7 @@ def init_app(app: Flask) -> None:
 
 def _available() -> None:
     if not sim_available():
-        abort(make_response(error_page(404, NOT_CONFIGURED)))
+        refuse(NOT_CONFIGURED, 404)
 
 
 def _interaction() -> Interaction:

@@ -8,10 +8,10 @@ has a session below the level asked for, the token must be that session's accoun
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
-from flask import abort, make_response, redirect, request, url_for
+from flask import redirect, request, url_for
 
 from idp.audit import record_event
-from idp.errors import error_page
+from idp.errors import refuse
 from idp.interaction import (
     Interaction,
     end_interaction,
@@ -37,7 +37,7 @@ NOT_CONFIGURED = "Đăng nhập bằng USB ký số chưa được hệ thống 
 
 def _interaction() -> Interaction:
     if not usb_token_available():
-        abort(make_response(error_page(404, NOT_CONFIGURED)))
+        refuse(NOT_CONFIGURED, 404)
     return current_login()
 
 

@@ -7,10 +7,10 @@ and the CCCD partly encodes) → a level-3 account exists, the certificate bound
 
 from __future__ import annotations
 
-from flask import abort, make_response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 
 from idp.audit import record_event
-from idp.errors import error_page
+from idp.errors import refuse
 from idp.identity import InvalidField, mask_cccd, normalize_email, parse_birthdate
 from idp.provider import provider
 from idp.register.views import EXPIRED
@@ -42,7 +42,7 @@ ACCOUNT_TYPE_NAMES = {"citizen": "Công dân", "enterprise": "Doanh nghiệp",
 
 def _available() -> None:
     if not usb_token_available():
-        abort(make_response(error_page(404, NOT_CONFIGURED)))
+        refuse(NOT_CONFIGURED, 404)
 
 
 def _sign_page(account_type: str, error: str | None = None, status: int = 200):
@@ -81,7 +81,7 @@ def register(account_type: str):
 def _registration() -> PendingRegistration:
     registration = load_registration(request.values.get("r", ""), browser_id())
     if registration is None:
-        abort(make_response(error_page(400, EXPIRED)))
+        refuse(EXPIRED)
     return registration
 
 
