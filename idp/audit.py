@@ -17,13 +17,13 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from flask import has_request_context, request
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -141,27 +141,42 @@ class ChainReport:
     broken_at: int | None
     """The id of the first row whose hash or link does not hold (None when intact)."""
     reason: str = ""
+    after_id: int = 0
+    """Only rows after this id were checked (0: the whole log)."""
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+def verify_chain(session: Session, *, after_id: int = 0, batch: int = 5000,
+                 on_progress: Callable[[int, int], None] | None = None,
+                 progress_every: int = 100_000) -> ChainReport:
     """Recompute every hash in id order, each row against the previous row of its chain;
-    report the first row that does not fit."""
+    report the first row that does not fit. With `after_id`, only the rows after it: the
+    first of them in each chain is taken as linked to whatever it names (its own hash is
+    still checked), so edits inside the window are found and edits before it are not.
+    `on_progress(rows, last_id)` is called every `progress_every` rows."""
     heads: dict[int, str] = {}
     count = 0
-    for row in _rows(session, batch):
-        prev = heads.get(row.chain, "")
+    for row in _rows(session, batch, after_id):
+        prev = heads.get(row.chain, row.prev_hash if after_id else "")
         if row.prev_hash != prev:
             return ChainReport(count, heads, row.id, "liên kết tới dòng trước bị sai "
-                               "(một dòng trước đó đã bị xóa hoặc sửa)")
+                               "(một dòng trước đó đã bị xóa hoặc sửa)", after_id)
         if row.row_hash != row_digest(row, prev):
-            return ChainReport(count, heads, row.id, "nội dung dòng đã bị sửa")
+            return ChainReport(count, heads, row.id, "nội dung dòng đã bị sửa", after_id)
         heads[row.chain] = row.row_hash
         count += 1
-    return ChainReport(count, heads, None)
+        if on_progress is not None and count % progress_every == 0:
+            on_progress(count, row.id)
+    return ChainReport(count, heads, None, after_id=after_id)
 
 
-def _rows(session: Session, batch: int) -> Iterator[AuditEvent]:
-    last = 0
+def recent_window(session: Session, rows: int) -> int:
+    """The `after_id` that leaves about the last `rows` rows (ids have gaps: at most that)."""
+    last = session.scalar(select(func.max(AuditEvent.id))) or 0
+    return max(0, last - rows)
+
+
+def _rows(session: Session, batch: int, after_id: int) -> Iterator[AuditEvent]:
+    last = after_id
     while True:
         rows = session.scalars(
             select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)

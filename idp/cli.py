@@ -303,9 +303,10 @@ def audit_verify(ctx: Context) -> None:
     """Recompute the chain; exit 1 at the first edited or deleted row."""
     from idp.audit import verify_chain
 
-    click.echo("==> verifying the audit chain")
+    click.echo("==> verifying the audit chain, every row from the first")
     with ctx.sessions()() as session:
-        report = verify_chain(session)
+        report = verify_chain(session, on_progress=lambda rows, last_id: click.echo(
+            f"  {rows:,} rows intact so far (up to row {last_id})"))
     if report.broken_at is not None:
         click.echo(f"BROKEN at row {report.broken_at}: {report.reason} "
                    f"({report.rows} rows before it are intact)", err=True)

@@ -114,3 +114,18 @@ def test_edited_row_is_detected(console, provider, make_account):
     html = response.get_data(as_text=True)
     assert f'data-row="{row.id}"' in html and f"gãy tại dòng {row.id}" in html
     assert audit_rows(provider, "staff.audit_verify")[-1].result == "failure"
+
+
+def test_console_verifies_the_recent_rows_and_says_so(console, provider, make_account,
+                                                      monkeypatch):
+    from idp.helpdesk import audit_views
+
+    account_id, _ = make_account()
+    helpdesk = console("helpdesk")
+    for _ in range(3):
+        helpdesk.post(f"/helpdesk/accounts/{account_id}/unlock", reason="Công dân gọi tổng đài")
+    monkeypatch.setattr(audit_views, "WEB_VERIFY_ROWS", 2)
+    html = console("auditor").post("/helpdesk/audit/verify").get_data(as_text=True)
+    assert 'id="chain-intact"' in html and 'id="chain-window"' in html
+    assert "idp audit verify" in html
+    assert audit_rows(provider, "staff.audit_verify")[-1].detail["after_id"] > 0

@@ -8,7 +8,7 @@ import threading
 from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
-from idp.audit import record_event, row_digest, verify_chain
+from idp.audit import recent_window, record_event, row_digest, verify_chain
 from idp.cli import main
 from idp.store.models import AuditEvent
 from tests.conftest import config
@@ -138,3 +138,34 @@ def test_cli_verify_reports_and_fails_on_tampering(app, provider, settings, tmp_
         session.execute(update(AuditEvent).where(AuditEvent.id == 2).values(ip="1.2.3.4"))
     broken = runner.invoke(main, ["--config", str(config), "audit", "verify"])
     assert broken.exit_code == 1 and "BROKEN at row 2" in broken.output
+
+
+@config(audit={"chains": 3})
+def test_recent_window_checks_only_the_rows_after_it(app, provider):
+    _events(app, 12)
+    rows = _rows(provider)
+    window_start = rows[5].id
+    with provider.db.begin() as session:
+        session.execute(update(AuditEvent).where(AuditEvent.id == rows[2].id)
+                        .values(result="failure"))
+    with provider.db.sessions() as session:
+        assert recent_window(session, 6) == window_start
+        window = verify_chain(session, after_id=window_start)
+    # The edit before the window is not the window's business; the whole log finds it.
+    assert window.broken_at is None and window.rows == 6 and window.after_id == window_start
+    assert _verify(provider).broken_at == rows[2].id
+    with provider.db.begin() as session:
+        session.execute(update(AuditEvent).where(AuditEvent.id == rows[8].id)
+                        .values(result="failure"))
+    with provider.db.sessions() as session:
+        assert verify_chain(session, after_id=window_start).broken_at == rows[8].id
+
+
+def test_verification_reports_progress(app, provider):
+    _events(app, 5)
+    seen = []
+    with provider.db.sessions() as session:
+        verify_chain(session, batch=2, progress_every=2,
+                     on_progress=lambda count, last_id: seen.append((count, last_id)))
+    ids = [row.id for row in _rows(provider)]
+    assert seen == [(2, ids[1]), (4, ids[3])]
