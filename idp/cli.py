@@ -303,8 +303,9 @@ def audit_verify(ctx: Context) -> None:
     """Recompute the chain; exit 1 at the first edited or deleted row."""
     from idp.audit import verify_chain
 
+    sessions = ctx.sessions()
     click.echo("==> verifying the audit chain, every row from the first")
-    with ctx.sessions()() as session:
+    with sessions() as session:
         report = verify_chain(session, on_progress=lambda rows, last_id: click.echo(
             f"  {rows:,} rows intact so far (up to row {last_id})"))
     if report.broken_at is not None:
@@ -329,9 +330,9 @@ def tokens_purge(ctx: Context, batch: int) -> None:
     """Delete refresh tokens whose family ended (run it hourly, e.g. from a systemd timer)."""
     from idp.oidc.purge import MARGIN_SECONDS, purge_ended_refresh_tokens
 
+    engine = make_engine(ctx.settings.database_url)
     click.echo(f"==> deleting refresh tokens of families that ended over {MARGIN_SECONDS} s "
                f"ago, {batch} per transaction")
-    engine = make_engine(ctx.settings.database_url)
     total = 0
     try:
         for deleted in purge_ended_refresh_tokens(engine, batch=batch):
