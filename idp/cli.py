@@ -382,6 +382,7 @@ def staff_add(ctx: Context, username: str, full_name: str, roles: tuple[str, ...
     click.echo("TOTP secret (shown once; add it to the authenticator app now):")
     click.echo(f"  secret: {enrolment.secret}")
     click.echo(f"  uri:    {enrolment.uri}")
+    click.echo("At the first login the member replaces this password and secret with their own.")
 
 
 @staff.command("list")

@@ -167,8 +167,11 @@ def _seed_staff(settings: Settings, directory: Path) -> None:
     with app.app_context():
         session = app.extensions["idp.provider"].db.session
         for username, name, roles, password in DEMO_STAFF:
-            _member, enrolment = create_staff(session, username, name, roles, password)
+            member, enrolment = create_staff(session, username, name, roles, password)
+            # Published in the banner on purpose: nothing to replace on a demo.
+            member.must_replace_credentials = False
             totp[username] = enrolment.secret
+        session.commit()
     secrets_file.write_text(json.dumps(totp))
     secrets_file.chmod(0o600)
 

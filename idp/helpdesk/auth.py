@@ -4,11 +4,13 @@ The browser holds only a random id (`idp_staff`, HttpOnly, SameSite=Strict, path
 /helpdesk); the record lives in the state store, so every worker sees it. A session
 lasts at most 8 hours and ends after 30 idle minutes. The staff member is re-read
 from the database on every request: disabling a member or changing roles takes
-effect at once.
+effect at once, and a session opened with a password or TOTP secret that has since been
+replaced (by the member, or reset by an admin) ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -40,10 +42,12 @@ class StaffContext:
     username: str
     full_name: str
     roles: tuple[str, ...]
+    must_replace_credentials: bool = False
 
     @classmethod
     def of(cls, staff: StaffMember) -> StaffContext:
-        return cls(staff.id, staff.username, staff.full_name, tuple(staff.roles))
+        return cls(staff.id, staff.username, staff.full_name, tuple(staff.roles),
+                   staff.must_replace_credentials)
 
     @property
     def actor(self) -> str:
@@ -93,6 +97,13 @@ def pending_staff_id(sid: str | None) -> int | None:
     return record["staff"] if record else None
 
 
+def _credentials_stamp(staff: StaffMember) -> str:
+    """Changes whenever the password or the TOTP secret does (both are stored sealed or
+    hashed, so the stamp reveals nothing)."""
+    material = f"{staff.password_hash}|{staff.totp_secret}".encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
 def start_session(pending_sid: str, staff: StaffMember) -> str | None:
     """Both factors passed: a new id (never the pre-login one, against session fixation).
 
@@ -102,8 +113,21 @@ def start_session(pending_sid: str, staff: StaffMember) -> str | None:
     if state.take(f"staff-pending:{pending_sid}") is None:
         return None
     sid = secrets.token_urlsafe(32)
-    state.put(f"staff-session:{sid}", {"staff": staff.id, "created": time.time()}, IDLE_TIMEOUT)
+    state.put(f"staff-session:{sid}", {"staff": staff.id, "created": time.time(),
+                                       "cred": _credentials_stamp(staff)}, IDLE_TIMEOUT)
     return sid
+
+
+def keep_session_after_credentials_change(staff: StaffMember) -> None:
+    """This request's own session goes on after its member replaced their credentials;
+    every other session of the member ends at its next request."""
+    sid = request.cookies.get(STAFF_COOKIE)
+    state = provider().state
+    record = state.get(f"staff-session:{sid}") if sid and len(sid) <= 64 else None
+    if record is not None and record["staff"] == staff.id:
+        record["cred"] = _credentials_stamp(staff)
+        remaining = record["created"] + LIFETIME - time.time()
+        state.put(f"staff-session:{sid}", record, max(1, min(IDLE_TIMEOUT, remaining)))
 
 
 def end_session(sid: str | None) -> None:
@@ -125,7 +149,8 @@ def current_staff() -> StaffContext | None:
         return None
     remaining = record["created"] + LIFETIME - time.time()
     staff = provider().db.session.get(StaffMember, record["staff"])
-    if remaining <= 0 or staff is None or staff.status != "active":
+    if (remaining <= 0 or staff is None or staff.status != "active"
+            or record.get("cred") != _credentials_stamp(staff)):
         state.delete(f"staff-session:{sid}")
         return None
     state.put(f"staff-session:{sid}", record, min(IDLE_TIMEOUT, remaining))
@@ -145,8 +170,10 @@ def clear_cookie(response: Response) -> Response:
     return response
 
 
-def requires(permission: str | None = None) -> Callable:
-    """Views for logged-in staff; with `permission`, only for roles that hold it.
+def requires(permission: str | None = None, *, before_replacement: bool = False) -> Callable:
+    """Views for logged-in staff; with `permission`, only for roles that hold it. A member
+    who must still replace handed-over credentials is sent to do that first, except on
+    the views marked `before_replacement` (that page itself, logging out).
 
     A refusal is a 403 page and a `staff.denied` audit row naming the permission.
     """
@@ -157,6 +184,8 @@ def requires(permission: str | None = None) -> Callable:
             staff = current_staff()
             if staff is None:
                 return redirect(url_for("helpdesk.login"), 303)
+            if staff.must_replace_credentials and not before_replacement:
+                return redirect(url_for("helpdesk.credentials"), 303)
             try:
                 if permission is not None:
                     ensure(staff, permission)

@@ -14,13 +14,11 @@ from enum import Enum
 import pyotp
 from sqlalchemy.orm import Session
 
-from idp.helpdesk.staff import check_username, find_staff, totp_secret
+from idp.helpdesk.staff import check_username, find_staff, spend_totp_code, totp_secret
 from idp.login.password import verify_login_password
 from idp.login.throttle import Throttle
 from idp.provider import provider
 from idp.store.models import StaffMember
-
-TOTP_REPLAY_TTL = 120  # longer than the 90 s a code is accepted (one step either side)
 
 
 class PasswordCheck(Enum):
@@ -59,8 +57,7 @@ def check_totp(staff: StaffMember, code: str) -> tuple[bool, str]:
     code = code.strip()
     ok = len(code) == 6 and code.isdigit() and pyotp.TOTP(totp_secret(staff)).verify(
         code, valid_window=1)
-    if ok and not provider().state.add(f"staff-totp-used:{staff.id}:{code}", {},
-                                       TOTP_REPLAY_TTL):
+    if ok and not spend_totp_code(staff, code):
         return False, "totp_replayed"
     if not ok:
         STAFF.record_failure(staff.username)

@@ -1,6 +1,11 @@
 """Staff accounts: creation with a TOTP secret, roles, status; used by the admin pages and
 the `idp staff` command. A TOTP secret is returned once, at creation or reset, and is kept
-only sealed (idp.security.sealed)."""
+only sealed (idp.security.sealed).
+
+Whoever creates a member (or resets their TOTP) has seen the password and the secret, so
+the member must replace both at their next login before anything else: otherwise an
+admin could act as a supervisor, and dual control would be one person.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from idp.store.models import StaffMember
 
 TOTP_PURPOSE = "staff-totp"
 TOTP_ISSUER = "SSO Cổng DVCQG - Cán bộ"
+REPLACEMENT_TTL = 600
+"""Seconds a new TOTP secret offered for replacement waits to be confirmed with a code."""
+TOTP_USED_TTL = 120  # longer than the 90 s a code is accepted (one step either side)
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{2,63}")
 
 
@@ -63,11 +71,70 @@ def _check_roles(roles: Iterable[str]) -> list[str]:
     return chosen
 
 
-def _enrolment(staff: StaffMember) -> Enrolment:
-    secret = pyotp.random_base32()
-    staff.totp_secret = seal(secret, TOTP_PURPOSE)
+def _enrolment_of(staff: StaffMember, secret: str) -> Enrolment:
     uri = pyotp.TOTP(secret).provisioning_uri(name=staff.username, issuer_name=TOTP_ISSUER)
     return Enrolment(secret, uri)
+
+
+def _enrolment(staff: StaffMember) -> Enrolment:
+    """A new secret handed over by someone else: the member must replace it (and the
+    password) at the next login."""
+    secret = pyotp.random_base32()
+    staff.totp_secret = seal(secret, TOTP_PURPOSE)
+    staff.must_replace_credentials = True
+    return _enrolment_of(staff, secret)
+
+
+def spend_totp_code(staff: StaffMember, code: str) -> bool:
+    """Mark a right code as used; False when it was used already (a replayed code)."""
+    return provider().state.add(f"staff-totp-used:{staff.id}:{code}", {}, TOTP_USED_TTL)
+
+
+def offered_replacement(staff: StaffMember) -> Enrolment:
+    """The new TOTP secret offered to a member replacing handed-over credentials: the same
+    one until it is confirmed or REPLACEMENT_TTL passes (a reload shows the same QR)."""
+    state = provider().state
+    key = f"staff-new-totp:{staff.id}"
+    record = state.get(key)
+    if record is not None:
+        secret = unseal(record["secret"], TOTP_PURPOSE)
+    else:
+        secret = pyotp.random_base32()
+        state.put(key, {"secret": seal(secret, TOTP_PURPOSE)}, REPLACEMENT_TTL)
+    return _enrolment_of(staff, secret)
+
+
+def replace_credentials(session: Session, staff: StaffMember, password: str, confirm: str,
+                        code: str) -> None:
+    """Set the member's own password and the offered TOTP secret (proven by a code from
+    it); raise StaffError listing what is wrong."""
+    p = provider()
+    errors: dict[str, str] = {}
+    problems = check_password_policy(
+        password, [staff.username, *password_user_inputs(full_name=staff.full_name)],
+        min_score=p.settings.passwords.min_zxcvbn_score,
+    )
+    if not problems and p.passwords.verify(staff.password_hash, password):
+        problems.append("Mật khẩu mới phải khác mật khẩu được cấp.")
+    if password != confirm:
+        problems.append("Mật khẩu nhập lại không khớp.")
+    if problems:
+        errors["password"] = " ".join(problems)
+    record = p.state.get(f"staff-new-totp:{staff.id}")
+    code = code.strip()
+    if record is None:
+        errors["code"] = "Khóa xác thực mới đã hết hạn. Vui lòng quét lại mã QR mới."
+    elif not (len(code) == 6 and code.isdigit() and pyotp.TOTP(
+            unseal(record["secret"], TOTP_PURPOSE)).verify(code, valid_window=1)):
+        errors["code"] = "Mã xác thực không khớp với khóa mới vừa quét."
+    if errors:
+        raise StaffError(errors)
+    spend_totp_code(staff, code)
+    staff.password_hash = p.passwords.hash(password)
+    staff.totp_secret = record["secret"]
+    staff.must_replace_credentials = False
+    session.commit()
+    p.state.delete(f"staff-new-totp:{staff.id}")
 
 
 def totp_secret(staff: StaffMember) -> str:

@@ -13,6 +13,7 @@ from idp.helpdesk.auth import (
     clear_cookie,
     current_staff,
     end_session,
+    keep_session_after_credentials_change,
     pending_staff_id,
     requires,
     set_cookie,
@@ -34,7 +35,12 @@ from idp.helpdesk.services import (
     unlock_account,
     view_account,
 )
-from idp.helpdesk.staff import normalize_username
+from idp.helpdesk.staff import (
+    StaffError,
+    normalize_username,
+    offered_replacement,
+    replace_credentials,
+)
 from idp.identity import mask_cccd, mask_phone
 from idp.provider import provider
 from idp.store.models import Account, Complaint, StaffMember, utcnow
@@ -115,11 +121,39 @@ def totp():
     staff.last_login_at = utcnow()
     session.commit()
     staff_event("staff.login", "success", context, method="pwd+totp")
-    return set_cookie(make_response(redirect(url_for(".home"), 303)), new_sid)
+    then = ".credentials" if staff.must_replace_credentials else ".home"
+    return set_cookie(make_response(redirect(url_for(then), 303)), new_sid)
+
+
+@bp.route("/credentials", methods=["GET", "POST"])
+@requires(before_replacement=True)
+def credentials():
+    """The member's own password and authenticator, replacing what an admin handed over."""
+    session = provider().db.session
+    member = session.get(StaffMember, current_staff().id)
+    if not member.must_replace_credentials:
+        return redirect(url_for(".home"), 303)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            replace_credentials(session, member,
+                                (request.form.get("password") or "")[:256],
+                                (request.form.get("confirm") or "")[:256],
+                                form_field(request.form, "code", 12))
+        except StaffError as exc:
+            errors = exc.errors
+            staff_event("staff.credentials_replace", "failure", current_staff(),
+                        fields=sorted(errors))
+        else:
+            keep_session_after_credentials_change(member)
+            staff_event("staff.credentials_replace", "success", current_staff())
+            return redirect(url_for(".home"), 303)
+    return render_template("helpdesk/credentials.html", member=member, errors=errors,
+                           enrolment=offered_replacement(member)), 400 if errors else 200
 
 
 @bp.route("/logout", methods=["POST"])
-@requires()
+@requires(before_replacement=True)
 def logout():
     staff_event("staff.logout", "success", current_staff())
     end_session(request.cookies.get(STAFF_COOKIE))

@@ -314,6 +314,10 @@ class StaffMember(Base):
     roles: Mapped[list] = mapped_column(JSON)
     """Any of helpdesk, registrar, supervisor, auditor, admin."""
     status: Mapped[str] = mapped_column(String(16), default="active")
+    must_replace_credentials: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                           server_default=text("true"))
+    """The password and TOTP secret were set by someone else (an admin creating the member
+    or resetting the TOTP): the member replaces both before doing anything else."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
 

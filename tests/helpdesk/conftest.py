@@ -4,6 +4,7 @@ test clients with password + TOTP), citizens whose data the carrier simulator kn
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -20,6 +21,7 @@ from idp.store.models import AuditEvent
 from tests.conftest import HttpsClient, Person, csrf_from
 
 STAFF_PASSWORD = "Mua-Xuan#Hue-2025!"
+NEW_STAFF_PASSWORD = "Thuyen-Rong#Song-Han-77"
 FIXTURES = load_fixtures()
 OLD_PHONE = "+84912000111"
 
@@ -79,11 +81,16 @@ def make_staff(app, provider):
     """Create a staff member with `roles` through the same service the admin page uses."""
     numbers = itertools.count(1)
 
-    def create(*roles: str, username: str | None = None) -> StaffUser:
+    def create(*roles: str, username: str | None = None, handed_over: bool = False
+               ) -> StaffUser:
+        """`handed_over`: the member has not yet replaced the password and TOTP secret the
+        admin gave (by default they have, as after their first login)."""
         name = username or f"{roles[0]}.{next(numbers)}"
         with app.app_context():
             member, enrolment = create_staff(provider.db.session, name, "Lê Thị Cán Bộ", roles,
                                              STAFF_PASSWORD)
+            member.must_replace_credentials = handed_over
+            provider.db.session.commit()
             return StaffUser(member.id, member.username, tuple(member.roles), enrolment.secret)
 
     return create
@@ -110,13 +117,27 @@ class Console:
         return self.client.post("/helpdesk/login/totp", data={
             "csrf_token": self.csrf, "code": code or self.user.fresh_code()})
 
-    def login(self) -> Console:
+    def login(self, then: str = "/helpdesk/") -> Console:
         response = self.start()
         assert response.status_code == 303, response.get_data(as_text=True)
         response = self.totp()
         assert response.status_code == 303, response.get_data(as_text=True)
-        assert response.headers["Location"].endswith("/helpdesk/")
+        assert response.headers["Location"].endswith(then)
         return self
+
+    def replace_credentials(self, password: str = NEW_STAFF_PASSWORD, confirm: str | None = None,
+                            code: str | None = None):
+        """Fill the page that replaces handed-over credentials with a new password and a
+        code from the new secret shown there; on success the user holds the new ones."""
+        page = self.client.get("/helpdesk/credentials").get_data(as_text=True)
+        secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+        response = self.post("/helpdesk/credentials", password=password,
+                             confirm=password if confirm is None else confirm,
+                             code=code or pyotp.TOTP(secret).now())
+        if response.status_code == 303:
+            self.user.secret, self.user.password = secret, password
+            self.user.used_codes.add(pyotp.TOTP(secret).now())
+        return response
 
     def get(self, path: str, **kwargs):
         return self.client.get(path, **kwargs)

@@ -34,7 +34,10 @@ def test_admin_creates_a_member_who_can_log_in(app, console, provider):
     assert secret not in created.totp_secret and STAFF_PASSWORD not in created.password_hash
     # The secret is shown once: the member's page never shows it again.
     assert secret not in admin.get(f"/helpdesk/staff/{created.id}").get_data(as_text=True)
-    Console(app, StaffUser(created.id, created.username, tuple(created.roles), secret)).login()
+    first = Console(app, StaffUser(created.id, created.username, tuple(created.roles), secret))
+    # The admin has seen both: the member replaces them before anything else.
+    assert first.login(then="/helpdesk/credentials").replace_credentials().status_code == 303
+    assert first.get("/helpdesk/").status_code == 200
     [row] = audit_rows(provider, "staff.admin.create")
     assert (row.actor, row.actor_role, row.detail["target"]) == (admin.user.actor, "admin",
                                                                  "tran.mot-cua")
@@ -74,7 +77,9 @@ def test_roles_status_and_new_totp(app, console, provider, make_staff):
     old.start()
     assert old.totp().status_code == 401  # the old authenticator no longer works
     user.secret = new_secret
-    Console(app, user).login()
+    again = Console(app, user).login(then="/helpdesk/credentials")  # the admin saw it too
+    assert again.replace_credentials().status_code == 303
+    assert member(provider, user.username).must_replace_credentials is False
 
     assert admin.post(f"/helpdesk/staff/{user.id}/status", active="0").status_code == 303
     assert member(provider, user.username).status == "disabled"
@@ -110,7 +115,10 @@ def test_cli_creates_the_first_admin(app, provider, settings, tmp_path):
     assert "quan.tri" in listing.output and "admin" in listing.output
     assert secret not in listing.output
     created = member(provider, "quan.tri")
-    admin = Console(app, StaffUser(created.id, "quan.tri", ("admin",), secret)).login()
+    admin = Console(app, StaffUser(created.id, "quan.tri", ("admin",), secret)).login(
+        then="/helpdesk/credentials")  # the operator saw the password and the secret
+    assert admin.get("/helpdesk/staff").headers["Location"].endswith("/helpdesk/credentials")
+    assert admin.replace_credentials().status_code == 303
     assert admin.get("/helpdesk/staff").status_code == 200
     [row] = audit_rows(provider, "staff.admin.create")
     assert row.actor == "operator:cli" and row.detail["target"] == "quan.tri"

@@ -43,8 +43,11 @@ class RegistryLiveProvider(LiveProvider):
         """Create a staff member; returns the TOTP secret."""
         app = create_app(self.settings)
         with app.app_context():
-            _, enrolment = create_staff(app.extensions["idp.provider"].db.session, username,
-                                        "Lê Thị Một Cửa", roles, STAFF_PASSWORD)
+            session = app.extensions["idp.provider"].db.session
+            member, enrolment = create_staff(session, username, "Lê Thị Một Cửa", roles,
+                                             STAFF_PASSWORD)
+            member.must_replace_credentials = False  # as after the member's first login
+            session.commit()
         app.extensions["idp.provider"].db.engine.dispose()
         return enrolment.secret
 
