@@ -175,14 +175,16 @@ def recent_window(session: Session, rows: int) -> int:
     return max(0, last - rows)
 
 
-def _rows(session: Session, batch: int, after_id: int) -> Iterator[AuditEvent]:
+_NEXT_ROWS = (select(_events).where(_events.c.id > bindparam("last"))
+              .order_by(_events.c.id).limit(bindparam("batch")))
+
+
+def _rows(session: Session, batch: int, after_id: int) -> Iterator:
+    """Plain rows (not ORM objects: nothing is changed, and verifying reads every row)."""
     last = after_id
     while True:
-        rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
-        ).all()
+        rows = session.execute(_NEXT_ROWS, {"last": last, "batch": batch}).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].id
-        session.expunge_all()
