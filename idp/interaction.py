@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from idp.provider import provider
+from idp.sessions import browser_record
 
 
 @dataclass
@@ -64,10 +65,8 @@ def save_interaction(interaction: Interaction) -> None:
 
 def load_interaction(interaction_id: str, browser: str) -> Interaction | None:
     """The interaction, if it exists and was started in this same browser."""
-    if not interaction_id or len(interaction_id) > 64:
-        return None
-    data = provider().state.get(f"tx:{interaction_id}")
-    if data is None or not secrets.compare_digest(data["browser"], browser):
+    data = browser_record("tx", interaction_id, browser)
+    if data is None:
         return None
     auth = data.pop("authenticated")
     interaction = Interaction(**data)

@@ -149,6 +149,17 @@ def browser_id() -> str:
     return g.browser_id
 
 
+def browser_record(key: str, record_id: str, browser: str) -> dict | None:
+    """The state-store record `<key>:<record_id>` if it exists and was started in `browser`
+    (compared in constant time); None otherwise, also for an id no record could have."""
+    if not record_id or len(record_id) > 64:
+        return None
+    data = provider().state.get(f"{key}:{record_id}")
+    if data is None or not secrets.compare_digest(data["browser"], browser):
+        return None
+    return data
+
+
 def write_cookies(response: Response) -> Response:
     """Set or clear the session and browser cookies decided during this request."""
     secure = provider().settings.session.cookie_secure

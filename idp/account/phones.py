@@ -15,6 +15,7 @@ from idp.accounts import replace_default_phone
 from idp.audit import record_event
 from idp.identity import mask_phone
 from idp.provider import provider
+from idp.sessions import browser_record
 from idp.store.models import Account, OtpPhone
 
 CARRIER_CHECKS_PER_DAY = 10
@@ -56,10 +57,7 @@ def begin_phone_add(account_id: int, phone: str, browser: str) -> str:
 
 def pending_phone_add(account_id: int, browser: str) -> dict | None:
     """The phone being added from this browser, if any."""
-    record = provider().state.get(f"phone-add:{account_id}")
-    if record is None or not secrets.compare_digest(record["browser"], browser):
-        return None
-    return record
+    return browser_record("phone-add", str(account_id), browser)
 
 
 def end_phone_add(account_id: int) -> None:

@@ -23,7 +23,7 @@ from idp.oidc.grants import revoke_grant
 from idp.otp import CheckOutcome, check_otp, send_otp
 from idp.provider import provider
 from idp.security.passwords import check_password_policy, password_user_inputs
-from idp.sessions import end_account_sessions
+from idp.sessions import browser_record, end_account_sessions
 from idp.store.models import Account
 
 OTP_PURPOSE = "đặt lại mật khẩu"
@@ -68,12 +68,8 @@ def _save(reset: PasswordReset) -> None:
 
 def load_password_reset(reset_id: str, browser: str) -> PasswordReset | None:
     """The reset, if it exists and was started in this browser."""
-    if not 0 < len(reset_id) <= 64:
-        return None
-    data = provider().state.get(f"fp:{reset_id}")
-    if data is None or not secrets.compare_digest(data["browser"], browser):
-        return None
-    return PasswordReset(**data)
+    data = browser_record("fp", reset_id, browser)
+    return PasswordReset(**data) if data is not None else None
 
 
 def _send_code(reset: PasswordReset, ip: str | None) -> None:

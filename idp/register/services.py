@@ -20,6 +20,7 @@ from connectors.base import PersonQuery
 from idp.audit import record_event
 from idp.identity import PersonData, names_equal
 from idp.provider import provider
+from idp.sessions import browser_record
 from idp.store.models import Account
 
 METHODS = {"mobile": "carrier", "bhxh": "bhxh", "post": "post"}
@@ -68,12 +69,8 @@ def save_registration(registration: Registration) -> None:
 
 def load_registration(registration_id: str, browser: str) -> Registration | None:
     """The registration, if it exists and was started in this browser."""
-    if not registration_id or len(registration_id) > 64:
-        return None
-    data = provider().state.get(f"reg:{registration_id}")
-    if data is None or not secrets.compare_digest(data["browser"], browser):
-        return None
-    return Registration(**data)
+    data = browser_record("reg", registration_id, browser)
+    return Registration(**data) if data is not None else None
 
 
 def end_registration(registration: Registration) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from connectors.pki import CertificateIdentity
 from idp.provider import provider
+from idp.sessions import browser_record
 
 
 @dataclass
@@ -51,12 +52,8 @@ def start_registration(identity: CertificateIdentity, browser: str,
 
 def load_registration(registration_id: str, browser: str) -> PendingRegistration | None:
     """The registration, if it exists and was started in this browser."""
-    if not registration_id or len(registration_id) > 64:
-        return None
-    data = provider().state.get(f"usb-reg:{registration_id}")
-    if data is None or not secrets.compare_digest(data["browser"], browser):
-        return None
-    return PendingRegistration(**data)
+    data = browser_record("usb-reg", registration_id, browser)
+    return PendingRegistration(**data) if data is not None else None
 
 
 def end_registration(registration: PendingRegistration) -> None:
