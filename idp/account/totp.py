@@ -15,6 +15,7 @@ from idp.account.services import notify_phone
 from idp.audit import record_event
 from idp.identity import mask_cccd
 from idp.provider import provider
+from idp.security import totp
 from idp.security.sealed import seal, unseal
 from idp.store.models import Account
 
@@ -33,13 +34,9 @@ def _pending_key(account_id: int) -> str:
 
 def pending_secret(account: Account) -> str:
     """The secret being enrolled (the same one on every reload until it expires)."""
-    state = provider().state
-    record = state.get(_pending_key(account.id))
-    if record is not None:
-        return unseal(record["s"], "totp-pending")
-    secret = pyotp.random_base32()
-    state.put(_pending_key(account.id), {"s": seal(secret, "totp-pending")}, PENDING_TTL)
-    state.delete(f"totp-enrol-tries:{account.id}")
+    secret, fresh = totp.pending_secret(_pending_key(account.id), PENDING_TTL)
+    if fresh:
+        provider().state.delete(f"totp-enrol-tries:{account.id}")
     return secret
 
 
@@ -52,30 +49,19 @@ def provisioning_qr(account: Account, secret: str) -> str:
     return segno.make(uri, error="m").svg_data_uri(scale=4)
 
 
-def _clean(code: str) -> str | None:
-    code = "".join(code.split())
-    return code if len(code) == 6 and code.isdigit() else None
-
-
-def _first_use(account_id: int, code: str) -> bool:
-    return provider().state.add(f"totp-used:{account_id}:{code}", {}, REPLAY_WINDOW)
-
-
 def confirm_enrolment(account: Account, code: str) -> str | None:
     """Enrol the pending secret if `code` is valid; returns why not, or None when enrolled."""
     p = provider()
-    record = p.state.get(_pending_key(account.id))
-    if record is None:
+    secret = totp.offered_secret(_pending_key(account.id))
+    if secret is None:
         return "Mã QR đã hết hạn. Vui lòng quét lại mã mới bên dưới."
     if p.state.incr(f"totp-enrol-tries:{account.id}", PENDING_TTL) > ENROL_TRIES:
         p.state.delete(_pending_key(account.id))
         return "Bạn đã nhập sai quá số lần cho phép. Vui lòng quét lại mã mới bên dưới."
-    secret = unseal(record["s"], "totp-pending")
-    clean = _clean(code)
-    if clean is None or not pyotp.TOTP(secret).verify(clean, valid_window=1):
+    if not totp.code_matches(secret, code):
         record_event("totp.enrol", "failure", account_id=account.id)
         return "Mã xác thực không đúng. Hãy nhập mã 6 chữ số đang hiện trên ứng dụng."
-    _first_use(account.id, clean)
+    totp.first_use(str(account.id), code, REPLAY_WINDOW)
     account.totp_secret = seal(secret, PURPOSE)
     p.db.session.commit()
     p.state.delete(_pending_key(account.id))
@@ -96,8 +82,8 @@ def remove(account: Account) -> None:
 
 def verify_login_code(account: Account, code: str) -> bool:
     """A login code from the app: valid now (±1 step) and never used before."""
-    clean = _clean(code)
-    if account.totp_secret is None or clean is None:
+    if account.totp_secret is None:
         return False
     secret = unseal(account.totp_secret, PURPOSE)
-    return pyotp.TOTP(secret).verify(clean, valid_window=1) and _first_use(account.id, clean)
+    return (totp.code_matches(secret, code)
+            and totp.first_use(str(account.id), code, REPLAY_WINDOW))

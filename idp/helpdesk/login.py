@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from enum import Enum
 
-import pyotp
 from sqlalchemy.orm import Session
 
 from idp.helpdesk.staff import check_username, find_staff, spend_totp_code, totp_secret
 from idp.login.password import verify_login_password
 from idp.login.throttle import Throttle
 from idp.provider import provider
+from idp.security.totp import code_matches
 from idp.store.models import StaffMember
 
 
@@ -54,9 +54,7 @@ def check_totp(staff: StaffMember, code: str) -> tuple[bool, str]:
     once used is spent (a shoulder-surfed or replayed code is refused)."""
     if STAFF.throttled(staff.username):
         return False, "throttled"
-    code = code.strip()
-    ok = len(code) == 6 and code.isdigit() and pyotp.TOTP(totp_secret(staff)).verify(
-        code, valid_window=1)
+    ok = code_matches(totp_secret(staff), code)
     if ok and not spend_totp_code(staff, code):
         return False, "totp_replayed"
     if not ok:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from idp.helpdesk.roles import ROLES
 from idp.identity import InvalidField, normalize_name
 from idp.provider import provider
+from idp.security import totp
 from idp.security.passwords import check_password_policy, password_user_inputs
 from idp.security.sealed import seal, unseal
 from idp.store.models import StaffMember
@@ -31,6 +32,10 @@ TOTP_ISSUER = "SSO Cổng DVCQG - Cán bộ"
 REPLACEMENT_TTL = 600
 """Seconds a new TOTP secret offered for replacement waits to be confirmed with a code."""
 TOTP_USED_TTL = 120  # longer than the 90 s a code is accepted (one step either side)
+
+
+def _replacement_key(staff: StaffMember) -> str:
+    return f"staff-new-totp:{staff.id}"
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{2,63}")
 
 
@@ -87,20 +92,13 @@ def _enrolment(staff: StaffMember) -> Enrolment:
 
 def spend_totp_code(staff: StaffMember, code: str) -> bool:
     """Mark a right code as used; False when it was used already (a replayed code)."""
-    return provider().state.add(f"staff-totp-used:{staff.id}:{code}", {}, TOTP_USED_TTL)
+    return totp.first_use(f"staff-{staff.id}", code, TOTP_USED_TTL)
 
 
 def offered_replacement(staff: StaffMember) -> Enrolment:
     """The new TOTP secret offered to a member replacing handed-over credentials: the same
     one until it is confirmed or REPLACEMENT_TTL passes (a reload shows the same QR)."""
-    state = provider().state
-    key = f"staff-new-totp:{staff.id}"
-    record = state.get(key)
-    if record is not None:
-        secret = unseal(record["secret"], TOTP_PURPOSE)
-    else:
-        secret = pyotp.random_base32()
-        state.put(key, {"secret": seal(secret, TOTP_PURPOSE)}, REPLACEMENT_TTL)
+    secret, _fresh = totp.pending_secret(_replacement_key(staff), REPLACEMENT_TTL)
     return _enrolment_of(staff, secret)
 
 
@@ -120,21 +118,19 @@ def replace_credentials(session: Session, staff: StaffMember, password: str, con
         problems.append("Mật khẩu nhập lại không khớp.")
     if problems:
         errors["password"] = " ".join(problems)
-    record = p.state.get(f"staff-new-totp:{staff.id}")
-    code = code.strip()
-    if record is None:
+    secret = totp.offered_secret(_replacement_key(staff))
+    if secret is None:
         errors["code"] = "Khóa xác thực mới đã hết hạn. Vui lòng quét lại mã QR mới."
-    elif not (len(code) == 6 and code.isdigit() and pyotp.TOTP(
-            unseal(record["secret"], TOTP_PURPOSE)).verify(code, valid_window=1)):
+    elif not totp.code_matches(secret, code):
         errors["code"] = "Mã xác thực không khớp với khóa mới vừa quét."
     if errors:
         raise StaffError(errors)
     spend_totp_code(staff, code)
     staff.password_hash = p.passwords.hash(password)
-    staff.totp_secret = record["secret"]
+    staff.totp_secret = seal(secret, TOTP_PURPOSE)
     staff.must_replace_credentials = False
     session.commit()
-    p.state.delete(f"staff-new-totp:{staff.id}")
+    p.state.delete(_replacement_key(staff))
 
 
 def totp_secret(staff: StaffMember) -> str:

@@ -1,0 +1,52 @@
+"""TOTP (RFC 6238) second factors, for citizens' authenticator apps and for staff.
+
+A code is 6 digits, accepted one 30-s step either side of now, and only once (a used
+code is remembered while it could still be valid). A secret being enrolled waits in the
+state store, sealed, and stays the same on every reload until it expires, so the QR code
+a person scanned is the one their code is checked against.
+"""
+
+from __future__ import annotations
+
+import pyotp
+
+from idp.provider import provider
+from idp.security.sealed import seal, unseal
+
+_PENDING_PURPOSE = "totp-pending"
+
+
+def clean_code(code: str) -> str | None:
+    """The typed code without spaces, if it has the shape of one (6 digits)."""
+    code = "".join(code.split())
+    return code if len(code) == 6 and code.isdigit() else None
+
+
+def code_matches(secret: str, code: str) -> bool:
+    """Whether `code` is a code of `secret` now (one step of clock drift either side)."""
+    clean = clean_code(code)
+    return clean is not None and pyotp.TOTP(secret).verify(clean, valid_window=1)
+
+
+def first_use(owner: str, code: str, ttl: float) -> bool:
+    """Mark a right code of `owner` as used for `ttl` seconds; False when it already was
+    (a replayed or shoulder-surfed code)."""
+    return provider().state.add(f"totp-used:{owner}:{clean_code(code)}", {}, ttl)
+
+
+def pending_secret(key: str, ttl: float) -> tuple[str, bool]:
+    """The secret being enrolled under `key`, the same until `ttl` seconds after it was
+    made; and whether it was made just now."""
+    state = provider().state
+    record = state.get(key)
+    if record is not None:
+        return unseal(record["s"], _PENDING_PURPOSE), False
+    secret = pyotp.random_base32()
+    state.put(key, {"s": seal(secret, _PENDING_PURPOSE)}, ttl)
+    return secret, True
+
+
+def offered_secret(key: str) -> str | None:
+    """The secret pending under `key`, or None once it expired."""
+    record = provider().state.get(key)
+    return unseal(record["s"], _PENDING_PURPOSE) if record is not None else None
