@@ -31,9 +31,8 @@ def _keys() -> None:
         provider().keys.signing_key(alg)
 
 
-def _registry(section: str):
+def _reachable(url: str):
     def check() -> None:
-        url = getattr(provider().settings, section).url
         # Any HTTP answer means reachable; only no answer at all is a failure.
         requests.get(url, timeout=(1, 2))
 
@@ -45,11 +44,10 @@ def _outside_systems() -> dict:
     from idp.simsign.service import sim_available
 
     settings = provider().settings
-    systems = {name: _registry(name) for name in ("carrier", "bhxh", "post")}
-    if sim_available():
-        systems["mssp"] = _registry("mssp")
+    names = ["carrier", "bhxh", "post", *(["mssp"] if sim_available() else [])]
+    systems = {name: _reachable(getattr(settings, name).url) for name in names}
     if settings.sms.gateway_url:
-        systems["sms"] = lambda: requests.get(settings.sms.gateway_url, timeout=(1, 2))
+        systems["sms"] = _reachable(settings.sms.gateway_url)
     return systems
 
 
