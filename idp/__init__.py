@@ -26,7 +26,10 @@ csrf = CSRFProtect()
 
 # Endpoints that portals call server-to-server or by redirect: no browser form, no CSRF token.
 CSRF_EXEMPT = ("oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
-               "oidc.authorize", "oidc.end_session_view")
+               "oidc.authorize", "oidc.end_session_view",
+               # A verifier's API, and the clerk's upload form, which checks its token
+               # itself once it has allowed a photo's size (idp/sharing/web.py).
+               "sharing.verify_api", "sharing.clerk")
 
 
 def _connector(name: str, settings: Settings):
@@ -86,11 +89,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from idp.login.views import bp as login_bp
     from idp.register.forgot import bp as forgot_bp
     from idp.register.views import bp as register_bp
+    from idp.sharing.web import bp as sharing_bp
     from idp.simsign import views as sim_signature
     from idp.usbtoken import views as usb_token
 
     oidc.init_app(app)
-    for blueprint in (login_bp, register_bp, forgot_bp, account_bp, *helpdesk_blueprints()):
+    for blueprint in (login_bp, register_bp, forgot_bp, account_bp, sharing_bp,
+                      *helpdesk_blueprints()):
         app.register_blueprint(blueprint)
     usb_token.init_app(app)
     sim_signature.init_app(app)

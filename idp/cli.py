@@ -100,8 +100,10 @@ def keys() -> None:
 
 def _max_token_ttl(settings: Settings) -> int:
     tokens = settings.tokens
-    # Other workers may sign with the old key until their next reload.
-    return max(tokens.access_token_ttl, tokens.id_token_ttl) + settings.keys.reload_seconds + 60
+    # Other workers may sign with the old key until their next reload. A shared-identity
+    # credential lives as long as its share (idp/sharing).
+    longest = max(tokens.access_token_ttl, tokens.id_token_ttl, settings.sharing.max_validity)
+    return longest + settings.keys.reload_seconds + 60
 
 
 @keys.command("rotate")

@@ -276,6 +276,25 @@ class UsbTokenSettings(Section):
         return value.rstrip("/")
 
 
+class SharingSettings(Section):
+    """Identity data a citizen shares by QR code with someone who is not a portal."""
+
+    min_validity: Seconds = 300
+    """Shortest validity a citizen may choose for a share (5 minutes)."""
+    max_validity: int = Field(86400, gt=0, le=86400)
+    """Longest validity (a day, at most). Credentials are signed when read and expire with
+    their share, so retired signing keys stay published this long too."""
+    verifier_requests_per_hour: int = Field(600, ge=1)
+    """Share reads and verifications one verifier address (IP) may make in an hour: a bank
+    branch behind one address reads many QR codes, a scraper many more."""
+    status_list_size: int = Field(131072, ge=1024, le=1 << 24)
+    """Entries in one revocation status list (IETF Token Status List, 1 bit each). A
+    share's entry is drawn at random, so a list is only filled to half before the next one
+    is used; verifiers download a whole list, which is what hides which share they check."""
+    status_list_ttl: int = Field(60, ge=0, le=3600)
+    """Seconds a verifier may cache a status list: the longest a revocation can go unseen."""
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -297,6 +316,7 @@ class Settings(Section):
     post: PostSettings = PostSettings()
     usb_token: UsbTokenSettings = UsbTokenSettings()
     mssp: MsspSettings = MsspSettings()
+    sharing: SharingSettings = SharingSettings()
     base_dir: Path = Path(".")
     """Directory relative paths are resolved against (the config file's directory)."""
 

@@ -8,20 +8,8 @@ from idp.account import services
 from idp.account.history import access_history, session_rows, vietnam_time
 from idp.account.web import bp, page, viewer
 from idp.identity import mask_cccd, mask_phone
+from idp.levels import LEVEL_LABELS, VERIFIED_BY
 from idp.oidc.claims import GENDERS
-
-VERIFIED_BY = {
-    "carrier": "Nhà mạng xác nhận thuê bao di động chính chủ",
-    "bhxh": "Đối chiếu với cơ sở dữ liệu Bảo hiểm xã hội Việt Nam",
-    "post": "Bưu điện Việt Nam xác minh",
-    "counter": "Cán bộ bộ phận một cửa kiểm tra giấy tờ trực tiếp",
-    "operator": "Cơ quan quản lý hệ thống tạo tài khoản",
-    "usb_token": "Chứng thư số trên USB ký số do tổ chức cung cấp dịch vụ chứng thực cấp",
-}
-LEVELS = {
-    2: "Mức 2 — thông tin định danh đã được đối chiếu với cơ sở dữ liệu",
-    3: "Mức 3 — gắn với chứng thư số của tổ chức cung cấp dịch vụ chứng thực",
-}
 
 
 @bp.route("/account")
@@ -34,7 +22,7 @@ def home():
         cccd=mask_cccd(account.cccd) if account.cccd else None,
         gender=GENDERS.get(account.gender, account.gender),
         phones=[(mask_phone(phone.phone), phone.is_default) for phone in account.phones],
-        level=LEVELS.get(account.ial, f"Mức {account.ial}"),
+        level=LEVEL_LABELS.get(account.ial, f"Mức {account.ial}"),
         verified_by=VERIFIED_BY.get(account.verified_by, account.verified_by),
     )
 

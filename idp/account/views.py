@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from idp.account import console, lost_phone, methods  # noqa: F401 - modules register routes
 from idp.account.web import bp
+from idp.sharing import console as sharing  # noqa: F401 - registers its console pages
 
 __all__ = ["bp"]

@@ -29,6 +29,8 @@ DONE_MESSAGES = {  # shown once after a change, by the page it redirects to
     "certificate_added_ial3": "Đã thêm USB ký số. Tài khoản của bạn đã được nâng lên mức độ "
     "định danh 3.",
     "certificate_removed": "Đã gỡ chứng thư số khỏi tài khoản.",
+    "share_revoked": "Đã thu hồi mã QR. Mã không đọc được nữa, và ai kiểm tra lại thông tin "
+    "đã đọc từ mã sẽ thấy mã đã bị thu hồi.",
 }
 
 

@@ -395,3 +395,42 @@ class AccountCertificate(Base):
     removed_at: Mapped[datetime | None] = mapped_column()
 
     account: Mapped[Account] = relationship(back_populates="certificates")
+
+
+class IdentityShare(Base):
+    """Identity items a citizen chose to give by QR code to whoever scans it (idp/sharing).
+
+    Holds which items, not their values: the credential is signed from the account when
+    the QR code is read. The code in the QR is stored as a digest (for lookup) and sealed
+    (so the citizen can show the QR again); no portal `sub` is ever linked to a share.
+    """
+
+    __tablename__ = "identity_shares"
+    __table_args__ = (
+        Index("ix_identity_shares_account", "account_id", "expires_at"),
+        Index("ix_identity_shares_expires", "expires_at"),
+        # One entry of a status list belongs to one live share at a time.
+        UniqueConstraint("status_list", "status_index"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the random code in the share's URL."""
+    code_sealed: Mapped[str] = mapped_column(String(200))
+    items: Mapped[list] = mapped_column(JSON)
+    """Keys of idp.sharing.items.ITEMS, in the order shown."""
+    note: Mapped[str | None] = mapped_column(String(100))
+    """The citizen's own reminder of whom it is for; never leaves the provider."""
+    one_time: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    """When a one-time share was read (it cannot be read again)."""
+    read_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_read_at: Mapped[datetime | None] = mapped_column()
+    last_read_ip: Mapped[str | None] = mapped_column(String(45))
+    status_list: Mapped[int] = mapped_column(Integer)
+    status_index: Mapped[int] = mapped_column(Integer)
+    """This share's entry in the revocation status list `status_list`."""
