@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from idp.account.services import session_handle
 from idp.provider import provider
 from idp.sessions import account_sessions
+from idp.sharing.claims import CLAIM_LABELS
 from idp.store.models import AuditEvent, Client
 
 PAGE_SIZE = 20
@@ -18,8 +19,9 @@ CONSOLE_NAME = "Tài khoản định danh"
 """How the provider's own pages (this console) appear where a portal name would."""
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
-# Accesses (successes and failures alike) and logouts...
-_ACCESS_EVENTS = ("login", "login.sso", "logout")
+# Accesses (successes and failures alike), logouts, and reads of the citizen's QR-code
+# shares (idp/sharing): whoever scanned one, when and from where...
+_ACCESS_EVENTS = ("login", "login.sso", "logout", "share.read")
 # ...and the failed steps of a login: their successes are already the "login" row.
 _STEP_EVENTS = ("login.password", "login.otp", "login.totp")
 
@@ -37,6 +39,9 @@ STEP_METHODS = {
     "logout": "Đăng xuất",
 }
 RESULTS = {"success": "Thành công", "failure": "Thất bại", "refused": "Bị từ chối"}
+SHARE_READER = "Người quét mã QR bạn chia sẻ"
+SHARE_REFUSALS = {"used": "mã dùng một lần đã được đọc", "expired": "mã đã hết hạn",
+                  "revoked": "mã đã bị thu hồi"}
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("coc_coc", "Cốc Cốc"),
              ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
@@ -94,6 +99,11 @@ class HistoryPage:
 
 
 def _method(row: AuditEvent) -> str:
+    if row.event == "share.read":
+        detail = row.detail or {}
+        items = ", ".join(CLAIM_LABELS.get(item, item) for item in detail.get("items", []))
+        refusal = SHARE_REFUSALS.get(detail.get("reason", ""))
+        return f"Đọc mã QR chia sẻ ({items})" + (f" — {refusal}" if refusal else "")
     method = (row.detail or {}).get("method")
     if method:
         return METHODS.get(method, method)
@@ -122,7 +132,9 @@ def access_history(account_id: int, page: int) -> HistoryPage:
             ip=row.ip or "—",
             device=describe_device(row.user_agent),
             method=_method(row),
-            portal=names.get(row.client_id, row.client_id) if row.client_id is not None else "—",
+            portal=(SHARE_READER if row.event == "share.read"
+                    else names.get(row.client_id, row.client_id) if row.client_id is not None
+                    else "—"),
             result=RESULTS.get(row.result, row.result),
             ok=row.result == "success",
         )

@@ -12,8 +12,7 @@ from flask import Response, abort, redirect, request, url_for
 from idp.account.history import vietnam_time
 from idp.account.web import bp, form_int, page, recent_viewer, viewer
 from idp.sharing import services
-from idp.sharing.claims import describe
-from idp.sharing.items import ITEMS, offered_items
+from idp.sharing.items import offered_items
 from idp.store.models import IdentityShare
 
 
@@ -67,13 +66,11 @@ def shared(share_id: int):
     share = services.own_share(current.account.id, share_id)
     if share is None:
         abort(404)
-    claims = {claim: ITEMS[claim].value(current.account) for claim in share.items}
     revealed = [(offer.label, offer.value) for offer in offered_items(current.account)
-                if offer.claim in claims]
+                if offer.claim in share.items]
     return page("share.html", current, share=share, revealed=revealed,
                 qr=_qr(share).svg_data_uri(scale=6, border=4),
-                url=services.share_url(services.code_of(share)), ends=_ends(share),
-                describe=describe)
+                url=services.share_url(services.code_of(share)), ends=_ends(share))
 
 
 @bp.route("/account/sharing/<int:share_id>/qr.png")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from idp.identity import mask_cccd, mask_phone
 from idp.sharing.claims import CLAIM_LABELS, describe
 from idp.store.models import Account
 
@@ -45,6 +46,11 @@ ITEMS = {item.claim: item for item in (
 )}
 
 
+MASKED = {"cccd": mask_cccd, "phone_number": mask_phone}
+"""Shown partly hidden on the citizen's screens, as the console shows them (the screen
+with the QR code is shown to others); the credential carries them in full."""
+
+
 @dataclass(frozen=True)
 class Offer:
     """One item as the sharing form offers it."""
@@ -62,7 +68,8 @@ def offered_items(account: Account) -> list[Offer]:
         if account.account_type in item.account_types:
             value = item.value(account)
             if value is not None:
-                offers.append(Offer(claim, label, describe(claim, value)))
+                shown = MASKED[claim](value) if claim in MASKED else describe(claim, value)
+                offers.append(Offer(claim, label, shown))
     return offers
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from idp.store.models import Account
-from tests.account.conftest import console_login  # noqa: F401 - re-exported for the tests
+from tests.account.conftest import console_login, other_browser  # noqa: F401 - for the tests
 
 
 @pytest.fixture
