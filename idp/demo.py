@@ -1,4 +1,5 @@
-"""`idp demo`: the provider and two portals on 127.0.0.1, with demo citizens.
+"""`idp demo`: the provider, two portals and a bank's QR-code verifier on 127.0.0.1, with
+demo citizens.
 
 Everything lives in one directory (default var/demo): the configuration with
 its generated secrets, the SQLite database, a test PKI (so that the level-3
@@ -50,6 +51,9 @@ PORTALS = [
     ("cong-quan-ly-cu-tru", "Cổng dịch vụ công Quản lý cư trú", "residence", 2),
 ]
 
+
+VERIFIER_OFFSET = 3
+"""examples/verifier.py, a bank counter checking citizens' QR codes, runs on port + 3."""
 
 SIM_PHONES = [("+84900000001", "công dân Nguyễn Văn An, CCCD 001090001234"),
               ("+84900000003", "doanh nghiệp Công ty TNHH Phần mềm Sông Hồng")]
@@ -221,6 +225,10 @@ def _banner(port: int, outbox: Path, directory: Path) -> None:
     for person in DEMO_PEOPLE:
         print(f"   {person['full_name']:22} {person['cccd']} / {person['password']}")
     print(f"\n Trang tài khoản công dân: http://127.0.0.1:{port}/account")
+    print(" Chia sẻ thông tin qua mã QR: mục \"Chia sẻ thông tin qua mã QR\" của trang tài khoản;")
+    print(" chọn thông tin, tạo mã, tải ảnh mã (PNG) hoặc chụp màn hình, rồi kiểm tra tại:")
+    print(f"   trang xác minh của cán bộ:       http://127.0.0.1:{port}/verify")
+    print(f"   quầy ngân hàng mẫu (bên thứ ba): http://127.0.0.1:{port + VERIFIER_OFFSET}")
     print(f" Trang cán bộ hỗ trợ:       http://127.0.0.1:{port}/helpdesk — đăng nhập bằng mật khẩu")
     print(" và mã TOTP (khóa bí mật bên dưới; dùng ứng dụng xác thực hoặc lệnh python in ra):")
     totp = json.loads((directory / "staff.json").read_text())
@@ -274,6 +282,12 @@ def run_demo(directory: str, port: int) -> int:
             "--issuer", issuer, "--client-id", client_id,
             f"--client-secret={portal_secrets[client_id]}",
         ]))
+
+    verifier_script = portal_script.parent / "verifier.py"
+    children.append(subprocess.Popen([  # noqa: S603
+        sys.executable, str(verifier_script), "--port", str(port + VERIFIER_OFFSET),
+        "--issuer", issuer,
+    ]))
 
     def stop(*_args) -> None:
         for child in children:

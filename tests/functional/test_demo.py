@@ -16,10 +16,11 @@ from tests.live import REPO, wait_for
 
 
 def _free_base() -> int:
-    """A base port below the ephemeral range with base+1, +2 and +101..+104 free too."""
+    """A base port below the ephemeral range with base+1..+3 and +101..+104 free too."""
     for _ in range(50):
         base = random.randrange(20000, 30000)
-        ports = [base, base + 1, base + 2, base + 101, base + 102, base + 103, base + 104]
+        ports = [base, base + 1, base + 2, base + 3, base + 101, base + 102, base + 103,
+                 base + 104]
         try:
             for candidate in ports:
                 with socket.socket() as sock:
@@ -44,6 +45,9 @@ def test_demo_starts_provider_portals_and_registries(tmp_path):
         for offset in (1, 2):
             home = requests.get(f"http://127.0.0.1:{port + offset}/", timeout=5)
             assert home.status_code == 200 and "Đăng nhập" in home.text
+        wait_for(f"http://127.0.0.1:{port + 3}/", seconds=30)  # the bank's QR-code verifier
+        counter = requests.get(f"http://127.0.0.1:{port + 3}/", timeout=5)
+        assert counter.status_code == 200 and "Kiểm tra thông tin khách hàng" in counter.text
         discovery = requests.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration",
                                  timeout=5).json()
         assert discovery["issuer"] == f"http://127.0.0.1:{port}"
@@ -55,6 +59,7 @@ def test_demo_starts_provider_portals_and_registries(tmp_path):
         print(output[-3000:])
     assert "001085012345 / Hoa-Sen#Ha-Noi-1985" in output  # the banner names the demo login
     assert f"http://127.0.0.1:{port}/helpdesk" in output
+    assert f"http://127.0.0.1:{port}/verify" in output and f"http://127.0.0.1:{port + 3}" in output
     assert f"approve +84900000001 --url http://127.0.0.1:{port + 104}" in output
 
 
