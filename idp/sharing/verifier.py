@@ -144,6 +144,16 @@ def _unverified_payload(token: str) -> dict:
     return payload
 
 
+def claimed_issuer(presentation: str) -> str | None:
+    """The issuer a credential names, unverified (to refuse a foreign one before any
+    key is fetched); None when it is not even readable."""
+    try:
+        issuer = _unverified_payload(split(presentation).jws).get("iss")
+    except MalformedSdJwt:
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
 def verify_credential(presentation: str, *, issuer: str, keys: KeySet,
                       status_of: StatusLookup, now: float | None = None) -> Verification:
     """Check a compact SD-JWT VC that `issuer` signed with one of `keys` (its published

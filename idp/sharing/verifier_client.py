@@ -36,6 +36,7 @@ from idp.sharing.verifier import (
     UNTRUSTED_ISSUER,
     StatusUnavailable,
     Verification,
+    claimed_issuer,
     classify_qr,
     read_status_list_token,
     verify_credential,
@@ -107,6 +108,9 @@ class ShareVerifier:
     def verify_credential(self, presentation: str) -> Verification:
         """Check a compact SD-JWT VC offline with the issuer's keys; if the signature does
         not verify with kept keys, fetch them once more (the issuer may have rotated)."""
+        named = claimed_issuer(presentation)
+        if named is not None and named != self.issuer:
+            return Verification(UNTRUSTED_ISSUER, "issued by someone else")
         try:
             keys, fresh = self._issuer_keys(refresh=False)
         except StatusUnavailable as exc:

@@ -37,6 +37,7 @@ def test_form_offers_the_citizens_items_partly_masked(browser, settings, citizen
                        "identity_assurance"]
     assert "15/03/1985" in html and person.cccd not in html and "001*******00" in html
     assert 'id="nav-sharing"' in html
+    assert "field-error" not in html and "aria-invalid" not in html  # no error before a try
 
 
 def test_organisation_offers_its_tax_code_and_name_not_birth_data():
