@@ -1,4 +1,5 @@
-"""The `idp` command: serve, database, keys, clients, accounts, tokens, audit, staff, demo."""
+"""The `idp` command: serve, database, keys, clients, accounts, tokens, QR-code shares, audit,
+staff, demo."""
 
 from __future__ import annotations
 
@@ -344,6 +345,26 @@ def tokens_purge(ctx: Context, batch: int) -> None:
     finally:
         engine.dispose()
     click.echo(f"done: {total} refresh token(s) deleted")
+
+
+@main.group()
+def sharing() -> None:
+    """Identity data citizens share by QR code."""
+
+
+@sharing.command("purge")
+@pass_context
+def sharing_purge(ctx: Context) -> None:
+    """Delete expired QR-code shares (run it hourly with `idp tokens purge`); their reads
+    stay in the audit log."""
+    from idp.sharing.services import purge_ended_shares
+
+    engine = make_engine(ctx.settings.database_url)
+    try:
+        deleted = purge_ended_shares(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"done: {deleted} expired share(s) deleted")
 
 
 # --- staff --------------------------------------------------------------------------
