@@ -27,8 +27,10 @@ def _ends(share: IdentityShare) -> str:
 
 
 def _form_page(current, errors: dict | None = None, status: int = 200, form=None):
+    # With errors, the console's alert (role="alert") says so before the marked fields.
+    summary = "Chưa tạo được mã QR: hãy sửa các mục được đánh dấu bên dưới." if errors else None
     return page(
-        "sharing.html", current, status,
+        "sharing.html", current, status, error=summary,
         offers=offered_items(current.account), validities=services.validity_choices(),
         default_validity=services.DEFAULT_VALIDITY, shares=services.live_shares(
             current.account.id), errors=errors or {}, form=form or {},

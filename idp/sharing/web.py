@@ -9,6 +9,7 @@ from flask import Blueprint, Response, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
+from idp.errors import refuse
 from idp.provider import provider
 from idp.sharing import services
 from idp.sharing.credential import MEDIA_TYPE, issuer_metadata
@@ -51,9 +52,11 @@ def status_list(list_id: int):
 def share(code: str):
     """The URL in a citizen's QR code. A verifier asking for the credential gets it (once
     for a one-time share); a browser gets a page that reads nothing until asked to."""
-    if not SHARE_CODE.fullmatch(code):
-        return _json_error(404, "share_not_found", "Không tìm thấy mã chia sẻ này.")
     wanted = request.accept_mimetypes.best_match([MEDIA_TYPE, "text/html"], "text/html")
+    if not SHARE_CODE.fullmatch(code):
+        if wanted != MEDIA_TYPE:
+            refuse("Địa chỉ này không phải mã QR chia sẻ thông tin hợp lệ.", 404)
+        return _json_error(404, "share_not_found", "Không tìm thấy mã chia sẻ này.")
     if wanted != MEDIA_TYPE:
         return render_template("sharing/landing.html", url=services.share_url(code))
     if not services.verifier_allowed(request.remote_addr):

@@ -56,6 +56,8 @@ def test_browser_opening_the_url_gets_a_page_that_reads_nothing(browser, citizen
     unknown = browser.get("/s/" + "A" * 43, headers=CREDENTIAL)
     assert unknown.status_code == 404 and unknown.get_json()["error"] == "share_not_found"
     assert browser.get("/s/short", headers=CREDENTIAL).status_code == 404
+    malformed = browser.get("/s/short")  # a person: a Vietnamese page
+    assert malformed.status_code == 404 and "không phải mã QR" in malformed.get_data(as_text=True)
 
 
 def test_api_verifies_a_qr_url_or_a_credential(browser, citizen, share_of):
