@@ -284,6 +284,9 @@ class SharingSettings(Section):
     max_validity: int = Field(86400, gt=0, le=86400)
     """Longest validity (a day, at most). Credentials are signed when read and expire with
     their share, so retired signing keys stay published this long too."""
+    max_live_shares: int = Field(20, ge=1, le=1000)
+    """Shares one account may have live at once; more are refused until some are revoked
+    or expire (a stolen session cannot fill the status lists)."""
     verifier_requests_per_hour: int = Field(600, ge=1)
     """Share reads and verifications one verifier address (IP) may make in an hour: a bank
     branch behind one address reads many QR codes, a scraper many more."""

@@ -82,6 +82,10 @@ def parse_request(account: Account, items: list[str], note: str, validity: str,
         errors["validity"] = "Hãy chọn thời hạn của mã QR."
     if use not in ("once", "many"):
         errors["use"] = "Hãy chọn mã QR dùng một lần hay nhiều lần."
+    most = provider().settings.sharing.max_live_shares
+    if not errors and len(live_shares(account.id)) >= most:
+        errors["items"] = (f"Bạn đang có {most} mã QR còn hiệu lực. Hãy thu hồi bớt mã không "
+                           "dùng nữa trước khi tạo mã mới.")
     if errors:
         raise ShareFormError(errors)
     return ShareRequest(chosen, note or None, seconds, use == "once")

@@ -12,7 +12,7 @@ from PIL import Image
 from idp.sharing.items import claims_of, offered_items
 from idp.store.models import Account
 from tests.account.conftest import age_authentication, post_form
-from tests.conftest import ISSUER, make_person
+from tests.conftest import ISSUER, config, make_person
 from tests.sharing.conftest import console_login
 
 FORM = "/account/sharing"
@@ -149,3 +149,13 @@ def test_form_without_csrf_token_is_refused(browser, settings, citizen):
     response = browser.post(FORM, data={"items": ["name"], "validity": "900", "use": "once"})
     assert response.status_code == 400
     assert "Bạn chưa có mã QR nào" in browser.get(FORM).get_data(as_text=True)
+
+
+@config(sharing={"max_live_shares": 2})
+def test_live_shares_per_account_are_capped(browser, settings, citizen, share_of):
+    share_of(citizen[0])
+    share_of(citizen[0])
+    console_login(browser, settings, citizen[1], FORM)
+    response = _create(browser)
+    assert response.status_code == 400
+    assert "Bạn đang có 2 mã QR còn hiệu lực" in response.get_data(as_text=True)
