@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -98,8 +99,10 @@ class CertificateAuthority:
         not_before: datetime,
         not_after: datetime,
         digital_signature: bool = True,
+        birthdate: date | None = None,
     ) -> x509.Certificate:
-        """An end-entity certificate; without `digital_signature` it may only encipher keys."""
+        """An end-entity certificate; without `digital_signature` it may only encipher keys;
+        `birthdate` goes into subjectDirectoryAttributes (dateOfBirth, RFC 3739)."""
         usage = dict.fromkeys(
             ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
              "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"), False)
@@ -112,6 +115,8 @@ class CertificateAuthority:
             .add_extension(x509.KeyUsage(**usage), critical=True)
             .add_extension(_distribution_points(self.crl_url), critical=False)
         )
+        if birthdate is not None:
+            builder = builder.add_extension(_date_of_birth(birthdate), critical=False)
         return builder.sign(self.key, hashes.SHA256())
 
     def crl(
@@ -167,6 +172,14 @@ def _ca_extensions(
     )
 
 
+def _date_of_birth(birthdate: date) -> x509.UnrecognizedExtension:
+    # RFC 3739 §3.2.2: noon UTC, so the date reads the same in every time zone.
+    moment = datetime(birthdate.year, birthdate.month, birthdate.day, 12, tzinfo=UTC)
+    value = asn1_x509.SubjectDirectoryAttributes(
+        [{"type": "pda_date_of_birth", "values": [moment]}]).dump()
+    return x509.UnrecognizedExtension(ObjectIdentifier("2.5.29.9"), value)
+
+
 def _distribution_points(url: str) -> x509.CRLDistributionPoints:
     return x509.CRLDistributionPoints([x509.DistributionPoint(
         full_name=[x509.UniformResourceIdentifier(url)], relative_name=None, reasons=None,
@@ -186,6 +199,8 @@ class EndEntity:
     digital_signature: bool = True
     untrusted: bool = False
     revoked: bool = False
+    birthdate: date | None = None
+    """Vouched for in the certificate (dateOfBirth), as some CAs do."""
 
 
 def _citizen(name: str, key_kind: KeyKind, expected: str = "ok", **options: Any) -> EndEntity:
@@ -199,7 +214,9 @@ END_ENTITIES = (
         "citizen-ec", "ec",
         subject_name("Trần Thị Bình", uids=("CCCD:079195000123", "CMND:025123456"),
                      locality="Thành phố Hồ Chí Minh"),
-        {"kind": "citizen", "cccd": "079195000123", "cmnd": "025123456"},
+        {"kind": "citizen", "cccd": "079195000123", "cmnd": "025123456",
+         "birthdate": "1995-08-21"},
+        birthdate=date(1995, 8, 21),
     ),
     EndEntity(
         "enterprise", "rsa",
@@ -245,7 +262,7 @@ def generate(directory: Path, *, now: datetime | None = None) -> dict[str, Any]:
         issuer = untrusted_root if entity.untrusted else licensed
         certificate = issuer.issue(
             entity.subject, key.public_key(), digital_signature=entity.digital_signature,
-            not_before=now + timedelta(days=entity.valid_days[0]),
+            birthdate=entity.birthdate, not_before=now + timedelta(days=entity.valid_days[0]),
             not_after=now + timedelta(days=entity.valid_days[1]))
         if entity.revoked:
             issuer.revoked.append(certificate)

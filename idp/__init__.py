@@ -10,9 +10,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connectors.registry import load_connector
 from idp import errors, ops
+from idp.audit_labels import event_label, result_label
 from idp.clients import RegisteredClients
 from idp.config import Settings, load_settings
 from idp.db import Database
+from idp.limits import Limiter
+from idp.login.devices import write_device_cookie
 from idp.oidc.published import PublishedDocuments
 from idp.provider import Provider
 from idp.security import headers
@@ -20,6 +23,7 @@ from idp.security.form_session import FormSessionInterface
 from idp.security.passwords import PasswordHasher
 from idp.sessions import write_cookies
 from idp.store.state import make_state_store
+from idp.vntime import vietnam_time
 from keys import KeyRing, make_backends
 
 csrf = CSRFProtect()
@@ -76,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         post=_connector(settings.post.connector, settings),
         passwords=PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
         clients=RegisteredClients(db.engine, state),
+        limits=Limiter(state, settings.limits, settings.server.secret_key,
+                       settings.session.transaction_ttl),
     )
 
     csrf.init_app(app)
@@ -108,7 +114,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         if request.endpoint != "static":
             app.extensions["idp.provider"].keys.maybe_reload()
 
+    app.add_template_filter(vietnam_time, "vn_time")
+    app.add_template_filter(event_label)
+    app.add_template_filter(result_label)
     app.after_request(write_cookies)
+    app.after_request(write_device_cookie)
     app.wsgi_app = PublishedDocuments(app, app.wsgi_app)
     for name in ("idp", "connectors"):  # audit lines and connector latency
         logging.getLogger(name).setLevel(logging.INFO)

@@ -119,26 +119,23 @@ class SessionSettings(Section):
 
 
 class LoginSettings(Section):
+    """Password attempts from browsers the citizen never logged in from (the counts and
+    their windows are the limits login.failures.*, idp/limits.py)."""
+
     captcha_after_failures: int = Field(3, ge=0)
-    """Failed attempts (per CCCD or per IP) after which a captcha is asked."""
-    delay_after_failures: int = Field(3, ge=1)
-    """From this many failures on, each further attempt must wait 2^(n-k) seconds."""
-    lockout_after_failures: int = Field(10, ge=2)
-    lockout_seconds: Seconds = 900
-    failure_window_seconds: Seconds = 3600
-    ip_attempts_per_hour: int = Field(100, ge=1)
+    """From this many failures for a CCCD, unknown browsers type a captcha (shown on the
+    page before the next try)."""
+    delay_after_failures: int = Field(5, ge=1)
+    """From this many failures on, each further try must wait 2^(n-k) seconds."""
+    device_cookie_days: int = Field(400, ge=1, le=400)
+    """How long a browser stays known after a complete login (browsers keep a cookie at
+    most 400 days)."""
 
 
 class OtpSettings(Section):
     ttl: int = Field(120, ge=30, le=600)
-    """A code is valid this long (the portal's guide says 2 minutes)."""
-    max_attempts: int = Field(5, ge=1, le=10)
-    """Wrong tries per login transaction; a re-send does not reset them."""
-    resend_cooldown: Seconds = 30
-    max_sends_per_transaction: int = Field(4, ge=1)
-    per_phone_per_hour: int = Field(6, ge=1)
-    per_phone_per_day: int = Field(15, ge=1)
-    per_ip_per_hour: int = Field(40, ge=1)
+    """A code is valid this long (the portal's guide says 2 minutes). How many codes may be
+    sent or tried is in [limits] (otp.*, sms.*)."""
 
 
 class PasswordSettings(Section):
@@ -161,9 +158,8 @@ class SmsSettings(Section):
 
 class RegistrationSettings(Section):
     ttl: Seconds = 1800
-    """How long a registration may take from the first form to the password."""
-    attempts_per_ip_per_hour: int = Field(20, ge=1)
-    attempts_per_cccd_per_hour: int = Field(5, ge=1)
+    """How long a registration (or a password reset) may take from the first form to the
+    password."""
 
 
 class EmailSettings(Section):
@@ -287,9 +283,6 @@ class SharingSettings(Section):
     max_live_shares: int = Field(20, ge=1, le=1000)
     """Shares one account may have live at once; more are refused until some are revoked
     or expire (a stolen session cannot fill the status lists)."""
-    verifier_requests_per_hour: int = Field(600, ge=1)
-    """Share reads and verifications one verifier address (IP) may make in an hour: a bank
-    branch behind one address reads many QR codes, a scraper many more."""
     status_list_size: int = Field(131072, ge=1024, le=1 << 24)
     """Entries in one revocation status list (IETF Token Status List, 1 bit each). A
     share's entry is drawn at random, so a list is only filled to half before the next one
@@ -320,8 +313,22 @@ class Settings(Section):
     usb_token: UsbTokenSettings = UsbTokenSettings()
     mssp: MsspSettings = MsspSettings()
     sharing: SharingSettings = SharingSettings()
+    limits: dict[str, str] = {}
+    """Named limits whose rate differs from the default of idp/limits.py, e.g.
+    "sms.login.phone" = "6 per hour"."""
     base_dir: Path = Path(".")
     """Directory relative paths are resolved against (the config file's directory)."""
+
+    @field_validator("limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        from idp.limits import UnknownLimit, check_overrides
+
+        try:
+            check_overrides(value)
+        except UnknownLimit as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     def path(self, value: str) -> Path:
         """Resolve a configured path relative to the config file."""
@@ -337,12 +344,32 @@ class Settings(Section):
         return url
 
 
+MOVED_TO_LIMITS = {
+    "login.lockout_after_failures": "login.failures.cccd",
+    "login.lockout_seconds": "login.failures.cccd",
+    "login.failure_window_seconds": "login.failures.cccd",
+    "login.ip_attempts_per_hour": "login.attempts.address",
+    "otp.max_attempts": "otp.wrong_codes",
+    "otp.resend_cooldown": "sms.resend_wait",
+    "otp.max_sends_per_transaction": "sms.per_login",
+    "otp.per_phone_per_hour": "sms.login.phone",
+    "otp.per_phone_per_day": "sms.login.phone_daily",
+    "otp.per_ip_per_hour": "sms.login.address",
+    "registration.attempts_per_ip_per_hour": "register.checks.address",
+    "registration.attempts_per_cccd_per_hour": "register.checks.cccd",
+    "sharing.verifier_requests_per_hour": "sharing.verifier.address",
+}
+"""Keys of earlier versions that are now named limits: the error says where they went."""
+
+
 def _format_error(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
+        if item["type"] == "extra_forbidden" and key in MOVED_TO_LIMITS:
+            message = f'now a named limit: [limits] "{MOVED_TO_LIMITS[key]}" = "N per ..."'
+        elif item["type"] == "extra_forbidden":
             message = "unknown key (misspelt?)"
         lines.append(f"  {key}: {message} (got {item.get('input')!r})")
     return "invalid configuration:\n" + "\n".join(lines)

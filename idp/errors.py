@@ -30,20 +30,33 @@ MESSAGES = {
 }
 
 
-def error_page(status: int, message: str | None = None, title: str | None = None):
-    """A Vietnamese error page with `status`."""
+def _ways_on() -> list[tuple[str, str]]:
+    """Where a person can go from an error: staff to their console, citizens to their
+    account (a login in progress adds its own "Đăng nhập lại" where it has one)."""
+    if request.path.startswith("/helpdesk"):
+        return [("Về trang chính của cán bộ", "/helpdesk")]
+    return [("Về trang tài khoản định danh", "/account")]
+
+
+def error_page(status: int, message: str | None = None, title: str | None = None,
+               actions: list[tuple[str, str]] | None = None):
+    """A Vietnamese error page with `status` and a way forward (`actions`: label, URL)."""
     default_title, default_message = MESSAGES.get(status, MESSAGES[400])
+    staff = request.path.startswith("/helpdesk")
     return (
         render_template(
-            "error.html", title=title or default_title, message=message or default_message
+            "helpdesk/error.html" if staff else "error.html",
+            title=title or default_title, message=message or default_message,
+            actions=actions if actions is not None else _ways_on(),
         ),
         status,
     )
 
 
-def refuse(message: str, status: int = 400) -> NoReturn:
+def refuse(message: str, status: int = 400,
+           actions: list[tuple[str, str]] | None = None) -> NoReturn:
     """End the request here with a Vietnamese error page saying `message`."""
-    abort(make_response(error_page(status, message)))
+    abort(make_response(error_page(status, message, actions=actions)))
 
 
 def _wants_json() -> bool:

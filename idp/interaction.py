@@ -43,6 +43,8 @@ class Interaction:
     return_to: str | None = None
     """For the provider's own pages (the account console): where to go after login,
     instead of answering a portal."""
+    cccd_hint: str | None = None
+    """The CCCD just registered or reset in this browser, to fill in the login form."""
 
     @property
     def key(self) -> str:
@@ -77,3 +79,27 @@ def load_interaction(interaction_id: str, browser: str) -> Interaction | None:
 def end_interaction(interaction: Interaction) -> None:
     """Forget the interaction once the portal has its answer."""
     provider().state.delete(interaction.key)
+
+
+def _return_key(browser: str) -> str:
+    return f"login-return:{browser}"
+
+
+def set_login_to_resume(interaction: Interaction) -> None:
+    """The browser left this login for registration or a password reset: remember it, so
+    their last page leads back to it (and to the portal that started it)."""
+    p = provider()
+    remaining = interaction.created + p.settings.session.transaction_ttl - time.time()
+    if remaining > 1:
+        p.state.put(_return_key(interaction.browser), {"tx": interaction.id}, remaining)
+
+
+def login_to_resume(browser: str, cccd: str | None = None) -> Interaction | None:
+    """The login this browser left for registration or a reset, if it is still alive;
+    `cccd` (just registered or reset) is filled into its form."""
+    record = provider().state.get(_return_key(browser))
+    interaction = load_interaction(record["tx"], browser) if record else None
+    if interaction is not None and cccd and interaction.cccd_hint != cccd:
+        interaction.cccd_hint = cccd
+        save_interaction(interaction)
+    return interaction

@@ -16,6 +16,7 @@ from connectors.base import (
 from idp.clients import RegisteredClients
 from idp.config import Settings
 from idp.db import Database
+from idp.limits import Limiter
 from idp.security.passwords import PasswordHasher
 from idp.store.state import StateStore
 from keys.ring import KeyRing
@@ -36,6 +37,8 @@ class Provider:
     post: PostRegistry
     passwords: PasswordHasher
     clients: RegisteredClients
+    limits: Limiter
+    """Every named cap (idp/limits.py), counted in the state store."""
 
     @property
     def issuer(self) -> str:

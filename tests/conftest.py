@@ -297,6 +297,39 @@ def query(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
+def table_rows(html: str, table_id: str) -> list[list[str]]:
+    """The text of each cell of each body row of the table with this id."""
+    from html.parser import HTMLParser
+
+    class Rows(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside = self.in_body = False
+            self.rows: list[list[str]] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table" and dict(attrs).get("id") == table_id:
+                self.inside = True
+            elif self.inside and tag == "tbody":
+                self.in_body = True
+            elif self.in_body and tag == "tr":
+                self.rows.append([])
+            elif self.in_body and tag == "td":
+                self.rows[-1].append("")
+
+        def handle_endtag(self, tag):
+            if tag == "table":
+                self.inside = self.in_body = False
+
+        def handle_data(self, data):
+            if self.in_body and self.rows and self.rows[-1]:
+                self.rows[-1][-1] += data
+
+    parser = Rows()
+    parser.feed(html)
+    return [[" ".join(cell.split()) for cell in row] for row in parser.rows]
+
+
 def csrf_from(html: str) -> str:
     import re
 

@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.accounts import create_account, validate_new_account
@@ -25,6 +26,7 @@ from idp.config import Settings, load_settings
 from idp.db import make_engine
 from idp.migrate import upgrade
 from idp.security.passwords import PasswordHasher
+from idp.store.models import StateEntry
 from keys import ensure_keys, make_backends
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,6 +154,13 @@ class LiveProvider:
     def last_otp(self) -> str:
         lines = self.settings.path(self.settings.sms.outbox_path).read_text().splitlines()
         return re.search(r"\b(\d{6})\b", json.loads(lines[-1])["text"]).group(1)
+
+    def captcha_answer(self, captcha_id: str) -> str:
+        """What a citizen reads off the captcha picture (its record in the SQL state table)."""
+        with self.engine.connect() as connection:
+            value = connection.scalar(select(StateEntry.value).where(
+                StateEntry.key == f"captcha:{captcha_id}"))
+        return json.loads(value)["answer"]
 
 
 class LivePortal:

@@ -3,14 +3,16 @@
 Licensed CAs put identity numbers in UID attributes (0.9.2342.19200300.100.1.1) with a
 prefix: ``CCCD:`` personal identification number, ``CMND:`` old identity card, ``HC:``
 passport, ``MST:`` tax code, ``MNS:`` state budget relationship code. A subject may carry
-several; organisations may also carry ETSI's organizationIdentifier (``VATVN-<MST>``).
+several; organisations may also carry ETSI's organizationIdentifier (``VATVN-<MST>``). A
+CA that checked a person's birth date may put it in the subjectDirectoryAttributes
+extension (RFC 3739 §3.2.2, dateOfBirth); it is read when present.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from asn1crypto import x509
@@ -46,6 +48,8 @@ class CertificateIdentity:
     issuer: str
     not_after: datetime
     sha256_fingerprint: str
+    birthdate: date | None = None
+    """The birth date the CA vouches for (dateOfBirth), when the certificate carries one."""
 
     def __repr__(self) -> str:
         # Identities end up in logs and tracebacks: name the certificate, not the person.
@@ -94,6 +98,16 @@ def _subject_values(name: x509.Name) -> dict[str, list[str]]:
             if isinstance(value, str):
                 values.setdefault(attribute["type"].native, []).append(value.strip())
     return values
+
+
+def _birthdate(certificate: x509.Certificate) -> date | None:
+    for extension in certificate["tbs_certificate"]["extensions"] or []:
+        if extension["extn_id"].native != "subject_directory_attributes":
+            continue
+        for attribute in extension["extn_value"].parsed:
+            if attribute["type"].native == "pda_date_of_birth" and len(attribute["values"]):
+                return attribute["values"][0].native.date()
+    return None
 
 
 def _set_once(found: dict[str, str], field: str, value: str) -> None:
@@ -148,4 +162,5 @@ def read_identity(certificate: x509.Certificate) -> CertificateIdentity:
         issuer=issuer.get("common_name") or certificate.issuer.human_friendly,
         not_after=certificate.not_valid_after,
         sha256_fingerprint=certificate.sha256.hex(),
+        birthdate=_birthdate(certificate),
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 
 from idp.account import services
-from idp.account.history import access_history, session_rows, vietnam_time
+from idp.account.history import access_history, session_rows
 from idp.account.web import bp, page, viewer
 from idp.identity import mask_cccd, mask_phone
 from idp.levels import LEVEL_LABELS, VERIFIED_BY
 from idp.oidc.claims import GENDERS
+from idp.vntime import vietnam_time
 
 
 @bp.route("/account")
@@ -54,6 +55,15 @@ def logout_session():
     if ended and this_browser:
         return render_template("account/logged_out.html", everywhere=False)
     return redirect(url_for(".sessions", done="session_ended" if ended else None), 303)
+
+
+@bp.route("/account/logout", methods=["POST"])
+def logout():
+    """"Đăng xuất" in the console: this browser's session ends; its portals are told."""
+    current = viewer()
+    services.end_session_by_handle(current.account.id,
+                                   services.session_handle(current.session.sid))
+    return render_template("account/logged_out.html", everywhere=False)
 
 
 @bp.route("/account/sessions/logout-all", methods=["POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select
 
@@ -13,11 +13,11 @@ from idp.provider import provider
 from idp.sessions import account_sessions
 from idp.sharing.claims import CLAIM_LABELS
 from idp.store.models import AuditEvent, Client
+from idp.vntime import vietnam_time
 
 PAGE_SIZE = 20
 CONSOLE_NAME = "Tài khoản định danh"
 """How the provider's own pages (this console) appear where a portal name would."""
-VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
 # Accesses (successes and failures alike), logouts, and reads of the citizen's QR-code
 # shares (idp/sharing): whoever scanned one, when and from where...
@@ -58,13 +58,6 @@ def describe_device(user_agent: str | None) -> str:
     if browser and system:
         return f"{browser} trên {system}"
     return browser or system or "Không xác định"
-
-
-def vietnam_time(moment: datetime) -> str:
-    """dd/mm/yyyy hh:mm:ss in Vietnam time (stored times are UTC; SQLite drops the zone)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M:%S")
 
 
 def portal_names(client_ids: set[str]) -> dict[str, str]:

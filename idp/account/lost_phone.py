@@ -20,12 +20,17 @@ from idp.login.outcome import (
     second_factor_exhausted,
     second_factor_passed,
 )
-from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, render_otp_page, send_otp
+from idp.login.throttle import CITIZENS
+from idp.otp.codes import PHONE_CHANGE, Challenge
+from idp.otp.step import CodeStep, OtherWays
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.store.models import Account
 
-PURPOSE = "đổi số điện thoại nhận OTP"
+LOST_PHONE_CODE = CodeStep(PHONE_CHANGE, heading="Xác thực số điện thoại mới",
+                          title="Nhập mã OTP – Đổi số điện thoại nhận OTP",
+                          check_endpoint="account.lost_phone_otp",
+                          resend_endpoint="account.lost_phone_resend")
 
 
 def _login() -> tuple[Interaction, Account]:
@@ -61,12 +66,14 @@ def lost_phone():
                      refused=outcome is PhoneCheck.REFUSED)
     provider().state.put(f"lost:{interaction.id}", {"phone": phone},
                          provider().settings.session.transaction_ttl)
-    sent = send_otp(f"lost-{interaction.id}", phone, purpose=PURPOSE, ip=request.remote_addr,
-                    account_id=account.id)
-    if sent.outcome not in (SendOutcome.SENT, SendOutcome.COOLDOWN):
-        return _form(interaction, typed, SEND_MESSAGES[sent.outcome].format(
-            wait=sent.wait_seconds), 429)
+    LOST_PHONE_CODE.send(_challenge(interaction, account), phone)
     return redirect(url_for(".lost_phone_otp", tx=interaction.id), 303)
+
+
+def _challenge(interaction: Interaction, account: Account) -> Challenge:
+    return Challenge(f"lost-{interaction.id}", PHONE_CHANGE, account_id=account.id,
+                     cccd=account.cccd, ip=request.remote_addr,
+                     device=CITIZENS.known_device(account.cccd))
 
 
 def _new_phone(interaction: Interaction) -> str:
@@ -76,15 +83,10 @@ def _new_phone(interaction: Interaction) -> str:
     return record["phone"]
 
 
-def _otp_page(interaction: Interaction, error: str | None = None, status: int = 200):
-    # A right code ends in the redirect to the portal.
-    if "redirect_uri" in interaction.params:
-        allow_form_target(interaction.params["redirect_uri"])
-    return render_otp_page(
-        f"lost-{interaction.id}", status=status, heading="Xác thực số điện thoại mới",
-        form_action=url_for(".lost_phone_otp"), resend_action=url_for(".lost_phone_resend"),
-        hidden={"tx": interaction.id}, error=error,
-    )
+def _ways(interaction: Interaction) -> OtherWays:
+    return OtherWays(counter=True, links=[
+        ("Nhập số điện thoại khác", url_for(".lost_phone", tx=interaction.id)),
+        ("Quay lại bước nhập mã OTP của số cũ", url_for("login.otp", tx=interaction.id))])
 
 
 @bp.route("/login/lost-phone/otp", methods=["GET", "POST"])
@@ -92,29 +94,34 @@ def lost_phone_otp():
     """The code sent to the new phone; right → the phone is changed and the login completes."""
     interaction, account = _login()
     phone = _new_phone(interaction)
+    # A right code ends in the redirect to the portal.
+    if "redirect_uri" in interaction.params:
+        allow_form_target(interaction.params["redirect_uri"])
+    hidden = {"tx": interaction.id}
     if request.method == "GET":
-        return _otp_page(interaction)
-    result = check_otp(f"lost-{interaction.id}", (request.form.get("otp") or "")[:12])
-    if result.outcome is CheckOutcome.OK:
-        provider().state.delete(f"lost:{interaction.id}")
-        recover_phone(account, phone)
-        return second_factor_passed(interaction, account, PASSWORD_SMS_AMR, "pwd+sms:recovery",
-                                    "login.otp")
-    if result.outcome is CheckOutcome.EXHAUSTED:
-        provider().state.delete(f"lost:{interaction.id}")
-        return second_factor_exhausted(interaction, account)
-    return _otp_page(interaction, "Mã OTP không đúng hoặc đã hết hiệu lực. "
-                     f"Bạn còn {max(result.tries_left, 0)} lần thử.", 400)
+        return LOST_PHONE_CODE.page(f"lost-{interaction.id}", hidden, ways=_ways(interaction))
+    return LOST_PHONE_CODE.answer_code(
+        f"lost-{interaction.id}", request.form.get("otp") or "", hidden,
+        passed=lambda: _recovered(interaction, account, phone),
+        exhausted=lambda: _exhausted(interaction, account), ways=_ways(interaction))
+
+
+def _recovered(interaction: Interaction, account: Account, phone: str):
+    provider().state.delete(f"lost:{interaction.id}")
+    recover_phone(account, phone)
+    return second_factor_passed(interaction, account, PASSWORD_SMS_AMR, "pwd+sms:recovery",
+                                "login.otp")
+
+
+def _exhausted(interaction: Interaction, account: Account):
+    provider().state.delete(f"lost:{interaction.id}")
+    return second_factor_exhausted(interaction, account)
 
 
 @bp.route("/login/lost-phone/resend", methods=["POST"])
 def lost_phone_resend():
     """A new code to the new phone, within the usual SMS limits."""
     interaction, account = _login()
-    phone = _new_phone(interaction)
-    sent = send_otp(f"lost-{interaction.id}", phone, purpose=PURPOSE, ip=request.remote_addr,
-                    account_id=account.id)
-    if sent.outcome is not SendOutcome.SENT:
-        return _otp_page(interaction,
-                         SEND_MESSAGES[sent.outcome].format(wait=sent.wait_seconds), 429)
-    return redirect(url_for(".lost_phone_otp", tx=interaction.id), 303)
+    return LOST_PHONE_CODE.answer_resend(_challenge(interaction, account),
+                                         _new_phone(interaction), {"tx": interaction.id},
+                                         ways=_ways(interaction))

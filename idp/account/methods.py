@@ -10,20 +10,24 @@ from flask import redirect, render_template, request, url_for
 
 from connectors.base import ConnectorUnavailable
 from idp.account import phones, services, totp
-from idp.account.history import vietnam_time
 from idp.account.web import Viewer, bp, form_int, page, recent_viewer, viewer
 from idp.identity import InvalidField, mask_phone, normalize_email, normalize_phone
-from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, render_otp_page, send_otp
+from idp.otp.codes import PHONE_CHANGE, Challenge
+from idp.otp.step import CodeStep, OtherWays
 from idp.provider import provider
 from idp.sessions import browser_id
 from idp.usbtoken import accounts as token_accounts
 from idp.usbtoken.verification import usb_token_available
+from idp.vntime import vietnam_time
 
 CARRIER_REFUSED = (
     "Nhà mạng chưa xác nhận số điện thoại này là thuê bao chính chủ đứng tên số định danh của "
     "bạn. Vui lòng dùng số đứng tên bạn, hoặc cập nhật thông tin thuê bao tại nhà mạng."
 )
-EMAILS_PER_HOUR = 5
+PHONE_ADD_CODE = CodeStep(PHONE_CHANGE, heading="Xác nhận số điện thoại mới",
+                         title="Nhập mã OTP – Thêm số điện thoại nhận OTP",
+                         check_endpoint="account.verify_phone",
+                         resend_endpoint="account.resend_phone_otp")
 ORGANISATION_PHONE = (
     "Nhà mạng chỉ xác nhận thuê bao chính chủ của cá nhân; tài khoản doanh nghiệp và cơ quan "
     "nhà nước đăng nhập bằng chứng thư số."
@@ -91,19 +95,17 @@ def add_phone():
         phones.record_phone_refused(account, phone)
         return _security_page(current, CARRIER_REFUSED, 400)
     otp_id = phones.begin_phone_add(account.id, phone, browser_id())
-    sent = send_otp(otp_id, phone, purpose="xác nhận số điện thoại", ip=request.remote_addr,
-                    account_id=account.id)
-    if sent.outcome not in (SendOutcome.SENT, SendOutcome.COOLDOWN):
-        return _security_page(current, SEND_MESSAGES[sent.outcome], 429)
+    PHONE_ADD_CODE.send(_challenge(account, otp_id), phone)
     return redirect(url_for(".verify_phone"), 303)
 
 
-def _phone_otp_page(otp_id: str, error: str | None = None, status: int = 200):
-    return render_otp_page(
-        otp_id, status=status, heading="Xác nhận số điện thoại mới", error=error,
-        form_action=url_for(".verify_phone"), resend_action=url_for(".resend_phone_otp"),
-        hidden={},
-    )
+def _challenge(account, otp_id: str) -> Challenge:
+    return Challenge(otp_id, PHONE_CHANGE, account_id=account.id, cccd=account.cccd,
+                     ip=request.remote_addr)
+
+
+def _phone_ways() -> OtherWays:
+    return OtherWays(links=[("Quay lại trang phương thức đăng nhập", url_for(".security"))])
 
 
 @bp.route("/account/phones/verify", methods=["GET", "POST"])
@@ -115,18 +117,23 @@ def verify_phone():
         return _security_page(current, "Yêu cầu thêm số điện thoại đã hết hạn. "
                               "Vui lòng thực hiện lại.", 400)
     if request.method == "GET":
-        return _phone_otp_page(pending["otp"])
-    result = check_otp(pending["otp"], (request.form.get("otp") or "")[:12])
-    if result.outcome is CheckOutcome.OK:
-        phones.end_phone_add(current.account.id)
-        phones.add_phone(current.account, pending["phone"])
-        return redirect(url_for(".security", done="phone_added"), 303)
-    if result.outcome is CheckOutcome.EXHAUSTED:
-        phones.end_phone_add(current.account.id)
-        return _security_page(current, "Bạn đã nhập sai mã OTP quá số lần cho phép. "
-                              "Vui lòng thực hiện lại.", 400)
-    return _phone_otp_page(pending["otp"], "Mã OTP không đúng hoặc đã hết hiệu lực. "
-                           f"Bạn còn {max(result.tries_left, 0)} lần thử.", 400)
+        return PHONE_ADD_CODE.page(pending["otp"], {}, ways=_phone_ways())
+    return PHONE_ADD_CODE.answer_code(
+        pending["otp"], request.form.get("otp") or "", {},
+        passed=lambda: _phone_added(current.account, pending["phone"]),
+        exhausted=lambda: _phone_add_exhausted(current), ways=_phone_ways())
+
+
+def _phone_added(account, phone: str):
+    phones.end_phone_add(account.id)
+    phones.add_phone(account, phone)
+    return redirect(url_for(".security", done="phone_added"), 303)
+
+
+def _phone_add_exhausted(current):
+    phones.end_phone_add(current.account.id)
+    return _security_page(current, "Bạn đã nhập sai mã OTP quá số lần cho phép. "
+                          "Vui lòng thực hiện lại.", 400)
 
 
 @bp.route("/account/phones/verify/resend", methods=["POST"])
@@ -136,12 +143,8 @@ def resend_phone_otp():
     pending = phones.pending_phone_add(current.account.id, browser_id())
     if pending is None:
         return redirect(url_for(".security"), 303)
-    sent = send_otp(pending["otp"], pending["phone"], purpose="xác nhận số điện thoại",
-                    ip=request.remote_addr, account_id=current.account.id)
-    if sent.outcome is not SendOutcome.SENT:
-        return _phone_otp_page(pending["otp"],
-                               SEND_MESSAGES[sent.outcome].format(wait=sent.wait_seconds), 429)
-    return redirect(url_for(".verify_phone"), 303)
+    return PHONE_ADD_CODE.answer_resend(_challenge(current.account, pending["otp"]),
+                                        pending["phone"], {}, ways=_phone_ways())
 
 
 @bp.route("/account/phones/remove", methods=["POST"])
@@ -215,7 +218,7 @@ def email():
     if address is None:
         return page("email.html", current, 400, error="Vui lòng nhập địa chỉ thư điện tử.",
                     sent_to=None)
-    if provider().state.incr(f"email-links:{current.account.id}", 3600) > EMAILS_PER_HOUR:
+    if not provider().limits.hit("account.email_links", current.account.id):
         return page("email.html", current, 429, sent_to=None,
                     error="Bạn đã yêu cầu gửi thư quá nhiều lần. Vui lòng thử lại sau một giờ.")
     services.send_email_link(current.account, address,

@@ -10,16 +10,13 @@ from __future__ import annotations
 import secrets
 
 from connectors.base import PersonQuery
-from idp.account.services import DAY, notify_phone
+from idp.account.services import notify_phone
 from idp.accounts import replace_default_phone
 from idp.audit import record_event
 from idp.identity import mask_phone
 from idp.provider import provider
 from idp.sessions import browser_record
 from idp.store.models import Account, OtpPhone
-
-CARRIER_CHECKS_PER_DAY = 10
-"""Carrier lookups an account may cause per day (adding or recovering a phone)."""
 
 
 def person_of(account: Account) -> PersonQuery:
@@ -29,7 +26,7 @@ def person_of(account: Account) -> PersonQuery:
 
 def carrier_check_allowed(account_id: int) -> bool:
     """Count one carrier lookup for the account; False once the daily cap is reached."""
-    return provider().state.incr(f"carrier-acct:{account_id}", DAY) <= CARRIER_CHECKS_PER_DAY
+    return provider().limits.hit("carrier.checks.account", account_id)
 
 
 def carrier_confirms(account: Account, phone: str) -> bool:

@@ -17,9 +17,6 @@ from idp.identity import mask_cccd, mask_phone
 from idp.provider import provider
 from idp.store.models import Account
 
-CHECKS_PER_LOGIN = 3
-"""Carrier checks one login attempt may ask for (the daily cap per account applies too)."""
-
 
 class PhoneCheck(Enum):
     CONFIRMED = "confirmed"
@@ -31,8 +28,7 @@ class PhoneCheck(Enum):
 MESSAGES = {
     PhoneCheck.REFUSED: (
         "Nhà mạng chưa xác nhận số điện thoại này là thuê bao chính chủ đứng tên số định danh "
-        "của bạn, nên số điện thoại nhận OTP chưa được thay đổi. Vui lòng cập nhật thông tin "
-        "thuê bao tại cửa hàng của nhà mạng, hoặc đến bộ phận một cửa gần nhất để được hỗ trợ."
+        "của bạn, nên số điện thoại nhận OTP chưa được thay đổi."
     ),
     PhoneCheck.CURRENT_PHONE: (
         "Đây là số điện thoại đang nhận OTP của tài khoản. Vui lòng nhập số điện thoại mới."
@@ -52,9 +48,7 @@ def check_new_phone(account: Account, phone: str, login_id: str) -> PhoneCheck:
     default = account.default_phone
     if default is not None and default.phone == phone:
         return PhoneCheck.CURRENT_PHONE
-    state = provider().state
-    ttl = provider().settings.session.transaction_ttl
-    if state.incr(f"lost-checks:{login_id}", ttl) > CHECKS_PER_LOGIN or not (
+    if not provider().limits.hit("lost_phone.checks", login_id) or not (
         carrier_check_allowed(account.id)
     ):
         record_event("phone.recover", "refused", account_id=account.id, reason="limit")

@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 DAY = 24 * 3600
 RECENT_AUTH_SECONDS = 600
 """Sensitive changes need a login at most this old (10 minutes)."""
-PASSWORD_TRIES_PER_HOUR = 5
 """Wrong current passwords on the change form before it refuses for an hour."""
 EMAIL_LINK_TTL = DAY
 HOTLINE = "Nếu không phải bạn thực hiện, hãy gọi ngay tổng đài 18001096."
@@ -109,11 +108,10 @@ def change_own_password(account: Account, current: str, new: str, confirm: str,
     Refresh tokens are revoked and every other session ends; this browser's stays.
     """
     p = provider()
-    failures = f"pw-change-fail:{account.id}"
-    if p.state.count(failures) >= PASSWORD_TRIES_PER_HOUR:
+    if p.limits.spent("account.password_checks", account.id):
         return [TOO_MANY_TRIES]
     if not p.passwords.verify(account.password_hash, current):
-        p.state.incr(failures, 3600)
+        p.limits.hit("account.password_checks", account.id)
         record_event("password.change", "failure", account_id=account.id, reason="wrong_current")
         return [WRONG_CURRENT]
     default = account.default_phone
@@ -134,7 +132,7 @@ def change_own_password(account: Account, current: str, new: str, confirm: str,
     for family in families:
         revoke_grant(family, "password changed")
     ended = end_other_sessions(account.id, keep_sid)
-    p.state.delete(failures)
+    p.limits.clear("account.password_checks", account.id)
     record_event("password.change", "success", account_id=account.id,
                  revoked_families=len(families), ended_sessions=ended)
     notify_phone(default, "Mật khẩu tài khoản định danh của bạn vừa được thay đổi.")

@@ -21,7 +21,6 @@ from idp.store.models import Account
 
 PURPOSE = "account-totp"
 PENDING_TTL = 600
-ENROL_TRIES = 5
 REPLAY_WINDOW = 90
 ISSUER_NAME = "Tài khoản định danh DVCQG"
 PASSWORD_TOTP_AMR = ["pwd", "otp", "mfa"]
@@ -36,7 +35,7 @@ def pending_secret(account: Account) -> str:
     """The secret being enrolled (the same one on every reload until it expires)."""
     secret, fresh = totp.pending_secret(_pending_key(account.id), PENDING_TTL)
     if fresh:
-        provider().state.delete(f"totp-enrol-tries:{account.id}")
+        provider().limits.clear("account.totp_enrol_tries", account.id)
     return secret
 
 
@@ -55,7 +54,7 @@ def confirm_enrolment(account: Account, code: str) -> str | None:
     secret = totp.offered_secret(_pending_key(account.id))
     if secret is None:
         return "Mã QR đã hết hạn. Vui lòng quét lại mã mới bên dưới."
-    if p.state.incr(f"totp-enrol-tries:{account.id}", PENDING_TTL) > ENROL_TRIES:
+    if not p.limits.hit("account.totp_enrol_tries", account.id):
         p.state.delete(_pending_key(account.id))
         return "Bạn đã nhập sai quá số lần cho phép. Vui lòng quét lại mã mới bên dưới."
     if not totp.code_matches(secret, code):

@@ -27,15 +27,19 @@ from idp.helpdesk.resets import (
 )
 from idp.helpdesk.services import ActionRefused
 from idp.helpdesk.views import load_account
-from idp.otp import pending_otp
+from idp.otp.codes import pending_code
 from idp.provider import provider
 from idp.store.models import Account, PhoneResetRequest, StaffMember
 
-MESSAGES = {
-    Step.CODE_SENT: "Đã gửi mã OTP tới số điện thoại mới.",
-    Step.AWAITING_APPROVAL: "Nhà mạng không xác nhận số điện thoại mới đứng tên công dân này. "
-                            "Yêu cầu cần một cán bộ giám sát khác phê duyệt.",
-    Step.DONE: "Đã đổi số điện thoại nhận OTP. Số cũ đã được thông báo.",
+MESSAGES = {  # (text for the requester, text for a supervisor who may decide, alert kind)
+    Step.CODE_SENT: ("Đã gửi mã OTP tới số điện thoại mới.", None, "ok"),
+    Step.AWAITING_APPROVAL: (
+        "Nhà mạng không xác nhận số điện thoại mới đứng tên công dân này. Yêu cầu cần một cán "
+        "bộ giám sát khác phê duyệt.",
+        "Nhà mạng không xác nhận số điện thoại mới đứng tên công dân này. Yêu cầu đang chờ bạn "
+        "phê duyệt.",
+        "warning"),
+    Step.DONE: ("Đã đổi số điện thoại nhận OTP. Số cũ đã được thông báo.", None, "ok"),
 }
 
 
@@ -72,18 +76,23 @@ def _load(reset_id: int) -> PhoneResetRequest:
     return reset
 
 
-def _page(reset: PhoneResetRequest, *, message: str | None = None, error: str | None = None,
+def _page(reset: PhoneResetRequest, *, step: Step | None = None, error: str | None = None,
           status: int = 200):
     session = provider().db.session
     staff = current_staff()
-    pending = pending_otp(otp_id(reset)) if reset.status == "awaiting_otp" else None
+    may_decide = staff.may("approve_reset") and reset.requested_by != staff.id
+    message = kind = None
+    if step in MESSAGES:
+        for_requester, for_approver, kind = MESSAGES[step]
+        message = (for_approver if may_decide else None) or for_requester
+    pending = pending_code(otp_id(reset)) if reset.status == "awaiting_otp" else None
     now = time.time()
     approver = session.get(StaffMember, reset.approved_by) if reset.approved_by else None
     return render_template(
         "helpdesk/reset.html", reset=reset, account=session.get(Account, reset.account_id),
         requester=session.get(StaffMember, reset.requested_by), approver=approver,
         is_requester=reset.requested_by == staff.id,
-        may_decide=staff.may("approve_reset") and reset.requested_by != staff.id,
+        may_decide=may_decide, message_kind=kind,
         evidence_name=EVIDENCE_TYPES.get(reset.evidence_type, reset.evidence_type),
         seconds_left=max(0, int(pending.expires_at - now)) if pending else 0,
         resend_in=max(0, int(pending.resend_at - now)) if pending else 0,
@@ -106,10 +115,10 @@ def _after(reset: PhoneResetRequest, result: StepResult | None):
 @requires("reset_phone")
 def reset(reset_id: int):
     try:
-        message = MESSAGES.get(Step(request.args.get("m", "")))
+        step = Step(request.args.get("m", ""))
     except ValueError:
-        message = None
-    return _page(_load(reset_id), message=message)
+        step = None
+    return _page(_load(reset_id), step=step)
 
 
 def _step(reset_id: int, action: Callable[[PhoneResetRequest], StepResult | None]):

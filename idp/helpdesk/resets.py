@@ -31,7 +31,8 @@ from idp.helpdesk.evidence import InvalidEvidence, check_evidence, mask_number
 from idp.helpdesk.services import OPEN_RESET_STATES, ActionRefused, clean_reason
 from idp.identity import InvalidField, mask_phone, normalize_phone
 from idp.oidc.backchannel import notify_portals
-from idp.otp import SEND_MESSAGES, CheckOutcome, SendOutcome, check_otp, send_otp
+from idp.otp import codes
+from idp.otp.codes import HELPDESK, Challenge, CheckOutcome, check_code
 from idp.provider import provider
 from idp.sessions import end_account_sessions
 from idp.store.models import Account, PhoneResetRequest, utcnow
@@ -162,19 +163,19 @@ def _require_requester(staff: StaffContext, reset: PhoneResetRequest) -> None:
 def send_code(staff: StaffContext, reset: PhoneResetRequest) -> StepResult:
     """Send (or re-send) the OTP to the new phone, within the OTP limits."""
     _require_requester(staff, reset)
-    # SMS caps count per staff member rather than per IP: a desk's staff share one address.
-    sent = send_otp(otp_id(reset), reset.new_phone, purpose="đổi số điện thoại nhận OTP",
-                    ip=staff.actor, account_id=reset.account_id)
-    if sent.outcome is SendOutcome.SENT:
+    # SMS caps count per staff member rather than per address: a desk's staff share one.
+    sent = codes.send_code(Challenge(otp_id(reset), HELPDESK, account_id=reset.account_id,
+                               staff=staff.actor), reset.new_phone)
+    if sent.sent:
         return StepResult(Step.CODE_SENT)
-    return StepResult(Step.NOT_SENT, SEND_MESSAGES[sent.outcome].format(wait=sent.wait_seconds))
+    return StepResult(Step.NOT_SENT, sent.message)
 
 
 def confirm_code(session: Session, staff: StaffContext, reset: PhoneResetRequest,
                  code: str) -> StepResult:
     """The code the citizen read out; on success the carrier check runs."""
     _require_requester(staff, reset)
-    result = check_otp(otp_id(reset), code[:12])
+    result = check_code(otp_id(reset), code[:12])
     if result.outcome is CheckOutcome.OK:
         p = provider()
         p.state.put(_otp_ok_key(reset), {}, p.settings.session.transaction_ttl)

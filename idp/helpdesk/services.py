@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from idp.helpdesk.auth import StaffContext, staff_event
 from idp.identity import InvalidField, mask_cccd, mask_phone, validate_cccd
-from idp.login.password import CITIZENS
+from idp.login.throttle import CITIZENS
 from idp.oidc.backchannel import notify_portals
-from idp.provider import provider
 from idp.sessions import end_account_sessions
 from idp.store.models import (
     Account,
@@ -83,7 +82,7 @@ def find_account(session: Session, staff: StaffContext, cccd: str) -> Account | 
 
 def lock_state(cccd: str) -> tuple[bool, int]:
     """Whether logins for this CCCD are locked out, and the failures counted so far."""
-    return CITIZENS.locked(cccd), provider().state.count(f"login-fail:{cccd}")
+    return CITIZENS.paused(cccd), CITIZENS.failures_counted(cccd)
 
 
 def view_account(session: Session, staff: StaffContext, account_id: int) -> AccountView | None:
@@ -114,7 +113,7 @@ def unlock_account(staff: StaffContext, account: Account, reason: str) -> bool:
     """Clear the login lockout and failure count; returns whether it was locked."""
     reason = clean_reason(reason)
     locked, failures = lock_state(account.cccd)
-    CITIZENS.unlock(account.cccd)
+    CITIZENS.lift(account.cccd)
     staff_event("staff.unlock", "success", staff, "unlock", account_id=account.id,
                 reason=reason, was_locked=locked, failures=failures)
     return locked

@@ -42,12 +42,26 @@ from idp.helpdesk.staff import (
     replace_credentials,
 )
 from idp.identity import mask_cccd, mask_phone
+from idp.login.devices import remember_device
+from idp.login.throttle import STAFF, Gate, GateAnswer
 from idp.provider import provider
 from idp.store.models import Account, Complaint, StaffMember, utcnow
+from idp.vntime import clock_time
 
-REJECTED = ("Tên đăng nhập, mật khẩu hoặc mã xác thực không đúng, hoặc tài khoản cán bộ đang "
-            "tạm khóa. Vui lòng thử lại sau ít phút.")
-TOO_MANY = "Có quá nhiều lần đăng nhập từ mạng của bạn. Vui lòng thử lại sau."
+REJECTED = "Tên đăng nhập, mật khẩu hoặc mã xác thực không đúng."
+THROTTLED = {
+    Gate.WAIT: "Để bảo vệ tài khoản, vui lòng chờ {wait} giây rồi đăng nhập lại.",
+    Gate.PAUSED: "Do có nhiều lần đăng nhập không thành công, đăng nhập bằng tên này từ trình "
+                 "duyệt này được tạm dừng đến {until}. Trên trình duyệt bạn thường dùng để đăng "
+                 "nhập, việc tạm dừng không áp dụng; hoặc nhờ quản trị viên hỗ trợ.",
+    Gate.ADDRESS_PAUSED: "Có quá nhiều lần đăng nhập từ mạng của bạn; vui lòng thử lại sau "
+                         "{until}.",
+}
+
+
+def _throttled(answer: GateAnswer) -> str:
+    return THROTTLED[answer.gate].format(wait=answer.wait_seconds,
+                                         until=clock_time(answer.until))
 
 
 @bp.app_template_global()
@@ -84,13 +98,14 @@ def login():
     if not username or not password:
         return _login_page("Vui lòng nhập tên đăng nhập và mật khẩu.", 400, username)
     session = provider().db.session
-    outcome, staff, reason = staff_login.check_password(session, username, password,
-                                                        request.remote_addr)
+    answer, staff, reason = staff_login.check_password(session, username, password,
+                                                       request.remote_addr)
     actor = f"staff:{username}" if staff_login.check_username(username) else None
-    if outcome is not staff_login.PasswordCheck.OK:
+    if staff is None:
         record_event("staff.login", "failure", actor=actor, step="password", reason=reason)
-        status = 429 if outcome is staff_login.PasswordCheck.IP_LIMITED else 401
-        return _login_page(TOO_MANY if status == 429 else REJECTED, status, username)
+        if answer.gate is not Gate.OPEN:
+            return _login_page(_throttled(answer), 429, username)
+        return _login_page(REJECTED, 401, username)
     response = make_response(redirect(url_for(".totp"), 303))
     return set_cookie(response, start_pending(staff))
 
@@ -106,18 +121,21 @@ def totp():
         return redirect(url_for(".login"), 303)
     if request.method == "GET":
         return render_template("helpdesk/totp.html")
-    ok, reason = staff_login.check_totp(staff, form_field(request.form, "code", 12))
+    ok, reason = staff_login.check_totp(staff, form_field(request.form, "code", 12),
+                                        request.remote_addr)
     context = StaffContext.of(staff)
     if not ok:
         staff_event("staff.login", "failure", context, step="totp", reason=reason)
-        if provider().state.incr(f"staff-totp-tries:{sid}", 300) >= 5:
+        limits = provider().limits
+        if not limits.hit("staff.totp_tries", sid) or limits.spent("staff.totp_tries", sid):
             end_session(sid)
             return clear_cookie(make_response(_login_page(REJECTED, 401)))
         return render_template("helpdesk/totp.html", error=REJECTED), 401
     new_sid = start_session(sid, staff)
     if new_sid is None:  # a concurrent submission already used this password step
         return redirect(url_for(".login"), 303)
-    staff_login.STAFF.forgive(staff.username)
+    STAFF.forgive_device(staff.username)
+    remember_device(STAFF.realm, staff.username)
     staff.last_login_at = utcnow()
     session.commit()
     staff_event("staff.login", "success", context, method="pwd+totp")

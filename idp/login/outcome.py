@@ -14,11 +14,15 @@ from idp.interaction import (
     Interaction,
     end_interaction,
     load_interaction,
+    login_to_resume,
     save_interaction,
+    set_login_to_resume,
 )
 from idp.levels import PASSWORD_SMS_LEVEL, login_acr
-from idp.login.password import record_login_failure
+from idp.login.devices import remember_device
+from idp.login.throttle import CITIZENS
 from idp.oidc.backchannel import notify_portals
+from idp.otp.codes import forget_code
 from idp.provider import provider
 from idp.sessions import (
     SsoSession,
@@ -84,6 +88,11 @@ def login_succeeded(interaction: Interaction, account: Account, level: int, amr:
     save_interaction(interaction)
     record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
                  method=method, acr=acr)
+    if account.cccd:
+        # From now on this browser is one the owner used: a stranger's failures elsewhere
+        # never pause it (DESIGN §7).
+        CITIZENS.forgive_device(account.cccd)
+        remember_device(CITIZENS.realm, account.cccd)
     return finish_login(interaction)
 
 
@@ -96,9 +105,39 @@ def second_factor_passed(interaction: Interaction, account: Account, amr: list[s
 
 
 def second_factor_exhausted(interaction: Interaction, account: Account):
-    """Too many wrong codes: the whole login ends and counts as a failed login for this
-    CCCD, so retrying the password never buys more guesses."""
-    end_interaction(interaction)
-    record_login_failure(account.cccd, request.remote_addr)
-    return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. Vui lòng quay lại "
-                      "cổng dịch vụ và đăng nhập lại từ đầu.")
+    """Too many wrong codes: this try ends and counts as a failed login for this CCCD from
+    this browser, so typing the password again never buys free guesses. The login itself
+    goes on at the password step, so the citizen is never stranded."""
+    CITIZENS.record_failure(account.cccd, request.remote_addr)
+    forget_code(interaction.id)
+    interaction.pending_account_id = None
+    save_interaction(interaction)
+    return error_page(
+        400, "Bạn đã nhập sai mã xác thực quá số lần cho phép. Để bảo vệ tài khoản, vui lòng "
+        "đăng nhập lại từ đầu (nhập lại mật khẩu, rồi nhận mã mới).",
+        title="Nhập sai mã quá số lần", actions=login_actions(interaction))
+
+
+def login_actions(interaction: Interaction) -> list[tuple[str, str]]:
+    """The ways on from a dead end of this login: log in again, or back to the portal."""
+    return [("Đăng nhập lại", url_for("login.password", tx=interaction.id)),
+            ("Quay lại cổng dịch vụ", url_for("login.cancel", tx=interaction.id))]
+
+
+def keep_login_from_query() -> None:
+    """Registration and forgot-password pages opened from a login (`tx`): remember it, so
+    they end back in that login and at its portal."""
+    tx = request.args.get("tx", "")
+    interaction = load_interaction(tx, browser_id()) if tx else None
+    if interaction is not None:
+        set_login_to_resume(interaction)
+
+
+def ways_back_to_login(cccd: str | None = None) -> list[tuple[str, str]]:
+    """The end of a registration or reset: into the login this browser left (with `cccd`
+    filled in) or back to its portal; the account console when there is no such login."""
+    interaction = login_to_resume(browser_id(), cccd)
+    if interaction is None:
+        return [("Đăng nhập", url_for("account.home"))]
+    return [("Đăng nhập", url_for("login.password", tx=interaction.id)),
+            ("Quay lại cổng dịch vụ", url_for("login.cancel", tx=interaction.id))]

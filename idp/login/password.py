@@ -1,67 +1,43 @@
-"""The password step: CCCD + password, with throttling, lockout and captcha (DESIGN §7).
+"""The password step: CCCD + password behind the owner-first throttle (DESIGN §7).
 
-Counters are keyed by the typed CCCD, not by account, so an unknown CCCD
-is throttled and locked exactly like a real one; every refusal spends one
-argon2id verification and gets the same answer, so neither the message nor
-the timing says whether an account exists.
+The throttle answers before the password is looked at, keyed by the typed CCCD whether or
+not an account has it; a password that is checked always costs one argon2id verification,
+so neither the answer nor its timing says whether an account exists or whether a password
+was right while the throttle holds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.audit import record_event
-from idp.login.throttle import Throttle
+from idp.login.throttle import CITIZENS, Gate, GateAnswer
 from idp.provider import provider
 from idp.store.models import Account
 
 
-class PasswordOutcome(Enum):
-    OK = "ok"
-    REJECTED = "rejected"
-    CAPTCHA_REQUIRED = "captcha_required"
-    IP_LIMITED = "ip_limited"
-
-
 @dataclass
 class PasswordResult:
-    outcome: PasswordOutcome
+    gate: GateAnswer
+    """OPEN when the password was checked; otherwise why it was not."""
     account: Account | None = None
+    """The account, when the password was right."""
+
+    @property
+    def ok(self) -> bool:
+        return self.account is not None
 
 
-def captcha_required(cccd: str, ip: str | None) -> bool:
-    """True when this CCCD or this IP failed often enough to need a captcha."""
-    p = provider()
-    threshold = p.settings.login.captcha_after_failures
-    state = p.state
-    return (
-        state.count(f"login-fail:{cccd}") >= threshold
-        or state.count(f"login-fail-ip:{ip}") >= threshold * 3
-    )
-
-
-CITIZENS = Throttle()
-
-
-def record_login_failure(cccd: str, ip: str | None) -> None:
-    """Count a failed login for this CCCD (and IP): progressive delay, then lockout."""
-    CITIZENS.record_failure(cccd)
-    provider().state.incr(f"login-fail-ip:{ip}", 3600)
-
-
-def verify_login_password(
-    session: Session, holder, password: str, *, throttled: bool, status_prefix: str
-) -> str:
+def verify_login_password(session: Session, holder, password: str, *, status_prefix: str) -> str:
     """Check `password` against `holder` (an account or a staff member; None when the typed
     name is unknown). Returns "ok", or the reason to refuse (for the audit log, never shown).
 
-    Every call spends one argon2id verification, whether or not the holder exists or is
-    throttled, so neither the answer nor its timing says which. A right password under
-    outdated hash parameters is rehashed (and committed).
+    Every call spends one argon2id verification, whether or not the holder exists, so
+    neither the answer nor its timing says which. A right password under outdated hash
+    parameters is rehashed (and committed).
     """
     p = provider()
     if holder is None:
@@ -71,8 +47,6 @@ def verify_login_password(
         valid = p.passwords.verify(holder.password_hash, password)
     if holder is not None and holder.status != "active":
         return f"{status_prefix}_{holder.status}"
-    if throttled:
-        return "throttled"
     if not valid:
         return "bad_credentials"
     if p.passwords.needs_rehash(holder.password_hash):
@@ -84,27 +58,19 @@ def verify_login_password(
 def check_password_login(
     session: Session, cccd: str, password: str, *, ip: str | None, captcha_ok: bool
 ) -> PasswordResult:
-    """Check CCCD + password; on OK the account is returned and its failures forgiven."""
-    p = provider()
-    if p.state.incr(f"login-ip:{ip}", 3600) > p.settings.login.ip_attempts_per_hour:
-        record_event("login.password", "refused", reason="ip_limit")
-        return PasswordResult(PasswordOutcome.IP_LIMITED)
-    if not captcha_ok and captcha_required(cccd, ip):
-        return PasswordResult(PasswordOutcome.CAPTCHA_REQUIRED)
-
+    """Check CCCD + password if the throttle lets this browser try now."""
+    answer = CITIZENS.check(cccd, ip, captcha_ok=captcha_ok)
+    if answer.gate is not Gate.OPEN:
+        if answer.gate is not Gate.CAPTCHA:
+            record_event("login.password", "refused", reason=answer.gate.value)
+        return PasswordResult(answer)
     account = session.scalar(select(Account).where(Account.cccd == cccd))
-    throttled = CITIZENS.throttled(cccd)
-    reason = verify_login_password(
-        session, account, password, throttled=throttled, status_prefix="account"
-    )
+    reason = verify_login_password(session, account, password, status_prefix="account")
     if reason != "ok":
-        if not throttled:
-            record_login_failure(cccd, ip)
+        CITIZENS.record_failure(cccd, ip)
         record_event(
             "login.password", "failure", account_id=account.id if account else None, reason=reason
         )
-        return PasswordResult(PasswordOutcome.REJECTED)
-
-    CITIZENS.forgive(cccd)
+        return PasswordResult(answer)
     record_event("login.password", "success", account_id=account.id)
-    return PasswordResult(PasswordOutcome.OK, account)
+    return PasswordResult(answer, account)

@@ -38,6 +38,8 @@ LABELS = {
     "budget_code": "Mã đơn vị có quan hệ với ngân sách",
 }
 ACCOUNT_TYPES = {"citizen": "Công dân", "enterprise": "Doanh nghiệp", "agency": "Cơ quan nhà nước"}
+ORGANIZATION_NAMES = {"enterprise": "Tên doanh nghiệp", "agency": "Tên cơ quan, đơn vị"}
+"""How the `name` of an organisation's account is labelled (it is not a person's name)."""
 GENDERS = {"male": "Nam", "female": "Nữ"}
 
 
@@ -49,8 +51,9 @@ def user_claims(account: Account, scopes: list[str], sub: str) -> dict:
         claims["account_type"] = account.account_type
     if "profile" in scopes:
         claims["name"] = account.full_name
-        # Organisations have neither; a claim that is unknown is left out (OIDC Core §5.3.2).
-        if account.birthdate is not None:
+        # Organisations have neither; a claim that is unknown is left out (OIDC Core §5.3.2),
+        # and so is a birth date nobody checked (typed at a certificate registration).
+        if account.birthdate is not None and account.birthdate_verified:
             claims["birthdate"] = account.birthdate.isoformat()
         if account.gender is not None:
             claims["gender"] = account.gender
@@ -83,6 +86,9 @@ def consent_lines(account: Account, scopes: list[str]) -> list[ConsentLine]:
     lines = []
     for name, value in claims.items():
         if name not in LABELS or name == "sub":
+            continue
+        if name == "name" and account.account_type != "citizen":
+            lines.append(ConsentLine(ORGANIZATION_NAMES[account.account_type], str(value)))
             continue
         if name == "gender":
             value = GENDERS.get(value, value)

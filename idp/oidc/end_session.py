@@ -1,6 +1,15 @@
-"""RP-initiated logout 1.0: `/logout` with id_token_hint, post_logout_redirect_uri, state."""
+"""RP-initiated logout 1.0: `/logout` with id_token_hint, post_logout_redirect_uri, state.
+
+A logout ends the session without asking only when the request proves it belongs to it:
+an ID token hint whose `sid` and `sub` are this browser's session's (§2: the OP asks when
+the hint does not match the current session or user). Otherwise — no hint, another
+citizen's token, an old session's — the citizen is asked, and only the confirmed,
+CSRF-checked POST ends anything (so nobody's ID token is a tool to log others out).
+"""
 
 from __future__ import annotations
+
+import secrets
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oidc.rpinitiated import EndSessionEndpoint
@@ -12,10 +21,12 @@ from idp.audit import record_event
 from idp.errors import error_page
 from idp.oidc import authorization_server, bp
 from idp.oidc.backchannel import notify_portals
+from idp.oidc.subject import subject_for
 from idp.oidc.tokens import ALGORITHMS, header_type
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.sessions import current_session, end_session
+from idp.store.models import Account
 
 
 class EndSession(EndSessionEndpoint):
@@ -42,6 +53,19 @@ class EndSession(EndSessionEndpoint):
                      client_id=client.client_id if client else None)
 
 
+def hint_matches_session(req) -> bool:
+    """Whether the validated ID token hint names this browser's live session (`sid`) and
+    its citizen as the hinted portal knows them (`sub`)."""
+    claims, session, client = req.id_token_claims, current_session(), req.client
+    if claims is None or session is None or client is None:
+        return False
+    if not secrets.compare_digest(str(claims.get("sid", "")), session.sid):
+        return False
+    account = provider().db.session.get(Account, session.account_id)
+    return account is not None and secrets.compare_digest(
+        str(claims.get("sub", "")), subject_for(account.subject, client))
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def end_session_view():
     """Log the browser out; confirm first unless a valid ID token hint came along."""
@@ -65,15 +89,18 @@ def end_session_view():
             validate_csrf(request.form.get("csrf_token"))
         except ValidationError:
             return error_page(400, "Yêu cầu xác nhận đăng xuất không hợp lệ. Vui lòng thử lại.")
-    if req.needs_confirmation and not confirmed:
+    if not confirmed and not hint_matches_session(req):
         params = {
             key: request.values[key]
-            for key in ("post_logout_redirect_uri", "client_id", "state", "ui_locales")
+            for key in ("id_token_hint", "post_logout_redirect_uri", "client_id", "state",
+                        "ui_locales")
             if request.values.get(key)
         }
         if req.redirect_uri or params.get("post_logout_redirect_uri"):
             allow_form_target(req.redirect_uri or params["post_logout_redirect_uri"])
-        return render_template("oidc/logout_confirm.html", params=params)
+        return render_template("oidc/logout_confirm.html", params=params,
+                               logged_in=current_session() is not None,
+                               client_name=req.client.name if req.client else None)
     response = server.create_endpoint_response("end_session", req)
     if response is None:
         return render_template("oidc/logged_out.html")

@@ -10,6 +10,9 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from idp.errors import error_page, refuse
 from idp.identity import InvalidField, validate_cccd
+from idp.login.outcome import keep_login_from_query, ways_back_to_login
+from idp.otp.codes import RESET, CheckOutcome
+from idp.otp.step import CodeStep, OtherWays
 from idp.register.password_reset import (
     CodeCheck,
     PasswordReset,
@@ -18,28 +21,37 @@ from idp.register.password_reset import (
     finish_password_reset,
     load_password_reset,
     new_password_problems,
-    resend_reset_code,
+    reset_challenge,
+    reset_phone,
     start_password_reset,
 )
 from idp.security.captcha import check_captcha, new_captcha
 from idp.sessions import browser_id
+from idp.vntime import clock_time
 
 bp = Blueprint("forgot", __name__, url_prefix="/forgot")
 
 EXPIRED = "Phiên đặt lại mật khẩu đã hết hạn. Vui lòng thực hiện lại từ đầu."
-SENT_NOTICE = ("Nếu số định danh này đã có tài khoản, mã OTP đã được gửi tới số điện thoại "
-               "nhận OTP của tài khoản.")
+# No masked phone, no countdown and no "not sent": each would tell a known CCCD from an
+# unknown one.
+FORGOT_CODE = CodeStep(
+    RESET, heading="Đặt lại mật khẩu", title="Nhập mã OTP – Đặt lại mật khẩu",
+    check_endpoint="forgot.otp", resend_endpoint="forgot.resend", reveal_phone=False,
+    notice="Nếu số định danh này đã có tài khoản, mã OTP đã được gửi tới số điện thoại nhận "
+           "OTP của tài khoản.")
+WAYS = OtherWays(counter=True)
 
 
 def _reset() -> PasswordReset:
     reset = load_password_reset(request.values.get("f", ""), browser_id())
     if reset is None:
-        refuse(EXPIRED)
+        refuse(EXPIRED, actions=[("Đặt lại mật khẩu từ đầu", url_for(".start"))])
     return reset
 
 
-def _start_page(error: str | None = None, cccd: str = "", status: int = 200):
-    return render_template("forgot/start.html", error=error, cccd=cccd,
+def _start_page(error: str | None = None, cccd: str = "", status: int = 200,
+                errors: dict[str, str] | None = None):
+    return render_template("forgot/start.html", error=error, cccd=cccd, errors=errors or {},
                            captcha_id=new_captcha()), status
 
 
@@ -47,50 +59,50 @@ def _start_page(error: str | None = None, cccd: str = "", status: int = 200):
 def start():
     """Ask for the CCCD (and a captcha)."""
     if request.method == "GET":
+        keep_login_from_query()
         return _start_page()
     cccd = (request.form.get("cccd") or "").strip()[:20]
+    if request.form.get("captcha_refresh"):
+        return _start_page(cccd=cccd)
     if not check_captcha(request.form.get("captcha_id", ""), request.form.get("captcha", "")):
-        return _start_page("Mã kiểm tra không đúng, vui lòng nhập lại.", cccd, 400)
+        return _start_page(cccd=cccd, status=400,
+                           errors={"captcha": "Mã kiểm tra không đúng, vui lòng nhập mã mới."})
     try:
         cccd = validate_cccd(cccd)
         reset = start_password_reset(cccd, browser_id(), request.remote_addr)
     except InvalidField as exc:
-        return _start_page(exc.message, cccd, 400)
-    except TooManyResetAttempts:
-        return _start_page("Bạn đã thử quá nhiều lần. Vui lòng thử lại sau một giờ.", cccd, 429)
+        return _start_page(cccd=cccd, status=400, errors={"cccd": exc.message})
+    except TooManyResetAttempts as exc:
+        return _start_page("Có quá nhiều yêu cầu đặt lại mật khẩu từ mạng của bạn. Vui lòng thử "
+                           f"lại sau {clock_time(exc.until)}.", cccd, 429)
+    if phone := reset_phone(reset):
+        FORGOT_CODE.send(reset_challenge(reset, request.remote_addr), phone)
     return redirect(url_for(".otp", f=reset.id), 303)
-
-
-def _otp_page(reset: PasswordReset, error: str | None = None, status: int = 200):
-    # No masked phone and no countdown: either would tell a known CCCD from an unknown one.
-    return render_template(
-        "otp.html", phone="", seconds_left=0, resend_in=0, heading="Đặt lại mật khẩu",
-        notice=SENT_NOTICE, form_action=url_for(".otp"), resend_action=url_for(".resend"),
-        hidden={"f": reset.id}, error=error,
-    ), status
 
 
 @bp.route("/otp", methods=["GET", "POST"])
 def otp():
     """The code sent to the account's OTP phone (none went out for an unknown CCCD)."""
     reset = _reset()
+    hidden = {"f": reset.id}
     if request.method == "GET":
-        return _otp_page(reset)
+        return FORGOT_CODE.page(reset.otp_id, hidden, ways=WAYS)
     outcome, tries_left = check_reset_code(reset, (request.form.get("otp") or "")[:12])
     if outcome is CodeCheck.PROVEN:
         return redirect(url_for(".password", f=reset.id), 303)
     if outcome is CodeCheck.ENDED:
-        return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. "
-                          "Vui lòng thực hiện lại từ đầu.")
-    return _otp_page(reset, f"Mã OTP không đúng hoặc đã hết hiệu lực. "
-                     f"Bạn còn {tries_left} lần thử.", 400)
+        return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. Vui lòng thực hiện "
+                          "lại từ đầu.", actions=[("Đặt lại mật khẩu từ đầu", url_for(".start")),
+                                                  *ways_back_to_login()[1:]])
+    return FORGOT_CODE.page(reset.otp_id, hidden, status=400, ways=WAYS,
+                            error=FORGOT_CODE.wrong_code_message(CheckOutcome.WRONG, tries_left))
 
 
 @bp.route("/otp/resend", methods=["POST"])
 def resend():
     reset = _reset()
-    resend_reset_code(reset, request.remote_addr)
-    return redirect(url_for(".otp", f=reset.id), 303)
+    return FORGOT_CODE.answer_resend(reset_challenge(reset, request.remote_addr),
+                                     reset_phone(reset), {"f": reset.id}, ways=WAYS)
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -107,4 +119,4 @@ def password():
         return render_template("forgot/password.html", reset_id=reset.id,
                                problems=problems), 400
     finish_password_reset(reset, secret)
-    return render_template("forgot/done.html")
+    return render_template("forgot/done.html", actions=ways_back_to_login(reset.cccd))

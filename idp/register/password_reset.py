@@ -2,9 +2,12 @@
 
 Nothing here may tell a known CCCD from an unknown one before the code is proven: an
 unknown (or inactive) CCCD gets a reset that goes through the same steps with no code
-sent, the attempt caps are counted before the account is looked up, and an SMS refused
-by its limits goes on like an unknown CCCD. A finished reset ends every session (portals
-are told), revokes every refresh token, and sends a notice SMS to the OTP phone.
+sent, the attempt cap is counted before the account is looked up, and an SMS refused by
+its limits goes on like an unknown CCCD. Codes sent here count against their own limit
+(sms.reset.cccd), never against the login's, so a stranger asking for resets cannot keep
+the owner from logging in. A finished reset ends every session (portals are told),
+revokes every refresh token, sends a notice SMS to the OTP phone, and makes this browser
+one the owner logged in from (they proved the phone and chose the password).
 """
 
 from __future__ import annotations
@@ -18,21 +21,26 @@ from sqlalchemy import select
 
 from idp.accounts import change_password
 from idp.audit import record_event
+from idp.login.devices import remember_device
+from idp.login.throttle import CITIZENS
 from idp.oidc.backchannel import notify_portals
 from idp.oidc.grants import revoke_grant
-from idp.otp import CheckOutcome, check_otp, send_otp
+from idp.otp.codes import RESET, Challenge, CheckOutcome, check_code
 from idp.provider import provider
 from idp.security.passwords import check_password_policy, password_user_inputs
 from idp.sessions import browser_record, end_account_sessions
 from idp.store.models import Account
 
-OTP_PURPOSE = "đặt lại mật khẩu"
 RESET_NOTICE = ("Mật khẩu tài khoản định danh của bạn vừa được đặt lại. Nếu không phải bạn "
                 "thực hiện, hãy gọi ngay tổng đài 18001096.")
 
 
 class TooManyResetAttempts(Exception):
-    """The IP or the CCCD started too many resets this hour."""
+    """This network address started too many resets; `until` is when it may again."""
+
+    def __init__(self, until: float) -> None:
+        super().__init__(until)
+        self.until = until
 
 
 @dataclass
@@ -41,6 +49,7 @@ class PasswordReset:
 
     id: str
     browser: str
+    cccd: str
     account_id: int | None
     """None for an unknown or inactive CCCD: the steps look the same, no code is ever sent."""
     proven: bool = False
@@ -72,51 +81,44 @@ def load_password_reset(reset_id: str, browser: str) -> PasswordReset | None:
     return PasswordReset(**data) if data is not None else None
 
 
-def _send_code(reset: PasswordReset, ip: str | None) -> None:
+def reset_challenge(reset: PasswordReset, ip: str | None) -> Challenge:
+    """The code of this reset; each browser the owner logged in from has its own count."""
+    return Challenge(reset.otp_id, RESET, account_id=reset.account_id, cccd=reset.cccd, ip=ip,
+                     device=CITIZENS.known_device(reset.cccd))
+
+
+def reset_phone(reset: PasswordReset) -> str | None:
+    """Where the code goes: the account's default OTP phone (None for an unknown CCCD)."""
     account = provider().db.session.get(Account, reset.account_id or 0)
-    if account is not None and account.default_phone is not None:
-        # Whatever the SMS limits answer, go on as for an unknown CCCD (which never gets a
-        # code); a refusal is in the audit trail (otp.send refused).
-        send_otp(reset.otp_id, account.default_phone.phone, purpose=OTP_PURPOSE, ip=ip,
-                 account_id=account.id)
+    phone = account.default_phone if account is not None else None
+    return phone.phone if phone is not None else None
 
 
 def start_password_reset(cccd: str, browser: str, ip: str | None) -> PasswordReset:
-    """Start a reset for a valid CCCD and send its code if the account exists and is active;
-    raises TooManyResetAttempts past the hourly caps per IP and per CCCD."""
+    """Start a reset for a valid CCCD; the caller sends its code (`reset_phone`). Raises
+    TooManyResetAttempts past the hourly cap of this network address."""
     p = provider()
-    cfg = p.settings.registration
-    # Both caps are counted before the account is looked up, so they answer alike for
-    # known and unknown CCCDs.
-    if (p.state.incr(f"fp-ip:{ip}", 3600) > cfg.attempts_per_ip_per_hour
-            or p.state.incr(f"fp-cccd:{cccd}", 3600) > cfg.attempts_per_cccd_per_hour):
-        raise TooManyResetAttempts
+    # Counted before the account is looked up, so it answers alike for every CCCD.
+    if not p.limits.hit("reset.starts.address", ip):
+        raise TooManyResetAttempts(p.limits.resets_at("reset.starts.address", ip))
     account = p.db.session.scalar(select(Account).where(Account.cccd == cccd))
     active = account is not None and account.status == "active"
-    reset = PasswordReset(id=secrets.token_urlsafe(24), browser=browser,
+    reset = PasswordReset(id=secrets.token_urlsafe(24), browser=browser, cccd=cccd,
                           account_id=account.id if active else None)
     _save(reset)
-    _send_code(reset, ip)
     record_event("password.reset_start", "success", account_id=reset.account_id,
                  known=reset.account_id is not None)
     return reset
 
 
-def resend_reset_code(reset: PasswordReset, ip: str | None) -> None:
-    """A new code, within the OTP resend rules (nothing is sent for an unknown CCCD)."""
-    _send_code(reset, ip)
-
-
 def check_reset_code(reset: PasswordReset, code: str) -> tuple[CodeCheck, int]:
     """Check a typed code: the outcome and the tries left."""
-    result = check_otp(reset.otp_id, code)
+    result = check_code(reset.otp_id, code)
     if result.outcome is CheckOutcome.OK and reset.account_id is not None:
         reset.proven = True
         _save(reset)
         return CodeCheck.PROVEN, result.tries_left
-    # No code (unknown CCCD) reports EXPIRED, not EXHAUSTED, on the last try: end both alike.
-    if result.outcome is CheckOutcome.EXHAUSTED or (
-            result.outcome is CheckOutcome.EXPIRED and result.tries_left <= 0):
+    if result.outcome is CheckOutcome.EXHAUSTED:
         provider().state.delete(f"fp:{reset.id}")
         return CodeCheck.ENDED, 0
     return CodeCheck.WRONG, max(result.tries_left, 0)
@@ -134,6 +136,9 @@ def new_password_problems(reset: PasswordReset, secret: str, confirm: str) -> li
     )
     if secret != confirm:
         problems.append("Mật khẩu nhập lại không khớp.")
+    if not problems and p.passwords.verify(account.password_hash, secret):
+        problems.append("Mật khẩu mới phải khác mật khẩu đang dùng. Nếu bạn vẫn nhớ mật khẩu "
+                        "này, hãy dùng nó để đăng nhập.")
     return problems
 
 
@@ -151,3 +156,5 @@ def finish_password_reset(reset: PasswordReset, secret: str) -> None:
         p.sms.send(account.default_phone.phone, RESET_NOTICE)
     record_event("password.reset", "success", account_id=account.id,
                  revoked_families=len(families))
+    CITIZENS.forgive_device(account.cccd)
+    remember_device(CITIZENS.realm, account.cccd)

@@ -22,6 +22,7 @@ from idp.identity import PersonData, names_equal
 from idp.provider import provider
 from idp.sessions import browser_record
 from idp.store.models import Account
+from idp.vntime import clock_time
 
 METHODS = {"mobile": "carrier", "bhxh": "bhxh", "post": "post"}
 """Registration method -> the `verified_by` it records on the account."""
@@ -77,14 +78,15 @@ def end_registration(registration: Registration) -> None:
     provider().state.delete(f"reg:{registration.id}")
 
 
-def within_attempt_limits(cccd: str, ip: str | None) -> bool:
-    """Registration attempts per IP and per CCCD per hour (checked before any registry call)."""
-    p = provider()
-    cfg = p.settings.registration
-    return (
-        p.state.incr(f"reg-ip:{ip}", 3600) <= cfg.attempts_per_ip_per_hour
-        and p.state.incr(f"reg-cccd:{cccd}", 3600) <= cfg.attempts_per_cccd_per_hour
-    )
+def registry_check_allowed(cccd: str, ip: str | None) -> str | None:
+    """Count one registry check for this address and CCCD; None when allowed, else what to
+    tell the registrant (Vietnamese). Checked before any registry call."""
+    limits = provider().limits
+    for name, who in (("register.checks.address", ip), ("register.checks.cccd", cccd)):
+        if not limits.hit(name, who):
+            return ("Bạn đã thử đăng ký quá nhiều lần. Vui lòng thử lại sau "
+                    f"{clock_time(limits.resets_at(name, who))}.")
+    return None
 
 
 def _query(person: PersonData) -> PersonQuery:

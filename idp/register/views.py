@@ -14,14 +14,9 @@ from idp.accounts import AccountExists, create_account
 from idp.audit import record_event
 from idp.errors import error_page, refuse
 from idp.identity import InvalidField, InvalidPerson, normalize_phone, validate_person
-from idp.otp import (
-    SEND_MESSAGES,
-    CheckOutcome,
-    SendOutcome,
-    check_otp,
-    render_otp_page,
-    send_otp,
-)
+from idp.login.outcome import keep_login_from_query, ways_back_to_login
+from idp.otp.codes import REGISTER, Challenge
+from idp.otp.step import CodeStep, OtherWays
 from idp.provider import provider
 from idp.register.forms import FORMS, password_problems
 from idp.register.services import (
@@ -35,9 +30,9 @@ from idp.register.services import (
     confirm_phone_for_email_registration,
     end_registration,
     load_registration,
+    registry_check_allowed,
     save_registration,
     send_activation_email,
-    within_attempt_limits,
 )
 from idp.security.captcha import check_captcha, new_captcha
 from idp.sessions import browser_id
@@ -46,11 +41,15 @@ from idp.store.models import Complaint
 bp = Blueprint("register", __name__, url_prefix="/register")
 
 EXPIRED = "Phiên đăng ký đã hết hạn hoặc không hợp lệ. Vui lòng đăng ký lại từ đầu."
+REGISTER_CODE = CodeStep(REGISTER, heading="Xác thực số điện thoại",
+                         title="Nhập mã OTP – Đăng ký tài khoản", check_endpoint="register.otp",
+                         resend_endpoint="register.resend")
 
 
 @bp.route("")
 def choose_type():
     """Công dân, Doanh nghiệp or Cơ quan nhà nước."""
+    keep_login_from_query()
     return render_template("register/choose_type.html")
 
 
@@ -75,9 +74,11 @@ def form(method: str):
         return _form_page(method, {})
     spec = FORMS[method]
     values = {name: (request.form.get(name) or "").strip()[:120] for name in spec.field_names}
+    if request.form.get("captcha_refresh"):
+        return _form_page(method, values)
     if not check_captcha(request.form.get("captcha_id", ""), request.form.get("captcha", "")):
-        return _form_page(method, values, {"captcha": "Mã kiểm tra không đúng, vui lòng nhập lại."},
-                          status=400)
+        return _form_page(method, values, {"captcha": "Mã kiểm tra không đúng, vui lòng nhập "
+                                                      "mã mới bên dưới."}, status=400)
     try:
         person = validate_person(values, optional=spec.optional)
         bhxh_code = spec.check_bhxh_code(values.get("bhxh_code", ""))
@@ -88,9 +89,8 @@ def form(method: str):
     if activation not in ("sms", "email"):
         return _form_page(method, values, {"activation": "Vui lòng chọn cách kích hoạt tài khoản."},
                           status=400)
-    if not within_attempt_limits(person.cccd, request.remote_addr):
-        return _form_page(method, values, message="Bạn đã thử đăng ký quá nhiều lần. "
-                          "Vui lòng thử lại sau một giờ.", status=429)
+    if (refusal := registry_check_allowed(person.cccd, request.remote_addr)) is not None:
+        return _form_page(method, values, message=refusal, status=429)
     try:
         if method == "mobile":
             registration = check_mobile(browser_id(), person)
@@ -109,27 +109,27 @@ def form(method: str):
     return _send_and_show_otp(registration)
 
 
+def _challenge(registration: Registration) -> Challenge:
+    return Challenge(registration.otp_id, REGISTER, cccd=registration.person["cccd"],
+                     ip=request.remote_addr)
+
+
 def _send_and_show_otp(registration: Registration):
-    sent = send_otp(registration.otp_id, registration.phone, purpose="đăng ký tài khoản",
-                    ip=request.remote_addr, account_id=None)
-    if sent.outcome not in (SendOutcome.SENT, SendOutcome.COOLDOWN):
-        return error_page(429, SEND_MESSAGES[sent.outcome])
+    """Send the code; the page comes whether or not it went out (it then says why)."""
+    REGISTER_CODE.send(_challenge(registration), registration.phone)
     return redirect(url_for(".otp", r=registration.id), 303)
 
 
 def _registration() -> Registration:
     registration = load_registration(request.values.get("r", ""), browser_id())
     if registration is None:
-        refuse(EXPIRED)
+        refuse(EXPIRED, actions=[("Đăng ký lại", url_for(".choose_type"))])
     return registration
 
 
-def _otp_page(registration: Registration, error: str | None = None, status: int = 200):
-    return render_otp_page(
-        registration.otp_id, status=status, heading="Xác thực số điện thoại",
-        form_action=url_for(".otp"), resend_action=url_for(".resend"),
-        hidden={"r": registration.id}, error=error,
-    )
+def _ways() -> OtherWays:
+    return OtherWays(counter=True, links=[
+        ("Đăng ký bằng phương thức khác", url_for(".choose_method", account_type="citizen"))])
 
 
 @bp.route("/otp", methods=["GET", "POST"])
@@ -138,26 +138,30 @@ def otp():
     registration = _registration()
     if registration.phone is None:
         return redirect(url_for(".phone", r=registration.id))
+    hidden = {"r": registration.id}
     if request.method == "GET":
-        return _otp_page(registration)
-    result = check_otp(registration.otp_id, (request.form.get("otp") or "")[:12])
-    if result.outcome is CheckOutcome.OK:
-        registration.proven = True
-        save_registration(registration)
-        record_event("register.otp", "success", method=registration.method)
-        if cccd_has_account(registration.person["cccd"]):
-            return redirect(url_for(".exists", r=registration.id), 303)
-        return redirect(url_for(".password", r=registration.id), 303)
-    record_event("register.otp", "failure", method=registration.method,
-                 reason=result.outcome.value)
-    if result.outcome is CheckOutcome.EXHAUSTED:
-        end_registration(registration)
-        return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. "
-                          "Vui lòng đăng ký lại từ đầu.")
-    if result.outcome is CheckOutcome.EXPIRED:
-        return _otp_page(registration, "Mã OTP đã hết hiệu lực. Vui lòng bấm \"Gửi lại OTP\".",
-                         400)
-    return _otp_page(registration, f"Mã OTP không đúng. Bạn còn {result.tries_left} lần thử.", 400)
+        return REGISTER_CODE.page(registration.otp_id, hidden, ways=_ways())
+    return REGISTER_CODE.answer_code(
+        registration.otp_id, request.form.get("otp") or "", hidden,
+        passed=lambda: _phone_proven(registration),
+        exhausted=lambda: _exhausted(registration), ways=_ways())
+
+
+def _phone_proven(registration: Registration):
+    registration.proven = True
+    save_registration(registration)
+    record_event("register.otp", "success", method=registration.method)
+    if cccd_has_account(registration.person["cccd"]):
+        return redirect(url_for(".exists", r=registration.id), 303)
+    return redirect(url_for(".password", r=registration.id), 303)
+
+
+def _exhausted(registration: Registration):
+    record_event("register.otp", "failure", method=registration.method, reason="exhausted")
+    end_registration(registration)
+    return error_page(400, "Bạn đã nhập sai mã OTP quá số lần cho phép. Vui lòng đăng ký lại "
+                      "từ đầu.", actions=[("Đăng ký lại", url_for(".choose_type")),
+                                          *ways_back_to_login()[1:]])
 
 
 @bp.route("/otp/resend", methods=["POST"])
@@ -165,11 +169,8 @@ def resend():
     registration = _registration()
     if registration.phone is None:
         return redirect(url_for(".phone", r=registration.id), 303)
-    sent = send_otp(registration.otp_id, registration.phone, purpose="đăng ký tài khoản",
-                    ip=request.remote_addr, account_id=None)
-    if sent.outcome is SendOutcome.SENT:
-        return redirect(url_for(".otp", r=registration.id), 303)
-    return _otp_page(registration, SEND_MESSAGES[sent.outcome].format(wait=sent.wait_seconds), 429)
+    return REGISTER_CODE.answer_resend(_challenge(registration), registration.phone,
+                                       {"r": registration.id}, ways=_ways())
 
 
 @bp.route("/activate")
@@ -265,7 +266,8 @@ def password():
     end_registration(registration)
     record_event("register.complete", "success", account_id=account.id,
                  method=registration.method)
-    return render_template("register/done.html", full_name=account.full_name)
+    return render_template("register/done.html", full_name=account.full_name,
+                           actions=ways_back_to_login(account.cccd))
 
 
 @bp.route("/password-check", methods=["POST"])

@@ -9,11 +9,11 @@ from datetime import UTC
 import segno
 from flask import Response, abort, redirect, request, url_for
 
-from idp.account.history import vietnam_time
 from idp.account.web import bp, form_int, page, recent_viewer, viewer
 from idp.sharing import services
 from idp.sharing.items import offered_items
 from idp.store.models import IdentityShare
+from idp.vntime import vietnam_time
 
 
 def _qr(share: IdentityShare) -> segno.QRCode:

@@ -233,14 +233,13 @@ def purge_ended_shares(engine: Engine, *, now: datetime | None = None) -> int:
 
 def verifier_allowed(address: str | None) -> bool:
     """Count one read or verification from a verifier address; False once the address is
-    over `[sharing] verifier_requests_per_hour`. (A named limit: it moves to the table of
-    named limits with the others.) The first refusal of a window is audited."""
-    p = provider()
-    limit = p.settings.sharing.verifier_requests_per_hour
-    count = p.state.incr(f"share-verifier:{address or '-'}", 3600)
-    if count == limit + 1:
-        record_event("share.verifier_limited", "refused", limit=limit)
-    return count <= limit
+    over the limit "sharing.verifier.address". The first refusal of a window is audited."""
+    limits = provider().limits
+    name = "sharing.verifier.address"
+    allowed = limits.hit(name, address or "-")
+    if not allowed and limits.count(name, address or "-") == limits.amount(name) + 1:
+        record_event("share.verifier_limited", "refused", limit=limits.amount(name))
+    return allowed
 
 
 def verify_here(text: str, reader_ip: str | None) -> tuple[Verification, str | None]:

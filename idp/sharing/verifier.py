@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -24,6 +24,7 @@ from joserfc.jwk import KeySet
 from idp.sharing import statuslist
 from idp.sharing.claims import VCT, ordered
 from idp.sharing.sdjwt import MalformedSdJwt, b64url_decode, disclosed_claims, split
+from idp.vntime import VIETNAM_TZ
 
 VALID = "valid"
 EXPIRED = "expired"
@@ -52,7 +53,6 @@ ALGORITHMS = ["ES256"]
 TOKEN_TYPE = "dc+sd-jwt"
 LEEWAY = 30
 """Seconds of clock difference tolerated between the issuer and the verifier."""
-VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
 SHARE_PATH = "/s/"
 """Where a share's URL lives under the issuer: `{issuer}/s/{code}`."""

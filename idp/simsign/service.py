@@ -25,7 +25,6 @@ from idp.provider import provider
 from idp.usbtoken.verification import TrustAnchors, usb_token_available
 
 DISPLAY_TEXT = "Đăng nhập Cổng DVC quốc gia"
-REQUESTS_PER_IP_PER_HOUR = 60
 MESSAGES_VI = {
     "USER_CANCELLED": "Bạn đã từ chối yêu cầu ký số trên điện thoại. Vui lòng thử lại nếu "
                       "muốn đăng nhập.",
@@ -89,7 +88,7 @@ class SimRequest:
 def start_request(phone: str, purpose: str, browser: str, ip: str | None) -> SimRequest:
     """Ask the MSSP to have the SIM of `phone` sign a fresh digest; raises SimRefused."""
     p = provider()
-    if p.state.incr(f"sim-request-ip:{ip}", 3600) > REQUESTS_PER_IP_PER_HOUR:
+    if not p.limits.hit("sim.requests.address", ip):
         raise SimRefused("too_many")
     digest = hashlib.sha256(secrets.token_bytes(32)).digest()
     try:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -63,6 +64,11 @@ class Account(Base):
     """A citizen's name, or the organisation's name as its certificate's CN gives it."""
     birthdate: Mapped[date | None] = mapped_column(Date)
     """Citizens only."""
+    birthdate_verified: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                     server_default=true())
+    """Whether a registry, the counter or a certificate vouched for the birth date. A date
+    only typed by the registrant (a certificate without one) is kept for the citizen's own
+    forms but never released to portals as if it were checked."""
     gender: Mapped[str | None] = mapped_column(String(8))
     """Citizens only."""
     email: Mapped[str | None] = mapped_column(String(254))

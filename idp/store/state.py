@@ -51,6 +51,9 @@ class StateStore(Protocol):
     def count(self, key: str) -> int:
         """A counter's current value (0 when absent or expired)."""
 
+    def expires_at(self, key: str) -> float | None:
+        """When the entry or counter `key` expires (epoch seconds), or None when absent."""
+
     def add_member(self, key: str, member: str, ttl: float) -> None:
         """Add `member` to the set `key`; the set lives `ttl` seconds after its last change."""
 
@@ -112,6 +115,7 @@ class SqlStateStore:
             },
         ).returning(e.counter)
         self._count = select(e.counter).where(e.key == key, e.expires_at > now)
+        self._expires_at = select(e.expires_at).where(e.key == key, e.expires_at > now)
         member = dialect.insert(e).values(
             key=key, set_key=bindparam("set"), value=None, counter=0,
             expires_at=bindparam("exp"),
@@ -184,6 +188,10 @@ class SqlStateStore:
         value = self._run(self._count, {"k": self._key(key), "now": time.time()},
                           lambda result: result.scalar())
         return int(value or 0)
+
+    def expires_at(self, key: str) -> float | None:
+        return self._run(self._expires_at, {"k": self._key(key), "now": time.time()},
+                         lambda result: result.scalar())
 
     def add_member(self, key: str, member: str, ttl: float) -> None:
         full_key = self._key(key)
@@ -281,6 +289,10 @@ class RedisStateStore:
     def count(self, key: str) -> int:
         raw = self._call(self.redis.get, self._key(key))
         return int(raw or 0)
+
+    def expires_at(self, key: str) -> float | None:
+        left_ms = self._call(self.redis.pttl, self._key(key))
+        return time.time() + left_ms / 1000 if left_ms > 0 else None
 
     def add_member(self, key: str, member: str, ttl: float) -> None:
         pipe = self.redis.pipeline()

@@ -154,7 +154,8 @@ class NewAccountData:
 
     email: str | None
     birthdate: date | None
-    """Citizens only: the certificate does not carry it; its year must match the CCCD."""
+    """Citizens whose certificate carries no birth date: the date they typed (its year must
+    match the CCCD); it is kept as unverified."""
 
 
 def check_kind(identity: CertificateIdentity, account_type: str) -> None:
@@ -193,17 +194,20 @@ def register_account(session: Session, identity: CertificateIdentity,
     citizen = identity.kind == "citizen"
     cccd = identity.cccd if citizen else None
     gender = gender_of(cccd) if cccd else None
+    # A date the CA vouched for wins over one typed; a typed one is kept as unverified.
+    birthdate = identity.birthdate or data.birthdate
     if cccd:
-        if data.birthdate is None:
+        if birthdate is None:
             raise InvalidField("birthdate", "Vui lòng nhập ngày sinh.")
-        validate_cccd(cccd, data.birthdate, gender)
+        validate_cccd(cccd, birthdate, gender)
     if account_for(session, identity) is not None:
         raise AccountExists
     account = Account(
         subject=secrets.token_urlsafe(32),
         cccd=cccd,
         full_name=display_name(identity),
-        birthdate=data.birthdate if citizen else None,
+        birthdate=birthdate if citizen else None,
+        birthdate_verified=identity.birthdate is not None or not citizen,
         gender=gender,
         email=data.email,
         email_verified=False,

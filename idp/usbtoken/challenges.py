@@ -17,7 +17,6 @@ from idp.usbtoken.refusals import UsbTokenRefused
 
 CHALLENGE_TTL = 300
 """Seconds a challenge may wait for its signature (the Web eID default is 5 minutes)."""
-CHALLENGES_PER_IP_PER_HOUR = 200
 # new_challenge(): 32 random bytes in base64url without padding.
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -29,7 +28,7 @@ def _key(challenge: str) -> str:
 def issue_challenge(purpose: str, browser: str, ip: str | None) -> str | None:
     """A fresh challenge for `purpose` in this browser; None when this IP asked too often."""
     p = provider()
-    if p.state.incr(f"usb-challenge-ip:{ip}", 3600) > CHALLENGES_PER_IP_PER_HOUR:
+    if not p.limits.hit("usb.challenges.address", ip):
         return None
     challenge = new_challenge()
     p.state.put(_key(challenge), {"p": purpose, "b": browser, "t": time.time()}, CHALLENGE_TTL)

@@ -12,6 +12,7 @@ from flask import redirect, render_template, request, url_for
 from idp.audit import record_event
 from idp.errors import refuse
 from idp.identity import InvalidField, mask_cccd, normalize_email, parse_birthdate
+from idp.login.outcome import ways_back_to_login
 from idp.provider import provider
 from idp.register.views import EXPIRED
 from idp.sessions import browser_id
@@ -112,7 +113,7 @@ def confirm():
         email = normalize_email(values["email"])
     except InvalidField as exc:
         errors[exc.field] = exc.message
-    if identity.kind == "citizen":
+    if identity.kind == "citizen" and identity.birthdate is None:
         try:
             birthdate = parse_birthdate(values["birthdate"])
         except InvalidField as exc:
@@ -135,4 +136,5 @@ def confirm():
                  method=METHODS[registration.kind],
                  account_type=account.account_type)
     return render_template("usbtoken/registered.html", account=account,
-                           method_name=METHOD_NAMES[registration.kind])
+                           method_name=METHOD_NAMES[registration.kind],
+                           actions=ways_back_to_login(account.cccd))

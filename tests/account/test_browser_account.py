@@ -85,12 +85,12 @@ def _at(page, url: str) -> None:
     expect(page).to_have_url(re.compile("^" + re.escape(url)))
 
 
-def _password_step(page, provider, cccd: str) -> None:
+def _password_step(page, provider, cccd: str, *, then: str = "#countdown") -> None:
     _at(page, provider.issuer + "/login")
     page.fill("#cccd", cccd)
     page.fill("#password", PASSWORD)
     page.click("#submit")
-    expect(page.locator("#countdown")).to_be_visible()
+    expect(page.locator(then)).to_be_visible()
 
 
 def _login_at(page, provider, portal: LivePortal, person: dict) -> None:
@@ -154,7 +154,11 @@ def test_enrol_an_authenticator_app_and_log_in_with_it(stack, chromium_browser):
     fresh = chromium_browser.new_context(locale="vi-VN").new_page()
     fresh.goto(national.url)
     fresh.click("#login")
-    _password_step(fresh, provider, APP_USER["cccd"])
+    outbox = provider.settings.path(provider.settings.sms.outbox_path)
+    sent_before = outbox.read_text().count("\n")
+    # With an app the code page opens on it, focused, and no SMS is sent.
+    _password_step(fresh, provider, APP_USER["cccd"], then="#totp:focus")
+    assert outbox.read_text().count("\n") == sent_before
     # The next time step's code: valid now, and not the one used to enrol.
     fresh.fill("#totp", pyotp.TOTP(secret).at(time.time() + 30))
     fresh.click("#verify-totp")
@@ -194,5 +198,8 @@ def test_lost_phone_self_service(stack, chromium_browser):  # noqa: F811
     page.fill("#phone", new_phone)
     page.click("#check-phone")
     error = page.locator("#error").inner_text()
-    assert "cập nhật thông tin thuê bao" in error and "bộ phận một cửa" in error
+    advice = page.locator("#refused-help").inner_text()
+    # What happened, then what to do: each said once.
+    assert "chưa được thay đổi" in error and "bộ phận một cửa" not in error
+    assert "cập nhật thông tin thuê bao" in advice and "bộ phận một cửa" in advice
     assert provider.phones(other.cccd) == [other.phone]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from idp.store.models import AuditEvent, Consent
 from tests.account.conftest import console_login, post_form
-from tests.conftest import Flow, basic, query
+from tests.conftest import Flow, basic, query, table_rows
 from tests.functional.test_logout import session_alive
 
 
@@ -38,7 +38,7 @@ def test_history_lists_logins_at_two_portals(browser, settings, make_account, ma
     Flow(browser, settings, second).login(person)  # the SSO session answers
 
     html = browser.get("/account/history").get_data(as_text=True)
-    rows = re.findall(r"<tr><td>(.*?)</tr>", html, re.S)
+    rows = [" | ".join(row) for row in table_rows(html, "history")]
     assert len(rows) == 2, rows
     assert "Cổng portal-b" in rows[0] and "Phiên đăng nhập một lần (SSO)" in rows[0]
     assert "Cổng portal-a" in rows[1] and "Mật khẩu + mã OTP qua SMS" in rows[1]
@@ -62,12 +62,12 @@ def test_history_shows_failures_and_pages_by_twenty(app, browser, settings, make
     console_login(browser, settings, person)  # one more access (to the console itself)
 
     first = browser.get("/account/history").get_data(as_text=True)
-    assert len(re.findall(r"<tr><td>", first)) == 20
+    assert len(table_rows(first, "history")) == 20
     assert "Trang 1/2 (26 lượt)" in first and 'id="next"' in first
     assert "Tài khoản định danh" in first  # the console login, newest
     assert "Thất bại" in first and "Chrome trên Windows" in first
     second = browser.get("/account/history?page=2").get_data(as_text=True)
-    assert len(re.findall(r"<tr><td>", second)) == 6
+    assert len(table_rows(second, "history")) == 6
     assert 'id="prev"' in second and 'id="next"' not in second
     assert browser.get("/account/history?page=99").status_code == 200
     assert browser.get("/account/history?page=abc").status_code == 200

@@ -128,7 +128,9 @@ def test_wrong_app_codes_use_the_otp_tries(browser, settings, make_account, make
     response = post_totp(browser, tx, "000000")
     assert response.status_code == 400
     assert "quá số lần cho phép" in response.get_data(as_text=True)
-    assert browser.get("/login/otp", query_string={"tx": tx}).status_code == 400  # login over
+    # This try is over: back to the password step of the same login.
+    again = browser.get("/login/otp", query_string={"tx": tx})
+    assert again.status_code == 302 and f"/login?tx={tx}" in again.headers["Location"]
 
 
 def test_remove_the_app(browser, settings, make_account, provider):

@@ -21,7 +21,7 @@ from connectors.simulators import DEFAULT_API_KEYS, SIMULATORS
 from connectors.simulators.fixtures import load_fixtures
 from connectors.simulators.serving import start
 from idp.config import load_settings
-from idp.store.models import Account, StateEntry
+from idp.store.models import Account
 from tests.browser import chromium_browser  # noqa: F401 - pytest fixture
 from tests.live import LivePortal, LiveProvider, free_port
 
@@ -42,13 +42,6 @@ class RegistryProvider(LiveProvider):
         with self.config.open("a", encoding="utf-8") as config:
             config.write(sections + '[email]\noutbox_path = "mail.jsonl"\n')
         self.settings = load_settings(self.config)
-
-    def captcha_answer(self, captcha_id: str) -> str:
-        # The SQL state store keeps its keys unprefixed; accept either form.
-        keys = [f"captcha:{captcha_id}", f"{self.settings.state.key_prefix}captcha:{captcha_id}"]
-        with self.engine.connect() as connection:
-            value = connection.scalar(select(StateEntry.value).where(StateEntry.key.in_(keys)))
-        return json.loads(value)["answer"]
 
     def otp_for(self, phone: str) -> str:
         path = self.settings.path(self.settings.sms.outbox_path)

@@ -1,4 +1,4 @@
-"""The password and OTP steps through HTTP: tries, re-sends, expiry, caps, lockout, captcha, CSRF.
+"""The password and OTP steps through HTTP: tries, re-sends, expiry, caps, pauses, captcha, CSRF.
 
 Every test runs on both backends (SQLite + SQL state, PostgreSQL + Redis). Settings are
 narrowed per test with ``@config(...)``, which overrides this module's `settings` fixture.
@@ -18,10 +18,13 @@ from tests.conftest import config, csrf_from, last_otp, make_person, query, read
 
 WRONG_PASSWORD = "Sai-Mat-Khau#2024-xyz"
 REJECTED = "Số định danh hoặc mật khẩu không đúng"
-CAPTCHA_ASKED = "Vui lòng nhập đúng mã kiểm tra (captcha)."
-OTP_EXHAUSTED = "Bạn đã nhập sai mã OTP quá số lần cho phép"
+CAPTCHA_ASKED = "Vui lòng nhập mã kiểm tra (captcha) bên dưới"
+CAPTCHA_WRONG = "Mã kiểm tra chưa đúng"
+OTP_EXHAUSTED = "Bạn đã nhập sai mã xác thực quá số lần cho phép"
 OTP_EXPIRED = "Mã OTP đã hết hiệu lực"
-PHONE_LIMIT = "Số điện thoại này đã nhận quá nhiều mã OTP"
+PHONE_LIMIT = "Số điện thoại này đã nhận nhiều mã OTP"
+PAUSED = "được tạm dừng đến"
+QUICK_RESEND = {"sms.resend_wait": "1 per 1 second"}
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -65,12 +68,12 @@ def wrong_code(right: str) -> str:
     return f"{(int(right) + 1) % 1_000_000:06d}"
 
 
-def age_otp(app, provider, tx: str, *, sent_ago: float = 0, expired: bool = False) -> None:
-    """Move an outstanding OTP back in time by rewriting its record in the real state store."""
+def age_otp(app, provider, tx: str, *, expired: bool = False) -> None:
+    """Let the re-send wait pass (and the code expire) by rewriting the real state store."""
     with app.app_context():
         record = provider.state.get(f"otp:{tx}")
         assert record is not None
-        record["sent_at"] -= sent_ago
+        provider.limits.clear("sms.resend_wait", tx, record["phone"])
         if expired:
             record["expires_at"] = time.time() - 1
         provider.state.put(f"otp:{tx}", record, 600)
@@ -126,26 +129,34 @@ def test_five_wrong_tries_end_the_login_and_count_as_a_failure(
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert OTP_EXHAUSTED in html
-    assert 'name="password"' not in html  # no way to buy more guesses in this login
+    assert 'name="password"' not in html  # no way to buy more guesses in this try
+    # Not a dead end: the same login goes on at the password, or back to the portal.
+    assert f'href="/login?tx={tx}"' in html and f'href="/login/cancel?tx={tx}"' in html
 
-    # The login is over: the right code no longer logs in, and the CCCD has one failure.
+    # This try is over: the right code no longer logs in, and the CCCD has one failure.
     page = browser.get("/login/otp", query_string={"tx": tx})
-    assert page.status_code == 400
+    assert page.status_code == 302 and "/login?tx=" in page.headers["Location"]
     late = browser.post("/login/otp", data={"tx": tx, "otp": right, "csrf_token": token})
-    assert late.status_code == 400
+    assert late.status_code == 302 and "/login?tx=" in late.headers["Location"]
     assert browser.get_cookie("idp_session", domain="sso.test") is None
     with app.app_context():
-        assert provider.state.count(f"login-fail:{person.cccd}") == 1
+        from idp.login.throttle import CITIZENS
+
+        assert CITIZENS.failures_counted(person.cccd) == 1
+    # The password again starts a fresh set of codes.
+    response = flow.submit_password(f"/login?tx={tx}", person.cccd, person.password)
+    assert response.status_code == 303
+    assert post_otp(browser, tx, last_otp(settings)).status_code == 303
 
 
-@config(otp={"resend_cooldown": 1})
+@config(limits=QUICK_RESEND)
 def test_resend_never_resets_the_try_count(flow, make_account, browser, settings, app, provider):
     _, person = make_account()
     tx = to_otp_step(flow, person)
     first = last_otp(settings)
     post_otp(browser, tx, wrong_code(first))
     post_otp(browser, tx, wrong_code(first))
-    age_otp(app, provider, tx, sent_ago=5)  # past the cooldown
+    age_otp(app, provider, tx)  # past the re-send wait
     assert resend(browser, tx).status_code == 303
     second = last_otp(settings)
     assert len(read_otps(settings)) == 2
@@ -160,7 +171,7 @@ def test_resend_never_resets_the_try_count(flow, make_account, browser, settings
     assert "/authorize/resume" in response.headers["Location"]
 
 
-@config(otp={"resend_cooldown": 1})
+@config(limits={"sms.resend_wait": "1 per 2 seconds"})
 def test_resend_within_cooldown_refused_then_allowed(flow, make_account, browser, settings):
     _, person = make_account()
     tx = to_otp_step(flow, person)
@@ -168,23 +179,27 @@ def test_resend_within_cooldown_refused_then_allowed(flow, make_account, browser
     assert response.status_code == 429
     assert "Vui lòng chờ" in response.get_data(as_text=True)
     assert len(read_otps(settings)) == 1
-    time.sleep(1.1)
+    time.sleep(2.1)
     response = resend(browser, tx)
     assert response.status_code == 303
     assert len(read_otps(settings)) == 2
+    page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Đã gửi lại mã OTP tới số" in page  # said once, after the re-send
     assert post_otp(browser, tx, last_otp(settings)).status_code == 303
 
 
-@config(otp={"resend_cooldown": 1, "max_sends_per_transaction": 2})
+@config(limits={**QUICK_RESEND, "sms.per_login": "2 per login"})
 def test_sends_per_transaction_are_capped(flow, make_account, browser, settings, app, provider):
     _, person = make_account()
     tx = to_otp_step(flow, person)
-    age_otp(app, provider, tx, sent_ago=5)
+    age_otp(app, provider, tx)
     assert resend(browser, tx).status_code == 303
-    age_otp(app, provider, tx, sent_ago=5)
+    age_otp(app, provider, tx)
     response = resend(browser, tx)
     assert response.status_code == 429
-    assert "quá số lần cho phép" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "Đã gửi mã OTP đủ số lần cho phép trong lượt này" in html
+    assert 'id="lost-phone"' in html  # the other ways on are still offered
     assert len(read_otps(settings)) == 2
 
 
@@ -220,11 +235,11 @@ def test_otp_cannot_be_used_twice(flow, make_account, browser, settings):
 
 def test_otp_check_is_single_use_at_the_service_level(app, provider, make_account):
     """The same code submitted twice (even at once) passes only once."""
-    from idp.otp import CheckOutcome, check_otp, send_otp
+    from idp.otp.codes import LOGIN, Challenge, CheckOutcome, check_code, send_code
 
     _, person = make_account()
     with app.test_request_context("/"):
-        send_otp("tx-replay", person.phone, purpose="đăng nhập", ip="127.0.0.1", account_id=None)
+        send_code(Challenge("tx-replay", LOGIN, ip="127.0.0.1"), person.phone)
     code = last_otp(provider.settings)
     outcomes = []
     barrier = threading.Barrier(4)
@@ -232,7 +247,7 @@ def test_otp_check_is_single_use_at_the_service_level(app, provider, make_accoun
     def submit():
         with app.app_context():
             barrier.wait()
-            outcomes.append(check_otp("tx-replay", code).outcome)
+            outcomes.append(check_code("tx-replay", code).outcome)
 
     threads = [threading.Thread(target=submit) for _ in range(4)]
     for thread in threads:
@@ -242,13 +257,12 @@ def test_otp_check_is_single_use_at_the_service_level(app, provider, make_accoun
     assert outcomes.count(CheckOutcome.OK) == 1
     assert len(outcomes) == 4
     with app.app_context():
-        assert check_otp("tx-replay", code).outcome is not CheckOutcome.OK
+        assert check_code("tx-replay", code).outcome is not CheckOutcome.OK
 
 
 # --- OTP: where codes go ---------------------------------------------------------------
 
 
-@config(otp={"resend_cooldown": 1})
 def test_otp_goes_only_to_phones_of_the_account(
     flow, make_account, browser, settings, app, provider
 ):
@@ -264,41 +278,43 @@ def test_otp_goes_only_to_phones_of_the_account(
     assert read_otps(settings)[-1]["to"] == person.phone
 
     # Another account's phone id: the code goes to this account's default phone instead.
-    age_otp(app, provider, tx, sent_ago=5)
+    age_otp(app, provider, tx)
     assert resend(browser, tx, foreign_id).status_code == 303
     assert read_otps(settings)[-1]["to"] == person.phone
     # The account's own second phone, offered on the page, is honoured.
     page = browser.get("/login/otp", query_string={"tx": tx}).get_data(as_text=True)
     assert f'name="phone_id" value="{mine_id}"' in page
     assert f'name="phone_id" value="{foreign_id}"' not in page
-    age_otp(app, provider, tx, sent_ago=5)
+    # No wait for another phone of the account: its code goes out at once.
     assert resend(browser, tx, mine_id).status_code == 303
     assert read_otps(settings)[-1]["to"] == extra
     assert all(message["to"] != other.phone for message in read_otps(settings))
     assert post_otp(browser, tx, last_otp(settings, extra)).status_code == 303
 
 
-@config(otp={"per_phone_per_hour": 2, "resend_cooldown": 1})
+@config(limits={**QUICK_RESEND, "sms.login.phone": "2 per hour"})
 def test_sms_per_phone_cap(flow, make_account, browser, settings, app, provider):
     _, person = make_account()
     tx = to_otp_step(flow, person)
-    age_otp(app, provider, tx, sent_ago=5)
+    age_otp(app, provider, tx)
     assert resend(browser, tx).status_code == 303
-    age_otp(app, provider, tx, sent_ago=5)
+    age_otp(app, provider, tx)
     response = resend(browser, tx)
     assert response.status_code == 429
     assert PHONE_LIMIT in response.get_data(as_text=True)
     assert len(read_otps(settings)) == 2
 
-    # A new login transaction does not get around the cap: it is per phone.
-    location, _ = start(flow)
+    # A new login does not get around the cap (it is per phone), but it is no dead end
+    # either: the code page comes, says why no SMS went out, and offers the other ways.
+    location, new_tx = start(flow)
     response = flow.submit_password(location, person.cccd, person.password)
-    assert response.status_code == 429
-    assert PHONE_LIMIT in response.get_data(as_text=True)
+    assert response.status_code == 303 and "/login/otp" in response.headers["Location"]
+    page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert PHONE_LIMIT in page and 'id="lost-phone"' in page
     assert len(read_otps(settings)) == 2
     refused = [row for row in audit_rows(provider)
                if row.event == "otp.send" and row.result == "refused"]
-    assert refused and refused[-1].detail["reason"] == "phone_limit"
+    assert refused and refused[-1].detail["reason"] == "sms.login.phone"
 
 
 def test_otp_never_in_audit_or_html(flow, make_account, browser, settings, provider):
@@ -330,8 +346,8 @@ def _set_status(provider, account_id: int, status: str) -> None:
         session.get(Account, account_id).status = status
 
 
-@config(login={"captcha_after_failures": 100, "delay_after_failures": 50,
-               "lockout_after_failures": 100})
+@config(login={"captcha_after_failures": 100, "delay_after_failures": 50},
+        limits={"login.failures.cccd": "100 per hour"})
 def test_unknown_cccd_wrong_password_and_locked_account_answer_alike(
     flow, make_account, provider
 ):
@@ -355,8 +371,8 @@ def test_unknown_cccd_wrong_password_and_locked_account_answer_alike(
 
 
 @config(passwords={"memory_kib": 32768, "time_cost": 2},
-        login={"captcha_after_failures": 100, "delay_after_failures": 50,
-               "lockout_after_failures": 100})
+        login={"captcha_after_failures": 100, "delay_after_failures": 50},
+        limits={"login.failures.cccd": "100 per hour"})
 def test_unknown_cccd_costs_a_password_hash(flow, make_account, browser):
     """An unknown CCCD takes about as long as a wrong password (it runs argon2id too)."""
     _, person = make_account()
@@ -382,27 +398,49 @@ def test_unknown_cccd_costs_a_password_hash(flow, make_account, browser):
     assert wrong / 3 < unknown < wrong * 3, (unknown, wrong)
 
 
-@config(login={"lockout_after_failures": 3, "delay_after_failures": 10,
-               "captcha_after_failures": 100})
-def test_lockout_refuses_even_the_right_password(flow, make_account, provider, settings):
+@config(login={"delay_after_failures": 10, "captcha_after_failures": 100},
+        limits={"login.failures.cccd": "3 per hour"})
+def test_pause_refuses_even_the_right_password_and_says_until_when(
+        flow, make_account, provider, settings):
     _, person = make_account(make_person(1))
     _, bystander = make_account(make_person(2))
     location, _ = start(flow)
     for _ in range(3):
         assert flow.submit_password(location, person.cccd, WRONG_PASSWORD).status_code == 401
     response = flow.submit_password(location, person.cccd, person.password)
-    assert response.status_code == 401
-    assert REJECTED in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    # Honest: the pause, until when, and what to do; nothing about the password.
+    assert response.status_code == 429
+    assert PAUSED in html and REJECTED not in html
+    assert re.search(r"tạm dừng đến \d\d:\d\d", html)
+    assert 'id="paused-forgot"' in html and "bộ phận một cửa" in html
     assert read_otps(settings) == []
     rows = [row for row in audit_rows(provider) if row.event == "login.password"]
-    assert rows[-1].result == "failure" and rows[-1].detail["reason"] == "throttled"
-    # The lock is per CCCD: someone else still logs in from the same browser.
+    assert rows[-1].result == "refused" and rows[-1].detail["reason"] == "paused"
+    # A wrong password gets exactly the same answer.
+    wrong = flow.submit_password(location, person.cccd, WRONG_PASSWORD)
+    assert wrong.status_code == 429 and PAUSED in wrong.get_data(as_text=True)
+    # The pause is per CCCD: someone else still logs in from the same browser.
     response = flow.submit_password(location, bystander.cccd, bystander.password)
     assert response.status_code == 303
 
 
-@config(login={"captcha_after_failures": 2, "delay_after_failures": 10,
-               "lockout_after_failures": 100})
+@config(login={"delay_after_failures": 2, "captcha_after_failures": 100})
+def test_growing_wait_says_how_many_seconds(flow, make_account, app, provider):
+    _, person = make_account()
+    location, _ = start(flow)
+    for _ in range(2):
+        assert flow.submit_password(location, person.cccd, WRONG_PASSWORD).status_code == 401
+    response = flow.submit_password(location, person.cccd, person.password)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert re.search(r"vui lòng chờ \d+ giây", html) and REJECTED not in html
+    assert 'data-wait="1"' in html  # the button counts down
+    time.sleep(1.1)
+    assert flow.submit_password(location, person.cccd, person.password).status_code == 303
+
+
+@config(login={"captcha_after_failures": 2, "delay_after_failures": 10})
 def test_captcha_after_failures(flow, make_account, browser, app, provider, settings):
     _, person = make_account()
     location, _ = start(flow)
@@ -416,9 +454,13 @@ def test_captcha_after_failures(flow, make_account, browser, app, provider, sett
     assert image.status_code == 200
     assert image.mimetype == "image/png"
     assert image.data.startswith(b"\x89PNG\r\n\x1a\n")
+    sound = browser.get(f"/captcha/{captcha_id}.wav")
+    assert sound.status_code == 200 and sound.mimetype == "audio/wav"
+    assert sound.data.startswith(b"RIFF") and len(sound.data) > 8000  # over a second of speech
     assert browser.get("/captcha/not-a-captcha.png").status_code == 404
+    assert browser.get("/captcha/not-a-captcha.wav").status_code == 404
 
-    # Without a captcha, even the right password is refused.
+    # Without a captcha, even the right password is not checked (nothing is counted).
     response = flow.submit_password(location, person.cccd, person.password)
     assert response.status_code == 400
     assert CAPTCHA_ASKED in response.get_data(as_text=True)
@@ -426,30 +468,39 @@ def test_captcha_after_failures(flow, make_account, browser, app, provider, sett
     # A wrong answer is refused and uses the captcha up.
     captcha_id = captcha_id_in(response.get_data(as_text=True))
     response = password_post(browser, location, person.cccd, person.password,
-                             captcha_id=captcha_id, captcha="WRONG")
+                             captcha_id=captcha_id, captcha="000000x")
     assert response.status_code == 400
-    assert CAPTCHA_ASKED in response.get_data(as_text=True)
+    assert CAPTCHA_WRONG in response.get_data(as_text=True)
     assert browser.get(f"/captcha/{captcha_id}.png").status_code == 404
 
-    # The right answer with a wrong password: the captcha is spent.
+    # "Đổi mã khác" without a script: a new captcha, the CCCD kept, nothing checked.
     captcha_id = captcha_id_in(response.get_data(as_text=True))
+    refreshed = password_post(browser, location, person.cccd, "", captcha_refresh="1")
+    assert refreshed.status_code == 200
+    html = refreshed.get_data(as_text=True)
+    assert captcha_id_in(html) not in (None, captcha_id)
+    assert f'value="{person.cccd}"' in html
+
+    # The right answer with a wrong password: the captcha is spent.
+    captcha_id = captcha_id_in(html)
     with app.app_context():
         answer = provider.state.get(f"captcha:{captcha_id}")["answer"]
+    assert answer.isdigit() and len(answer) == 6
     response = password_post(browser, location, person.cccd, WRONG_PASSWORD,
-                             captcha_id=captcha_id, captcha=answer.lower())
+                             captcha_id=captcha_id, captcha=answer)
     assert response.status_code == 401
     # ... so it cannot be replayed, even with the right password.
     response = password_post(browser, location, person.cccd, person.password,
                              captcha_id=captcha_id, captcha=answer)
     assert response.status_code == 400
-    assert CAPTCHA_ASKED in response.get_data(as_text=True)
+    assert CAPTCHA_WRONG in response.get_data(as_text=True)
 
     # A fresh captcha answered right, with the right password: in.
     captcha_id = captcha_id_in(response.get_data(as_text=True))
     with app.app_context():
         answer = provider.state.get(f"captcha:{captcha_id}")["answer"]
     response = password_post(browser, location, person.cccd, person.password,
-                             captcha_id=captcha_id, captcha=answer)
+                             captcha_id=captcha_id, captcha=" ".join(answer))
     assert response.status_code == 303
     assert "/login/otp" in response.headers["Location"]
     assert len(read_otps(settings)) == 1

@@ -141,6 +141,7 @@ def test_login_across_nodes_then_logout_everywhere(nodes):
         "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
         "code_verifier": verifier}).json()
     assert "id_token" in tokens, tokens
+    session_id_token = tokens["id_token"]  # refreshed offline ID tokens carry no sid
     for node in (a, b):
         refreshed = requests.post(_node("/token", node), auth=auth, data={
             "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
@@ -151,7 +152,7 @@ def test_login_across_nodes_then_logout_everywhere(nodes):
     assert info.json()["name"] == person.full_name
 
     # Logout on node B; node A no longer knows the session.
-    out = browser.get(_node("/logout", b), params={"id_token_hint": tokens["id_token"]},
+    out = browser.get(_node("/logout", b), params={"id_token_hint": session_id_token},
                       allow_redirects=False)
     assert out.status_code == 200 and "đã đăng xuất" in out.text
     again = browser.get(_node("/authorize", a), params={**authorize, "prompt": "none"},

@@ -20,8 +20,8 @@ def test_password_and_totp_open_the_console(app, provider, make_staff):
     assert page.get("/helpdesk/").status_code == 303
     second = page.totp()
     assert second.status_code == 303
-    cookie = second.headers.getlist("Set-Cookie")[-1]
-    assert cookie.startswith(f"{STAFF_COOKIE}=")
+    [cookie] = [c for c in second.headers.getlist("Set-Cookie")
+                if c.startswith(f"{STAFF_COOKIE}=")]
     for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/helpdesk"):
         assert flag in cookie
     home = page.get("/helpdesk/")
@@ -88,15 +88,35 @@ def test_disabled_staff_is_refused_and_logged_out(app, provider, make_staff, con
     assert audit_rows(provider, "staff.login")[-1].detail["reason"] == "staff_disabled"
 
 
-def test_repeated_failures_lock_the_username(app, provider, settings, make_staff):
+def skip_the_wait(provider, username: str) -> None:
+    provider.state.delete(provider.limits.state_key("last-fail", "staff", username))
+
+
+def test_repeated_failures_pause_the_username(app, provider, settings, make_staff):
     user = make_staff("helpdesk")
     page = Console(app, user)
-    for _ in range(settings.login.lockout_after_failures):
-        provider.state.delete(f"staff-login-last-fail:{user.username}")  # skip the delay
+    for _ in range(provider.limits.amount("staff.failures.username")):
+        skip_the_wait(provider, user.username)
         assert page.start(password="Sai-Mat-Khau#2025x").status_code == 401
-    # Even the right password is refused while locked.
-    assert page.start().status_code == 401
-    assert audit_rows(provider, "staff.login")[-1].detail["reason"] == "throttled"
+    # Even the right password is not checked while paused, and the page says so.
+    response = page.start()
+    assert response.status_code == 429
+    assert "tạm dừng đến" in response.get_data(as_text=True)
+    assert audit_rows(provider, "staff.login")[-1].detail["reason"] == "paused"
+
+
+def test_a_strangers_failures_never_pause_the_members_own_browser(app, provider, make_staff):
+    user = make_staff("helpdesk")
+    own = Console(app, user)
+    own.start()
+    assert own.totp().status_code == 303  # a complete login: this browser is now known
+    stranger = Console(app, user)
+    for _ in range(provider.limits.amount("staff.failures.username")):
+        skip_the_wait(provider, user.username)
+        stranger.start(password="Sai-Mat-Khau#2025x")
+    assert stranger.start().status_code == 429
+    own.post("/helpdesk/logout")
+    assert own.start().status_code == 303
 
 
 def test_five_wrong_codes_end_the_attempt(app, provider, make_staff):
@@ -104,7 +124,7 @@ def test_five_wrong_codes_end_the_attempt(app, provider, make_staff):
     page = Console(app, user)
     page.start()
     for _ in range(5):
-        provider.state.delete(f"staff-login-last-fail:{user.username}")
+        skip_the_wait(provider, user.username)
         page.totp("000000" if pyotp.TOTP(user.secret).now() != "000000" else "111111")
     assert page.totp().status_code == 303
     assert page.get("/helpdesk/").status_code == 303  # had to start again

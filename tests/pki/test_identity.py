@@ -157,3 +157,20 @@ def test_no_known_identity_is_refused(identity_of, uids):
 
 def test_unknown_prefix_beside_a_cccd_is_ignored(identity_of):
     assert identity_of(uids=("KH:12345", "CCCD:001090001234")).cccd == "001090001234"
+
+
+def test_birth_date_vouched_for_by_the_ca_is_read(issuing_ca):
+    from datetime import date
+
+    key = new_key("ec")
+    now = datetime.now(UTC)
+    certificate = issuing_ca.issue(subject_name("Lê Văn Cường", uids=("CCCD:001090001234",)),
+                                   key.public_key(), not_before=now,
+                                   not_after=now + timedelta(days=1), birthdate=date(1990, 2, 28))
+    identity = read_identity(parse_certificate(
+        certificate.public_bytes(serialization.Encoding.DER)))
+    assert identity.birthdate == date(1990, 2, 28)
+
+
+def test_no_birth_date_unless_the_ca_put_one(identity_of):
+    assert identity_of(uids=("CCCD:001090001234",)).birthdate is None

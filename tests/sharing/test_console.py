@@ -12,7 +12,7 @@ from PIL import Image
 from idp.sharing.items import claims_of, offered_items
 from idp.store.models import Account
 from tests.account.conftest import age_authentication, post_form
-from tests.conftest import ISSUER, config, make_person
+from tests.conftest import ISSUER, config, make_person, table_rows
 from tests.sharing.conftest import console_login
 
 FORM = "/account/sharing"
@@ -118,8 +118,7 @@ def test_revoking_ends_the_share_and_reads_show_in_history(browser, settings, ci
     assert "1 lần" in listed and "198.51.100.20" in listed and "không đọc lại được" in listed
 
     history = browser.get("/account/history").get_data(as_text=True)
-    rows = re.findall(r"<tr><td>[^<]+</td><td>([^<]+)</td><td>[^<]+</td><td>([^<]+)</td>\s*"
-                      r"<td>([^<]+)</td><td[^>]*>([^<]+)</td></tr>", history)
+    rows = [(row[1], row[3], row[4], row[5]) for row in table_rows(history, "history")]
     reads = [row for row in rows if row[2] == "Người quét mã QR bạn chia sẻ"]
     assert reads == [
         ("198.51.100.21", "Đọc mã QR chia sẻ (Họ và tên, Ngày sinh) — mã dùng một lần đã được "

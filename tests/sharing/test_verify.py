@@ -91,7 +91,7 @@ def test_api_refuses_bad_requests_with_oauth_style_errors(browser):
     assert browser.get("/status-lists/99999999").get_json()["error"] == "not_found"
 
 
-@config(sharing={"verifier_requests_per_hour": 3})
+@config(limits={"sharing.verifier.address": "3 per hour"})
 def test_each_verifier_address_is_rate_limited(app, browser, citizen, share_of):
     _, code = share_of(citizen[0])
     for _ in range(3):

@@ -58,9 +58,9 @@ def test_defaults_with_secrets_from_the_environment(env_secrets):
     assert settings.server.port == 5000
     assert settings.state.backend == "sql"
     assert settings.otp.ttl == 120
-    assert settings.otp.max_attempts == 5
     assert settings.tokens.code_ttl == 60
-    assert settings.login.lockout_after_failures == 10
+    assert settings.login.captcha_after_failures == 3
+    assert settings.limits == {}  # every limit at its default (idp/limits.py)
     assert settings.session.cookie_secure is True
 
 
@@ -214,3 +214,22 @@ def test_cli_help_needs_no_config():
     result = CliRunner().invoke(main, ["--config", "/nonexistent.toml", "--help"])
     assert result.exit_code == 0
     assert "client" in result.output
+
+
+def test_limits_are_checked_by_name_and_rate(tmp_path):
+    limits = '\n[limits]\n"sms.login.phone" = "8 per hour"\n"otp.wrong_codes" = "3 per login"\n'
+    settings = load_settings(write(tmp_path, VALID + limits))
+    assert settings.limits == {"sms.login.phone": "8 per hour",
+                               "otp.wrong_codes": "3 per login"}
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, VALID + '\n[limits]\n"sms.login.phones" = "8 per hour"\n'))
+    assert "sms.login.phones: no such limit" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, VALID + '\n[limits]\n"sms.login.phone" = "lots"\n'))
+    assert "is not a rate" in str(error.value)
+
+
+def test_keys_that_became_limits_say_where_they_went(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, VALID + "\n[otp]\nper_phone_per_hour = 3\n"))
+    assert '[limits] "sms.login.phone"' in str(error.value)

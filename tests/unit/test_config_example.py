@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 from idp.config import Settings, load_settings
+from idp.limits import LIMITS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -13,10 +14,15 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 def test_example_documents_every_key():
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     for name, field in Settings.model_fields.items():
-        if name == "base_dir":
+        if name in ("base_dir", "limits"):
             continue
         documented = set(data.get(name, {}))
         assert documented == set(field.annotation.model_fields), name
+
+
+def test_example_lists_every_limit_with_its_default():
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    assert data["limits"] == {name: limit.default for name, limit in LIMITS.items()}
 
 
 def test_example_loads_with_secrets_from_environment(monkeypatch):
