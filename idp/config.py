@@ -193,6 +193,10 @@ class LoggingSettings(Section):
     format: Literal["json", "text"] = "json"
     """`json`: one object per line with a request id (for log collectors); `text` for people."""
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = False
+    """One line per answered request (logger `idp.access`): method, path, the query with
+    every value but a few harmless ones masked, status, duration, request id, worker pid.
+    JSON when `format` is json. Off by default: the load balancer usually logs requests."""
 
 
 class AuditSettings(Section):
