@@ -245,8 +245,20 @@ class MsspSettings(RegistrySettings):
 
 
 class LogoutSettings(Section):
+    """Back-channel logout deliveries: kept in the database, retried until the portal has
+    them (at least once; portals deduplicate by `jti`), given up after a while."""
+
     backchannel_timeout: float = Field(3.0, gt=0, le=30)
-    """Seconds a portal gets to answer a back-channel logout before it is logged as failed."""
+    """Seconds a portal gets to answer one back-channel logout attempt."""
+    backchannel_retry_first: Seconds = 2
+    """Seconds before the first retry of a failed delivery; each retry waits twice as long."""
+    backchannel_retry_max: Seconds = 300
+    """Longest wait between two attempts to one portal."""
+    backchannel_give_up_after: Seconds = 24 * 3600
+    """A delivery still failing this long after the logout is given up and shown as failed
+    (`idp backchannel status`, the staff console) instead of retried."""
+    backchannel_keep_failed: Seconds = 7 * 24 * 3600
+    """How long a given-up delivery stays listed before it is deleted."""
 
 
 class UsbTokenSettings(Section):

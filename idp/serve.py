@@ -54,9 +54,13 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
 
 
 def _create_app(settings: Settings):
+    """The app of one worker, with its back-channel logout dispatcher running."""
     from idp import create_app
+    from idp.oidc.backchannel import start_dispatcher
 
-    return create_app(settings)
+    app = create_app(settings)
+    start_dispatcher(app)
+    return app
 
 
 def _worker_exited(_server, worker) -> None:
