@@ -1136,7 +1136,7 @@ def session_size(portals: int = 3) -> dict:
     import redis
 
     from idp.sessions import SsoSession
-    from idp.store.state import RedisStateStore
+    from idp.store.redis_state import RedisStateStore
 
     prefix = f"idpbench:{uuid.uuid4().hex[:8]}:"
     store = RedisStateStore(REDIS_URL, prefix=prefix)

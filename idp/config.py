@@ -78,7 +78,24 @@ class StateSettings(Section):
     backend: Literal["sql", "redis"] = "sql"
     """Where short-lived state lives: `sql` (the database above) or `redis`."""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """redis://[:password@]host:port/db. With `sentinels`, only its password and db are
+    used: the host is whichever server the sentinels name as primary."""
     key_prefix: str = "idp:"
+    sentinels: tuple[str, ...] = ()
+    """Redis Sentinel: host:port of each sentinel (three or more). Empty: no Sentinel,
+    `redis_url` names the server. Set, every node asks them for the current primary and
+    follows a failover by itself."""
+    sentinel_service: str = "idp"
+    """The name the sentinels monitor the primary under (`sentinel monitor <name> ...`)."""
+
+    @field_validator("sentinels")
+    @classmethod
+    def _host_and_port(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("host:port of each sentinel, e.g. 10.0.0.5:26379")
+        return value
 
 
 class KeySettings(Section):
