@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 import requests
 from flask import Flask, current_app
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp.audit import record_event
 from idp.config import LogoutSettings
@@ -153,7 +154,11 @@ class Dispatcher(threading.Thread):
                 claimed = deliver_due(self.app)
                 if random.random() < 0.01:  # now and then: forget long given-up deliveries
                     self._purge()
-            except Exception:  # the database may be away for a while: keep going
+            except SQLAlchemyError as exc:  # the database is away for a while: keep going
+                log.warning("back-channel logout dispatcher: database unavailable (%s)",
+                            type(exc).__name__)
+                claimed = 0
+            except Exception:  # a bug must not end deliveries for the life of the worker
                 log.exception("back-channel logout dispatcher")
                 claimed = 0
             if claimed < BATCH:

@@ -29,8 +29,9 @@ GRACE_SECONDS = 3
 
 def test_logins_and_refreshes_survive_a_redis_primary_failover(tmp_path):
     with ExitStack() as started, shared_database("idp_sentinel") as url:
-        redis_set = RedisSentinelSet(tmp_path).start()
-        started.callback(redis_set.stop)
+        redis_set = RedisSentinelSet(tmp_path)
+        started.callback(redis_set.stop)  # also what a failed start left running
+        redis_set.start()
         state = redis_set.state_config(f"idpsent:{uuid.uuid4().hex[:6]}:")
         a, b = (ClusterNode(tmp_path / name, database_url=url, state=state, issuer=None)
                 for name in ("a", "b"))
