@@ -1,6 +1,7 @@
 """A real front for provider nodes: Debian's HAProxy terminating TLS on loopback with a
-certificate from a test CA made here, balancing requests over the nodes and taking a node
-out when its /readyz fails. It adds X-Forwarded-For (appended) and sets
+certificate from a test CA made here (or plain HTTP, for the fault soak), balancing
+requests over the nodes, retrying a request a stopped node refused on another, and taking
+a node out when its /readyz fails. It adds X-Forwarded-For (appended) and sets
 X-Forwarded-Proto and X-Forwarded-Host: one proxy hop for the provider to trust."""
 
 from __future__ import annotations
@@ -65,12 +66,14 @@ def make_test_ca(directory: Path) -> tuple[Path, Path]:
 class HaproxyFront:
     """HAProxy on a free port in front of `backends` (host:port of each node)."""
 
-    def __init__(self, directory: Path, backends: list[str], port: int | None = None) -> None:
+    def __init__(self, directory: Path, backends: list[str], port: int | None = None, *,
+                 tls: bool = True) -> None:
         self.binary = haproxy_binary()
         self.directory = directory
         self.port = port or free_port()
-        self.origin = f"https://127.0.0.1:{self.port}"
-        self.ca_file, self.server_pem = make_test_ca(directory)
+        self.tls = tls
+        self.origin = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.ca_file, self.server_pem = make_test_ca(directory) if tls else (None, None)
         self.backends = backends
         self.process: subprocess.Popen | None = None
 
@@ -78,6 +81,8 @@ class HaproxyFront:
         servers = "\n".join(
             f"    server node{n} {address} check inter 500ms fall 2 rise 2"
             for n, address in enumerate(self.backends))
+        bind = f"127.0.0.1:{self.port}" + (f" ssl crt {self.server_pem}" if self.tls else "")
+        proto = "https" if self.tls else "http"
         return f"""global
     maxconn 512
 
@@ -87,12 +92,15 @@ defaults
     timeout client 30s
     timeout server 30s
     option forwardfor
+    # A node stopping closes connections it had not started to answer: send those
+    # requests to another node (a graceful stop answers every request it began).
     retries 2
+    retry-on conn-failure empty-response
     option redispatch
 
 frontend public
-    bind 127.0.0.1:{self.port} ssl crt {self.server_pem}
-    http-request set-header X-Forwarded-Proto https
+    bind {bind}
+    http-request set-header X-Forwarded-Proto {proto}
     http-request set-header X-Forwarded-Host %[req.hdr(host)]
     default_backend nodes
 
@@ -118,7 +126,7 @@ backend nodes
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.origin + "/readyz", verify=self.ca_file,
+                if requests.get(self.origin + "/readyz", verify=self.ca_file or True,
                                 timeout=2).status_code == 200:
                     return
             except requests.RequestException:
