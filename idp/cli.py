@@ -117,6 +117,25 @@ def keys_rotate(ctx: Context) -> None:
             click.echo(str(change))
 
 
+@keys.command("withdraw")
+@click.argument("kid")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_context
+def keys_withdraw(ctx: Context, kid: str, yes: bool) -> None:
+    """A compromised key: out of the JWKS and deleted now (its tokens stop verifying)."""
+    from keys import make_backends, withdraw
+
+    if not yes:
+        click.confirm(f"Withdraw {kid}? Tokens it signed stop verifying once portals fetch the "
+                      "JWKS again; the citizens concerned log in again", abort=True)
+    backend = make_backends(ctx.settings.keys)[ctx.settings.keys.backend]
+    with ctx.sessions().begin() as session:
+        for change in withdraw(session, backend, kid, max_token_ttl=_max_token_ttl(ctx.settings)):
+            click.echo(str(change))
+    click.echo(f"running providers stop publishing {kid} within "
+               f"{ctx.settings.keys.reload_seconds} s")
+
+
 @keys.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
