@@ -66,15 +66,18 @@ class PostgresPair:
         return subprocess.run([str(self.bin / command[0]), *command[1:]], check=True,  # noqa: S603
                               capture_output=True, text=True, **self.as_server, **options)
 
-    def start(self) -> PostgresPair:
+    def start(self, *, standby: bool = True) -> PostgresPair:
+        """The primary, and unless `standby` is False its synchronous standby."""
         self._run("initdb", "-D", str(self.primary_dir), "-U", "postgres", "--auth=trust",
                   "-E", "UTF8", "--no-locale")
         with (self.primary_dir / "postgresql.conf").open("a") as conf:
             conf.write("listen_addresses = '127.0.0.1'\nwal_level = replica\n"
                        "max_wal_senders = 5\nhot_standby = on\nfsync = off\n"
-                       "synchronous_standby_names = '*'\nsynchronous_commit = on\n"
-                       "max_connections = 100\n")
+                       "synchronous_commit = on\nmax_connections = 100\n"
+                       + ("synchronous_standby_names = '*'\n" if standby else ""))
         self._pg_ctl(self.primary_dir, self.primary_port, "start")
+        if not standby:
+            return self
         self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port),
                   "-U", "postgres", "-D", str(self.standby_dir), "-R", "-X", "stream")
         with (self.standby_dir / "postgresql.auto.conf").open("a") as conf:
@@ -116,6 +119,29 @@ class PostgresPair:
                 f"&host=127.0.0.1:{self.standby_port}&target_session_attrs=read-write"
                 "&connect_timeout=2")
 
+    def base_backup(self) -> Path:
+        """The nightly backup of docs/operations.md: pg_basebackup of the primary, tar
+        format, compressed, with the WAL it needs to be consistent; its directory."""
+        target = self.root / "backup"
+        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port),
+                  "-U", "postgres", "-D", str(target), "-Ft", "-z", "-X", "stream",
+                  "--checkpoint=fast")
+        return target
+
+    def restore(self, backup: Path, port: int) -> Path:
+        """The restore drill of docs/operations.md: unpack a base backup into a fresh data
+        directory and start it on `port`, alone (no synchronous partner to wait for)."""
+        data = self.root / f"restored-{port}"
+        subprocess.run(["install", "-d", "-m", "700", str(data)], check=True,  # noqa: S603,S607
+                       **self.as_server)
+        for archive, into in (("base.tar.gz", data), ("pg_wal.tar.gz", data / "pg_wal")):
+            subprocess.run(["tar", "-xzf", str(backup / archive), "-C", str(into)],  # noqa: S603,S607
+                           check=True, **self.as_server)
+        with (data / "postgresql.auto.conf").open("a") as conf:
+            conf.write("synchronous_standby_names = ''\n")
+        self._pg_ctl(data, port, "start")
+        return data
+
     def crash_primary(self) -> None:
         """The primary dies at once (immediate shutdown: no checkpoint, like a crash)."""
         self._run("pg_ctl", "-D", str(self.primary_dir), "-m", "immediate", "stop")
@@ -125,7 +151,7 @@ class PostgresPair:
         self.promoted = True
 
     def stop(self) -> None:
-        for data in (self.primary_dir, self.standby_dir):
+        for data in self.root.iterdir():
             if (data / "postmaster.pid").exists():
                 subprocess.run([str(self.bin / "pg_ctl"), "-D", str(data), "-m", "fast",  # noqa: S603
                                 "-w", "stop"], capture_output=True, **self.as_server)
