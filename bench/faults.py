@@ -87,6 +87,8 @@ class FaultCluster(BenchProvider):
         self.pg = PostgresPair()
         self.front: HaproxyFront | None = None
         self.nodes: list[Node] = []
+        self._server_ticks: dict[int, int] = {}
+        self._database_ticks: dict[int, int] = {}
         try:
             self.redis.start()
             self.pg.start()
@@ -155,8 +157,17 @@ class FaultCluster(BenchProvider):
     def worker_pids(self) -> list[int]:
         return [pid for node in self.nodes for pid in node.pids()[1:]]
 
+    @staticmethod
+    def _accumulated(seen: dict[int, int], pids: list[int]) -> int:
+        """CPU ticks of `pids` and of every process seen in `seen` before: a killed or
+        restarted process keeps counting what it used (else a window's CPU goes negative)."""
+        for pid in pids:
+            seen[pid] = max(seen.get(pid, 0), _proc_cpu_ticks(pid))
+        return sum(seen.values())
+
     def cpu_ticks(self) -> int:
-        return sum(_proc_cpu_ticks(pid) for node in self.nodes for pid in node.pids())
+        return self._accumulated(self._server_ticks,
+                                 [pid for node in self.nodes for pid in node.pids()])
 
     def db_cpu_ticks(self) -> int:
         """PostgreSQL (both servers and their backends) and every Redis process."""
@@ -167,7 +178,7 @@ class FaultCluster(BenchProvider):
             except (OSError, ValueError, IndexError):
                 continue
             pids += [postmaster, *_children(postmaster)]
-        return sum(_proc_cpu_ticks(pid) for pid in pids)
+        return self._accumulated(self._database_ticks, pids)
 
     # --- the faults ----------------------------------------------------------------------
 
