@@ -80,6 +80,7 @@ POST_LOGOUT = "http://127.0.0.1:9/logged-out"  # never contacted: the redirect i
 MEMORY_GROWTH_LIMIT = 0.10  # growth of the workers' total RSS after the warm-up window
 P99_RATIO_LIMIT = 1.5  # p99 of the last window / p99 of the first, for every kind
 FIRST_ERRORS = 10  # error messages kept
+LOG_LINE_KEPT = 300  # characters kept of each provider log line quoted in the results
 FAULT_GRACE = 10.0
 """Seconds after a component is back in which errors still count as its fault's: what
 the nodes take to reach it (connection pools, the sentinels' answer, health checks)."""
@@ -374,8 +375,11 @@ def provider_log_problems(paths: list[Path]) -> dict:
     problems = [line for line in lines if "Booting worker" not in line]
     warnings = [line for line in text.splitlines()
                 if re.search(r"\[WARNING\]|\"level\": ?\"warning\"", line, re.I)]
-    return {"worker_boots": boots, "problem_lines": len(problems), "first": problems[:10],
-            "warning_lines": len(warnings), "first_warnings": warnings[:5]}
+    # Cut to their start: a traceback's file paths say nothing the message does not.
+    return {"worker_boots": boots, "problem_lines": len(problems),
+            "first": [line[:LOG_LINE_KEPT] for line in problems[:10]],
+            "warning_lines": len(warnings),
+            "first_warnings": [line[:LOG_LINE_KEPT] for line in warnings[:5]]}
 
 
 # --- the run ---------------------------------------------------------------------------------
