@@ -375,11 +375,16 @@ def provider_log_problems(paths: list[Path]) -> dict:
     problems = [line for line in lines if "Booting worker" not in line]
     warnings = [line for line in text.splitlines()
                 if re.search(r"\[WARNING\]|\"level\": ?\"warning\"", line, re.I)]
-    # Cut to their start: a traceback's file paths say nothing the message does not.
     return {"worker_boots": boots, "problem_lines": len(problems),
-            "first": [line[:LOG_LINE_KEPT] for line in problems[:10]],
+            "first": [_quoted(line) for line in problems[:10]],
             "warning_lines": len(warnings),
-            "first_warnings": [line[:LOG_LINE_KEPT] for line in warnings[:5]]}
+            "first_warnings": [_quoted(line) for line in warnings[:5]]}
+
+
+def _quoted(line: str) -> str:
+    """A log line as the results keep it: without its traceback (whose file paths name the
+    machine and say nothing the message does not), cut to LOG_LINE_KEPT characters."""
+    return line.split(', "exception"', 1)[0][:LOG_LINE_KEPT]
 
 
 # --- the run ---------------------------------------------------------------------------------
