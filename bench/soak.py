@@ -28,6 +28,17 @@ any request failed.
     .venv/bin/python bench/soak.py                                # 10 min, SQLite, 2 workers
     .venv/bin/python bench/soak.py --database postgresql          # PostgreSQL + Redis
     .venv/bin/python bench/soak.py --minutes 1 --sample-seconds 15
+
+--faults runs the same load on a cluster of our own (bench/faults.py: two nodes behind
+HAProxy, a PostgreSQL primary with a synchronous standby, Redis with a replica and three
+sentinels) and, at a quarter, half and three quarters of the run, kills the Redis primary,
+crashes the PostgreSQL primary and promotes the standby, and restarts one provider node.
+Its verdicts: every error inside a fault window (from the fault until FAULT_GRACE seconds
+after the component is back; each window's length and its last error are printed), no
+row lost (every refresh token and login a client was answered is in the promoted
+database, `idp audit verify` passes), and the memory verdict as above.
+
+    .venv/bin/python bench/soak.py --faults                       # 10 min, the three faults
 """
 
 from __future__ import annotations
@@ -69,6 +80,10 @@ POST_LOGOUT = "http://127.0.0.1:9/logged-out"  # never contacted: the redirect i
 MEMORY_GROWTH_LIMIT = 0.10  # growth of the workers' total RSS after the warm-up window
 P99_RATIO_LIMIT = 1.5  # p99 of the last window / p99 of the first, for every kind
 FIRST_ERRORS = 10  # error messages kept
+LOG_LINE_KEPT = 300  # characters kept of each provider log line quoted in the results
+FAULT_GRACE = 10.0
+"""Seconds after a component is back in which errors still count as its fault's: what
+the nodes take to reach it (connection pools, the sentinels' answer, health checks)."""
 MIB = 1024  # KiB per MiB (VmRSS is in KiB)
 
 NAMES = ["Nguyễn Văn An", "Trần Minh Khoa", "Lê Hoàng Nam", "Phạm Quốc Bảo", "Hoàng Đức Long",
@@ -94,6 +109,10 @@ class Recorder:
         self.latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
         self.errors: dict[str, int] = dict.fromkeys(KINDS, 0)
         self.first_errors: list[dict] = []
+        self.error_times: list[tuple[float, str]] = []
+        self.acknowledged: list[str] = []
+        """Every refresh token a 200 answer gave (the fault soak checks none was lost)."""
+        self.logins = 0
         self.http_requests = 0
         self.started = time.monotonic()
 
@@ -102,9 +121,15 @@ class Recorder:
             self.latencies[kind].append(seconds)
             self.http_requests += http_requests
 
+    def acknowledge(self, refresh_token: str, login: bool = False) -> None:
+        with self.lock:
+            self.acknowledged.append(refresh_token)
+            self.logins += login
+
     def error(self, kind: str, message: str) -> None:
         with self.lock:
             self.errors[kind] += 1
+            self.error_times.append((time.monotonic(), kind))
             if len(self.first_errors) < FIRST_ERRORS:
                 self.first_errors.append({"kind": kind, "at_s": round(
                     time.monotonic() - self.started, 1), "message": message[:500]})
@@ -161,6 +186,7 @@ def virtual_user(index: int, provider: BenchProvider, client_id: str, secret: st
             if browser.cookies.get(SESSION_COOKIE) is None:
                 raise Failed("no SSO session cookie after the login")
             tokens = done.tokens
+            recorder.acknowledge(tokens["refresh_token"], login=True)
             for _ in range(args.refreshes):
                 for _ in range(args.userinfo):
                     if pause():
@@ -181,6 +207,7 @@ def virtual_user(index: int, provider: BenchProvider, client_id: str, secret: st
                 if fresh["refresh_token"] == tokens["refresh_token"]:
                     raise Failed("the refresh token was not rotated")
                 tokens = fresh
+                recorder.acknowledge(tokens["refresh_token"])
             if pause():
                 return
             kind = "logout"
@@ -338,9 +365,9 @@ def p99_verdict(windows: list[dict]) -> dict:
     return {"kinds": kinds, "limit_last_over_first": P99_RATIO_LIMIT, "ok": ok}
 
 
-def provider_log_problems(path: Path) -> dict:
-    """Tracebacks, errors and worker timeouts/restarts in the provider's own log."""
-    text = path.read_text(errors="replace") if path.exists() else ""
+def provider_log_problems(paths: list[Path]) -> dict:
+    """Tracebacks, errors and worker timeouts/restarts in the provider's own logs."""
+    text = "\n".join(path.read_text(errors="replace") for path in paths if path.exists())
     pattern = re.compile(r"Traceback|WORKER TIMEOUT|Booting worker|\[ERROR\]|"
                          r"\"level\": ?\"(error|critical)\"|\blevel=(error|critical)\b", re.I)
     lines = [line for line in text.splitlines() if pattern.search(line)]
@@ -348,8 +375,16 @@ def provider_log_problems(path: Path) -> dict:
     problems = [line for line in lines if "Booting worker" not in line]
     warnings = [line for line in text.splitlines()
                 if re.search(r"\[WARNING\]|\"level\": ?\"warning\"", line, re.I)]
-    return {"worker_boots": boots, "problem_lines": len(problems), "first": problems[:10],
-            "warning_lines": len(warnings), "first_warnings": warnings[:5]}
+    return {"worker_boots": boots, "problem_lines": len(problems),
+            "first": [_quoted(line) for line in problems[:10]],
+            "warning_lines": len(warnings),
+            "first_warnings": [_quoted(line) for line in warnings[:5]]}
+
+
+def _quoted(line: str) -> str:
+    """A log line as the results keep it: without its traceback (whose file paths name the
+    machine and say nothing the message does not), cut to LOG_LINE_KEPT characters."""
+    return line.split(', "exception"', 1)[0][:LOG_LINE_KEPT]
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -373,11 +408,16 @@ def main(argv: list[str] | None = None) -> int:
                              "server busy but not saturated on a small machine)")
     parser.add_argument("--refreshes", type=int, default=5, help="refreshes per login")
     parser.add_argument("--userinfo", type=int, default=2, help="userinfo calls per refresh")
+    parser.add_argument("--faults", action="store_true",
+                        help="our own cluster (PostgreSQL primary + standby, Redis + sentinels, "
+                             "two nodes behind HAProxy) and three faults during the run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON results (default bench/results/soak-<database>.json)")
     args = parser.parse_args(argv)
-    output = args.output or RESULTS / f"soak-{args.database}.json"
+    if args.faults:
+        args.database = "postgresql"
+    output = args.output or RESULTS / f"soak-{'faults' if args.faults else args.database}.json"
     # Stopped with kill (SIGTERM): still stop the provider and drop its database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -389,9 +429,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.database}; {args.users} virtual users, think time {args.think:g} s, "
         f"{args.refreshes} refreshes × {args.userinfo} userinfo per login, "
         f"{args.minutes:g} min in windows of {args.sample_seconds:g} s")
-    provider = BenchProvider(directory, workers=args.workers, threads=args.threads,
-                             database=args.database)
+    if args.faults:
+        from faults import FaultCluster
+
+        provider = FaultCluster(directory, workers=args.workers, threads=args.threads)
+        logs = [node.directory / "idp.log" for node in provider.nodes]
+    else:
+        provider = BenchProvider(directory, workers=args.workers, threads=args.threads,
+                                 database=args.database)
+        logs = [directory / "idp.log"]
     recorder = Recorder()
+    faults: list = []
+    lost: dict = {}
     stop = threading.Event()
     windows: list[dict] = []
     users: list[threading.Thread] = []
@@ -403,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         provider.start()
         first_workers = set(provider.worker_pids())
         before = worker_rss(provider)
-        log(f"provider up at {provider.issuer} (master pid {provider.process.pid}, workers "
+        log(f"provider up at {provider.issuer} (workers "
             f"{sorted(first_workers)}, RSS MiB "
             f"{' '.join(f'{kib / MIB:.1f}' for kib in before.values())})")
 
@@ -416,6 +465,11 @@ def main(argv: list[str] | None = None) -> int:
             i, provider, client_id, secret, args, recorder, stop)) for i in range(args.users)]
         for user in users:
             user.start()
+        if args.faults:
+            from faults import inject_faults
+
+            threading.Thread(target=inject_faults, args=(provider, start, total, faults, stop),
+                             name="faults", daemon=True).start()
         began = start
         for index in range(count):
             boundary = start + min((index + 1) * args.sample_seconds, total)
@@ -428,12 +482,14 @@ def main(argv: list[str] | None = None) -> int:
             windows.append(close_window(index, start, began, recorder, meter, provider))
             began = time.monotonic()
         restarted = sorted(set(provider.worker_pids()) ^ first_workers)
+        if args.faults:
+            lost = provider.rows_lost(recorder.acknowledged, recorder.logins)
     finally:
         stop.set()
         for user in users:
             user.join(timeout=60)
         provider.stop()
-        problems = provider_log_problems(directory / "idp.log")
+        problems = provider_log_problems(logs)
         if args.keep:
             log(f"kept {directory}")
         else:
@@ -451,6 +507,18 @@ def main(argv: list[str] | None = None) -> int:
         "p99_stable": p99["ok"],
         "no_worker_restarts": not restarted and problems["worker_boots"] <= args.workers,
     }
+    fault_windows = None
+    if args.faults:
+        from faults import fault_report
+
+        fault_windows = fault_report(faults, recorder.error_times, start, FAULT_GRACE)
+        # Errors are expected inside the windows, and a node is restarted on purpose.
+        del verdicts["zero_errors"], verdicts["no_worker_restarts"]
+        verdicts["errors_confined_to_fault_windows"] = (
+            fault_windows["errors_outside_windows"] == 0 and len(faults) == 3)
+        verdicts["rows_lost_zero"] = (lost.get("refresh_tokens_lost") == 0
+                                      and lost.get("logins_lost") == 0
+                                      and lost.get("audit_verify") == "intact")
     print()
     print(f"Soak — {args.minutes:g} min, {args.database}, gunicorn {args.workers} worker(s) × "
           f"{args.threads} thread(s), {args.users} virtual users, windows of "
@@ -479,20 +547,29 @@ def main(argv: list[str] | None = None) -> int:
           f"workers changed: {restarted or 'none'}")
     for line in problems["first"] + problems["first_warnings"]:
         print(f"    {line[:200]}")
+    if fault_windows is not None:
+        from faults import print_fault_report
+
+        print_fault_report(fault_windows, lost)
     print()
-    print(f"zero errors: {'yes' if verdicts['zero_errors'] else 'NO'} ({error_count})")
+    for name in ("zero_errors", "errors_confined_to_fault_windows", "rows_lost_zero"):
+        if name in verdicts:
+            print(f"{name.replace('_', ' ')}: {'yes' if verdicts[name] else 'NO'}"
+                  + (f" ({error_count})" if name == "zero_errors" else ""))
     print(f"memory growth: {memory['growth_mib']:+.1f} MiB ({memory['growth_ratio']:+.1%}) "
           f"after the warm-up — {'ok' if memory['ok'] else 'NOT ok'} "
           f"(limit < {MEMORY_GROWTH_LIMIT:.0%})")
     print("p99 stable: " + ", ".join(
         f"{kind} last/first {row['last_over_first']}" for kind, row in p99["kinds"].items())
         + f" — {'yes' if p99['ok'] else 'NO'} (limit ≤ {P99_RATIO_LIMIT:g})")
-    print(f"worker restarts: {'none' if verdicts['no_worker_restarts'] else 'YES'}")
+    if "no_worker_restarts" in verdicts:
+        print(f"worker restarts: {'none' if verdicts['no_worker_restarts'] else 'YES'}")
 
     payload = {
         "meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                  "cpus": os.cpu_count(), "python": platform.python_version(),
                  "database": args.database if args.database == "sqlite" else "postgresql+redis",
+                 "faults": args.faults,
                  "workers": args.workers, "threads": args.threads, "users": args.users,
                  "minutes": args.minutes, "sample_seconds": args.sample_seconds,
                  "think_seconds": args.think, "refreshes_per_login": args.refreshes,
@@ -504,10 +581,14 @@ def main(argv: list[str] | None = None) -> int:
                     for w in windows],
         "memory": memory, "p99": p99, "provider_log": problems,
         "workers_changed": restarted, "verdicts": verdicts,
+        "faults": fault_windows, "rows_lost": lost or None,
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"wrote {output}")
+    if args.faults:
+        return 0 if verdicts["errors_confined_to_fault_windows"] and verdicts["rows_lost_zero"] \
+            else 1
     return 1 if error_count else 0
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import requests
 
 from connectors.base import ConnectorUnavailable
+from connectors.http import CALLS, ERRORS
 from connectors.outbox import Outbox, read_outbox
 
 __all__ = ["HttpSmsGateway", "OutboxSmsSender", "read_outbox"]
@@ -41,12 +43,19 @@ class HttpSmsGateway:
         return cls(sms.gateway_url, sms.gateway_api_key, (sms.connect_timeout, sms.read_timeout))
 
     def send(self, phone: str, text: str) -> None:
+        started = time.perf_counter()
         try:
-            response = self.http.post(
-                self.url, json={"to": phone, "text": text}, timeout=self.timeouts
-            )
-        except requests.RequestException as exc:
-            raise ConnectorUnavailable(f"SMS gateway unreachable: {exc}") from exc
-        if response.status_code >= 300:
-            raise ConnectorUnavailable(f"SMS gateway answered {response.status_code}")
+            try:
+                response = self.http.post(
+                    self.url, json={"to": phone, "text": text}, timeout=self.timeouts
+                )
+            except requests.RequestException as exc:
+                raise ConnectorUnavailable(f"SMS gateway unreachable: {exc}") from exc
+            if response.status_code >= 300:
+                raise ConnectorUnavailable(f"SMS gateway answered {response.status_code}")
+        except ConnectorUnavailable:
+            ERRORS.labels("sms", "send").inc()  # an OTP that did not leave: on the dashboard
+            raise
+        finally:
+            CALLS.labels("sms", "send").observe(time.perf_counter() - started)
 

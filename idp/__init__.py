@@ -120,6 +120,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.after_request(write_cookies)
     app.after_request(write_device_cookie)
     app.wsgi_app = PublishedDocuments(app, app.wsgi_app)
+    if settings.logging.access_log:
+        app.wsgi_app = ops.AccessLog(app.wsgi_app)
     for name in ("idp", "connectors"):  # audit lines and connector latency
         logging.getLogger(name).setLevel(logging.INFO)
     return app

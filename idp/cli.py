@@ -1,5 +1,5 @@
 """The `idp` command: serve, database, keys, clients, accounts, tokens, QR-code shares, audit,
-staff, demo."""
+back-channel logout, staff, demo."""
 
 from __future__ import annotations
 
@@ -117,6 +117,25 @@ def keys_rotate(ctx: Context) -> None:
     with ctx.sessions().begin() as session:
         for change in rotate(session, backend, max_token_ttl=_max_token_ttl(ctx.settings)):
             click.echo(str(change))
+
+
+@keys.command("withdraw")
+@click.argument("kid")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_context
+def keys_withdraw(ctx: Context, kid: str, yes: bool) -> None:
+    """A compromised key: out of the JWKS and deleted now (its tokens stop verifying)."""
+    from keys import make_backends, withdraw
+
+    if not yes:
+        click.confirm(f"Withdraw {kid}? Tokens it signed stop verifying once portals fetch the "
+                      "JWKS again; the citizens concerned log in again", abort=True)
+    backend = make_backends(ctx.settings.keys)[ctx.settings.keys.backend]
+    with ctx.sessions().begin() as session:
+        for change in withdraw(session, backend, kid, max_token_ttl=_max_token_ttl(ctx.settings)):
+            click.echo(str(change))
+    click.echo(f"running providers stop publishing {kid} within "
+               f"{ctx.settings.keys.reload_seconds} s")
 
 
 @keys.command("list")
@@ -365,6 +384,57 @@ def sharing_purge(ctx: Context) -> None:
     finally:
         engine.dispose()
     click.echo(f"done: {deleted} expired share(s) deleted")
+
+
+@main.group()
+def backchannel() -> None:
+    """Back-channel logout deliveries still owed to portals."""
+
+
+@backchannel.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def backchannel_status(ctx: Context, as_json: bool) -> None:
+    """Per portal: deliveries pending (being retried) and failed (given up)."""
+    from datetime import UTC, datetime
+
+    from idp.oidc.deliveries import backlog
+
+    engine = make_engine(ctx.settings.database_url)
+    try:
+        portals = backlog(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps([
+            {"client_id": p.client_id, "pending": p.pending, "failed": p.failed,
+             "oldest": datetime.fromtimestamp(p.oldest, UTC).isoformat(timespec="seconds"),
+             "last_error": p.last_error} for p in portals], indent=2))
+        return
+    if not portals:
+        click.echo("nothing pending: every portal has its logouts")
+        return
+    click.echo(f"{'portal':24} {'pending':>8} {'failed':>8}  oldest (UTC)          last error")
+    for p in portals:
+        oldest = datetime.fromtimestamp(p.oldest, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{p.client_id:24} {p.pending:8} {p.failed:8}  {oldest}   "
+                   f"{p.last_error or '-'}")
+
+
+@backchannel.command("retry")
+@click.argument("client_id")
+@pass_context
+def backchannel_retry(ctx: Context, client_id: str) -> None:
+    """Queue a portal's given-up deliveries again (once the portal is fixed)."""
+    from idp.oidc.deliveries import retry_failed
+
+    engine = make_engine(ctx.settings.database_url)
+    try:
+        count = retry_failed(engine, client_id, ctx.settings.logout.backchannel_give_up_after)
+    finally:
+        engine.dispose()
+    click.echo(f"{count} delivery(ies) to {client_id} queued again; running providers send "
+               "them within seconds")
 
 
 # --- staff --------------------------------------------------------------------------

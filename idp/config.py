@@ -78,7 +78,24 @@ class StateSettings(Section):
     backend: Literal["sql", "redis"] = "sql"
     """Where short-lived state lives: `sql` (the database above) or `redis`."""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """redis://[:password@]host:port/db. With `sentinels`, only its password and db are
+    used: the host is whichever server the sentinels name as primary."""
     key_prefix: str = "idp:"
+    sentinels: tuple[str, ...] = ()
+    """Redis Sentinel: host:port of each sentinel (three or more). Empty: no Sentinel,
+    `redis_url` names the server. Set, every node asks them for the current primary and
+    follows a failover by itself."""
+    sentinel_service: str = "idp"
+    """The name the sentinels monitor the primary under (`sentinel monitor <name> ...`)."""
+
+    @field_validator("sentinels")
+    @classmethod
+    def _host_and_port(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("host:port of each sentinel, e.g. 10.0.0.5:26379")
+        return value
 
 
 class KeySettings(Section):
@@ -189,6 +206,10 @@ class LoggingSettings(Section):
     format: Literal["json", "text"] = "json"
     """`json`: one object per line with a request id (for log collectors); `text` for people."""
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = False
+    """One line per answered request (logger `idp.access`): method, path, the query with
+    every value but a few harmless ones masked, status, duration, request id, worker pid.
+    JSON when `format` is json. Off by default: the load balancer usually logs requests."""
 
 
 class AuditSettings(Section):
@@ -237,8 +258,20 @@ class MsspSettings(RegistrySettings):
 
 
 class LogoutSettings(Section):
+    """Back-channel logout deliveries: kept in the database, retried until the portal has
+    them (at least once; portals deduplicate by `jti`), given up after a while."""
+
     backchannel_timeout: float = Field(3.0, gt=0, le=30)
-    """Seconds a portal gets to answer a back-channel logout before it is logged as failed."""
+    """Seconds a portal gets to answer one back-channel logout attempt."""
+    backchannel_retry_first: Seconds = 2
+    """Seconds before the first retry of a failed delivery; each retry waits twice as long."""
+    backchannel_retry_max: Seconds = 300
+    """Longest wait between two attempts to one portal."""
+    backchannel_give_up_after: Seconds = 24 * 3600
+    """A delivery still failing this long after the logout is given up and shown as failed
+    (`idp backchannel status`, the staff console) instead of retried."""
+    backchannel_keep_failed: Seconds = 7 * 24 * 3600
+    """How long a given-up delivery stays listed before it is deleted."""
 
 
 class UsbTokenSettings(Section):

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
 
 from gunicorn.app.base import BaseApplication
 
@@ -51,11 +54,13 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
 
 
 def _create_app(settings: Settings):
-    # Imported here, in the worker: prometheus_client picks its multiprocess mode at import,
-    # after run() has set PROMETHEUS_MULTIPROC_DIR.
+    """The app of one worker, with its back-channel logout dispatcher running."""
     from idp import create_app
+    from idp.oidc.backchannel import start_dispatcher
 
-    return create_app(settings)
+    app = create_app(settings)
+    start_dispatcher(app)
+    return app
 
 
 def _worker_exited(_server, worker) -> None:
@@ -64,14 +69,47 @@ def _worker_exited(_server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_OWN_METRICS_DIR = "IDP_OWN_METRICS_DIR"
+"""Set (to the directory) when `idp serve` made the metrics directory and must remove it."""
+
+
+def _restart_with_metrics_dir() -> NoReturn:
+    """Start this command again in a fresh interpreter with PROMETHEUS_MULTIPROC_DIR set.
+
+    prometheus-client chooses between in-process values and per-process files once, when
+    it is imported, and `idp` imports it long before `serve` runs (idp/__init__ → … →
+    ops/metrics). Set later, the variable is ignored: every worker keeps its counters to
+    itself and /metrics, which reads the directory, answers nothing. The library's own
+    advice is to set it before Python starts, so that is what this does (same pid: a
+    supervisor keeps tracking the process).
+    """
+    directory = tempfile.mkdtemp(prefix="idp-metrics-")
+    os.environ[METRICS_DIR] = os.environ[_OWN_METRICS_DIR] = directory
+    os.execv(sys.executable, [sys.executable, "-m", "idp.cli", *sys.argv[1:]])  # noqa: S606
+
+
+def _prepare_metrics_dir() -> str | None:
+    """The metrics directory, emptied of a previous run's files (they would be added to
+    this run's counters); None when the directory is still to be made (see above)."""
+    directory = os.environ.get(METRICS_DIR)
+    if not directory:
+        return None
+    if os.environ.get(_OWN_METRICS_DIR) != directory:
+        # The operator's directory (e.g. set in the systemd unit): keep it, drop old files.
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+    return directory
+
+
 def run(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until stopped."""
+    directory = _prepare_metrics_dir()
+    if directory is None:
+        _restart_with_metrics_dir()
     from idp.ops.logs import configure_logging
 
     configure_logging(settings.logging.format, settings.logging.level)
-    # Workers are processes: /metrics adds up their files in this directory.
-    metrics_dir = tempfile.mkdtemp(prefix="idp-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     options = gunicorn_options(host, port, workers, threads)
     options["child_exit"] = _worker_exited
     master = os.getpid()
@@ -79,5 +117,5 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
         WsgiServer(lambda: _create_app(settings), options).run()
     finally:
         # Forked workers leave through here too; only the master owns the directory.
-        if os.getpid() == master:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        if os.getpid() == master and os.environ.get(_OWN_METRICS_DIR) == directory:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -23,7 +23,7 @@ from keys.base import (
 )
 from keys.pkcs11 import Pkcs11KeyBackend
 from keys.ring import KeyRing
-from keys.rotation import KeyChange, KeyInfo, ensure_keys, list_keys, rotate
+from keys.rotation import KeyChange, KeyInfo, ensure_keys, list_keys, rotate, withdraw
 from keys.software import SoftwareKeyBackend
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ __all__ = [
     "list_keys",
     "make_backends",
     "rotate",
+    "withdraw",
 ]
 
 

@@ -115,6 +115,37 @@ def rotate(
     return changes
 
 
+def withdraw(
+    session: Session,
+    backend: KeyBackend,
+    kid: str,
+    *,
+    max_token_ttl: int,
+    now: datetime | None = None,
+) -> list[KeyChange]:
+    """Take a compromised key out of the JWKS and delete it now, instead of after its
+    tokens expire: tokens it signed stop verifying once portals fetch the JWKS again
+    (the citizens concerned log in again). A current key is first replaced by the next
+    one (already published), a next key by a new one, so signing never stops."""
+    now = now or utcnow()
+    row = session.get(SigningKey, kid)
+    if row is None:
+        raise SigningKeyError(f"no signing key {kid!r} (see `idp keys list`)")
+    changes: list[KeyChange] = []
+    if row.state == CURRENT:
+        changes += rotate(session, backend, max_token_ttl=max_token_ttl, algs=[row.alg],
+                          now=now)
+    elif row.state == NEXT:
+        row.state, row.retired_at = RETIRED, now
+        changes += [KeyChange(kid, row.alg, NEXT, RETIRED),
+                    _create(session, backend, row.alg, NEXT, now)]
+    row.unpublish_at = now
+    session.flush()
+    changes += _purge(session, backend, now)
+    session.flush()
+    return changes
+
+
 def list_keys(session: Session) -> list[KeyInfo]:
     """Every stored key, by algorithm then life stage (next, current, retired)."""
     stage = case({NEXT: 0, CURRENT: 1}, value=SigningKey.state, else_=2)

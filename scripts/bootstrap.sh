@@ -2,21 +2,26 @@
 # Prepare a development machine (fresh Debian 12 with Python 3.11, pip and apt):
 #   * create .venv and install the project with its test extras;
 #   * --browser: install Debian's Chromium (used by the Playwright end-to-end tests);
-#   * --softhsm: install SoftHSM 2 (PKCS#11 token for the HSM-backed signing keys).
+#   * --softhsm: install SoftHSM 2 (PKCS#11 token for the HSM-backed signing keys);
+#   * --failover: install the servers the failover and load-balancer tests start on their
+#     own (Debian's redis-server, which also runs as a sentinel; the PostgreSQL server
+#     binaries: initdb, pg_ctl, pg_basebackup; HAProxy).
 # Safe to run repeatedly: every step is skipped when its result is already present.
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 [--browser] [--softhsm]" >&2
+    echo "usage: $0 [--browser] [--softhsm] [--failover]" >&2
     exit 2
 }
 
 want_browser=0
 want_softhsm=0
+want_failover=0
 for arg in "$@"; do
     case "$arg" in
         --browser) want_browser=1 ;;
         --softhsm) want_softhsm=1 ;;
+        --failover) want_failover=1 ;;
         -h | --help) usage ;;
         *) echo "unknown option: $arg" >&2; usage ;;
     esac
@@ -96,6 +101,13 @@ if [ "$want_browser" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
 fi
 if [ "$want_softhsm" -eq 1 ] && ! command -v softhsm2-util >/dev/null 2>&1; then
     apt_packages+=(softhsm2)
+fi
+
+if [ "$want_failover" -eq 1 ]; then
+    command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
+    # The server binaries, wherever the installed major version keeps them.
+    compgen -G "/usr/lib/postgresql/*/bin/pg_basebackup" >/dev/null || apt_packages+=(postgresql)
+    command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_packages+=(haproxy)
 fi
 
 if [ "${#apt_packages[@]}" -gt 0 ]; then

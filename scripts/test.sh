@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Run the test suite: bootstrap the machine (venv, Debian's Chromium and SoftHSM2), then pytest.
+# Run the test suite: bootstrap the machine (venv, Debian's Chromium and SoftHSM2, the
+# servers the failover tests start: redis-server, PostgreSQL, HAProxy), then pytest.
 # Arguments go to pytest unchanged, e.g. scripts/test.sh -q -k logout
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-./scripts/bootstrap.sh --browser --softhsm
+./scripts/bootstrap.sh --browser --softhsm --failover
 
 rc=0
 .venv/bin/python -m pytest "$@" || rc=$?

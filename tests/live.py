@@ -6,17 +6,23 @@ independent relying-party library test and the Chromium end-to-end test.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 import re
+import secrets
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -82,9 +88,11 @@ class RegisteredPortal:
 class LiveProvider:
     """Writes a config in `directory`, migrates, and serves on a free port."""
 
-    def __init__(self, directory: Path, *, workers: int = 1, threads: int = 4) -> None:
+    def __init__(self, directory: Path, *, workers: int = 1, threads: int = 4,
+                 extra_config: str = "") -> None:
         self.directory = directory
         self.workers, self.threads = workers, threads
+        self.extra_config = extra_config
         self.port = getattr(self, "port", None) or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.issuer = getattr(self, "issuer", None) or self.url
@@ -109,7 +117,7 @@ class LiveProvider:
             '[keys]\npassphrase = "live-test-passphrase"\n'
             '[passwords]\nmemory_kib = 8192\ntime_cost = 1\n'
             '[sms]\noutbox_path = "sms.jsonl"\n'
-        )
+        ) + self.extra_config
 
     def start(self) -> LiveProvider:
         log = (self.directory / "idp.log").open("w")
@@ -151,9 +159,12 @@ class LiveProvider:
                            PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
                            verified_by="operator")
 
-    def last_otp(self) -> str:
+    def last_otp(self, phone: str | None = None) -> str:
+        """The code of the last SMS, or of the last one sent to `phone` (E.164)."""
         lines = self.settings.path(self.settings.sms.outbox_path).read_text().splitlines()
-        return re.search(r"\b(\d{6})\b", json.loads(lines[-1])["text"]).group(1)
+        message = next(m for m in map(json.loads, reversed(lines))
+                       if phone is None or m["to"] == phone)
+        return re.search(r"\b(\d{6})\b", message["text"]).group(1)
 
     def captcha_answer(self, captcha_id: str) -> str:
         """What a citizen reads off the captcha picture (its record in the SQL state table)."""
@@ -183,3 +194,57 @@ class LivePortal:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+class LoginStepFailed(Exception):
+    """A step of a login over HTTP got an answer other than the way to the next step."""
+
+    def __init__(self, step: str, response: requests.Response) -> None:
+        super().__init__(f"{step}: {response.status_code} {response.text[:300]}")
+        self.step, self.response = step, response
+
+
+def http_login(base: str, portal: RegisteredPortal, cccd: str, password: str,
+               read_otp: Callable[[], str], *, browser: requests.Session | None = None,
+               scope: str = "openid profile offline_access") -> dict:
+    """A whole login as a browser and its portal do it, through `base` (one node or the
+    load balancer): authorize, password, OTP, consent the first time, code exchange.
+    Returns the token response; raises LoginStepFailed at the first unexpected answer."""
+    browser = browser or requests.Session()
+    redirect_uri = portal.base_url + "/callback"
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+
+    def step(name: str, method: str, url: str, expect: int, **kwargs) -> requests.Response:
+        response = browser.request(method, urljoin(base + "/", url), allow_redirects=False,
+                                   timeout=15, **kwargs)
+        if response.status_code != expect:
+            raise LoginStepFailed(name, response)
+        return response
+
+    def csrf(page: requests.Response) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+    location = step("authorize", "GET", "/authorize?" + urlencode({
+        "response_type": "code", "client_id": portal.client_id, "redirect_uri": redirect_uri,
+        "scope": scope, "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256",
+    }), 302).headers["Location"]
+    tx = parse_qs(urlsplit(location).query)["tx"][0]
+    page = step("login page", "GET", location, 200)
+    answer = step("password", "POST", "/login", 303, data={
+        "csrf_token": csrf(page), "tx": tx, "cccd": cccd, "password": password})
+    page = step("otp page", "GET", answer.headers["Location"], 200)
+    answer = step("otp", "POST", "/login/otp", 303, data={
+        "csrf_token": csrf(page), "tx": tx, "otp": read_otp()})
+    location = step("resume", "GET", answer.headers["Location"], 302).headers["Location"]
+    if "/consent" in location:
+        page = step("consent page", "GET", location, 200)
+        answer = step("consent", "POST", "/consent", 303, data={
+            "csrf_token": csrf(page), "tx": parse_qs(urlsplit(location).query)["tx"][0],
+            "decision": "allow"})
+        location = step("resume", "GET", answer.headers["Location"], 302).headers["Location"]
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    return step("token", "POST", "/token", 200, auth=(portal.client_id, portal.secret), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        "code_verifier": verifier}).json()

@@ -12,6 +12,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         admin_views,
         audit_views,
         counter_views,
+        delivery_views,
         reset_views,
         views,
     )

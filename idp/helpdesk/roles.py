@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "complaints": frozenset({"helpdesk", "supervisor"}),
     "audit": frozenset({"auditor"}),
     "staff_admin": frozenset({"admin"}),
+    "logout_deliveries": frozenset({"admin"}),
 }
 """Permission → the roles that hold it. Auditors and admins see no citizen data."""
 

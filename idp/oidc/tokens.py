@@ -89,8 +89,9 @@ def issue_id_token(claims: dict, alg: str) -> str:
     return _sign(claims, alg, "JWT")
 
 
-def issue_logout_token(client_id: str, sub: str, sid: str, alg: str) -> str:
-    """A back-channel logout token (OIDC Back-Channel Logout 1.0 §2.4)."""
+def issue_logout_token(client_id: str, sub: str, sid: str, alg: str, jti: str) -> str:
+    """A back-channel logout token (OIDC Back-Channel Logout 1.0 §2.4); every attempt of one
+    delivery signs a fresh one (a current `exp`) with the delivery's `jti`."""
     p = provider()
     now = int(time.time())
     claims = {
@@ -98,7 +99,7 @@ def issue_logout_token(client_id: str, sub: str, sid: str, alg: str) -> str:
         "aud": client_id,
         "iat": now,
         "exp": now + 120,
-        "jti": secrets.token_urlsafe(16),
+        "jti": jti,
         "sub": sub,
         "sid": sid,
         "events": {BACKCHANNEL_EVENT: {}},

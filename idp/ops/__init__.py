@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.ops.logs import AccessLog
+
+__all__ = ["AccessLog", "init_app"]
+
 
 def init_app(app: Flask) -> None:
     """Attach the request id and metrics hooks and the /healthz, /readyz, /metrics routes."""

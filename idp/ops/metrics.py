@@ -3,13 +3,15 @@
 Under gunicorn every worker is a process: `idp serve` points
 PROMETHEUS_MULTIPROC_DIR at a fresh directory, and /metrics aggregates the
 workers' files there. Without it (tests, a single process) the default
-registry is served.
+registry is served. What the database holds (the back-channel backlog, the
+signing keys' ages) is read when /metrics is scraped, by the worker answering.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from datetime import UTC
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -20,6 +22,11 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from idp.provider import provider
 
 METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 """Request methods counted by name; anything a client invents is counted as "other"."""
@@ -30,7 +37,8 @@ LATENCY = Histogram(
 )
 LOGINS = Counter("idp_logins_total", "Login steps by method and result", ["step", "result"])
 OTPS = Counter("idp_otp_total", "OTP codes sent, refused and checked", ["event", "result"])
-BACKCHANNEL = Counter("idp_backchannel_logout_total", "Back-channel logout deliveries",
+BACKCHANNEL = Counter("idp_backchannel_logout_total",
+                      "Back-channel logout attempts: success, failure (retried), abandoned",
                       ["result"])
 
 # Audit events that are also counted: the audit trail is the one place every
@@ -47,9 +55,7 @@ _COUNTED = {
 
 def count_event(event: str, result: str) -> None:
     """Count an audit event that has a metric."""
-    if event == "logout.backchannel":
-        BACKCHANNEL.labels(result).inc()
-    elif event in _COUNTED:
+    if event in _COUNTED:
         metric, label = _COUNTED[event]
         metric.labels(label, result).inc()
 
@@ -96,4 +102,60 @@ def init_app(app: Flask) -> None:
     def metrics():
         registry = _registry()
         body = generate_latest(registry) if registry else generate_latest()
-        return Response(body, mimetype=CONTENT_TYPE_LATEST)
+        stored = CollectorRegistry()
+        stored.register(StoredStateCollector(provider().db.engine))
+        return Response(body + generate_latest(stored), mimetype=CONTENT_TYPE_LATEST)
+
+
+class StoredStateCollector:
+    """Gauges read from the database at scrape time: what portals are still owed, and how
+    old each current signing key is (rotation overdue) and whether its successor is
+    published."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def collect(self):
+        up = GaugeMetricFamily("idp_stored_state_up",
+                               "1 when the database answered this scrape's questions")
+        try:
+            families = list(self._read())
+        except SQLAlchemyError:  # the database is away: the process metrics still count
+            families = []
+        up.add_metric([], float(bool(families)))
+        yield from (up, *families)
+
+    def _read(self):
+        from idp.oidc.deliveries import backlog
+        from keys import list_keys
+
+        owed = GaugeMetricFamily("idp_backchannel_deliveries",
+                                 "Back-channel logouts not yet delivered, per portal",
+                                 labels=["client_id", "state"])
+        oldest = GaugeMetricFamily("idp_backchannel_oldest_pending_seconds",
+                                   "Age of the oldest pending back-channel logout, per portal",
+                                   labels=["client_id"])
+        now = time.time()
+        for portal in backlog(self.engine):
+            owed.add_metric([portal.client_id, "pending"], portal.pending)
+            owed.add_metric([portal.client_id, "failed"], portal.failed)
+            if portal.pending:
+                oldest.add_metric([portal.client_id], now - portal.oldest)
+        age = GaugeMetricFamily("idp_signing_key_age_seconds",
+                                "Time since the current signing key began signing",
+                                labels=["alg"])
+        successor = GaugeMetricFamily("idp_signing_key_next_published",
+                                      "1 when the next signing key is published in the JWKS",
+                                      labels=["alg"])
+        with Session(self.engine) as session:
+            keys = list_keys(session)
+        for alg in sorted({key.alg for key in keys}):
+            current = [k for k in keys if k.alg == alg and k.state == "current"]
+            if current and current[0].activated_at:
+                activated = current[0].activated_at
+                if activated.tzinfo is None:  # SQLite gives back naive UTC
+                    activated = activated.replace(tzinfo=UTC)
+                age.add_metric([alg], now - activated.timestamp())
+            successor.add_metric([alg], float(any(k.alg == alg and k.state == "next"
+                                                  for k in keys)))
+        yield from (owed, oldest, age, successor)

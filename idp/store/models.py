@@ -1,5 +1,5 @@
 """Durable data: accounts, their OTP phones and certificates, clients, consents, refresh tokens,
-keys, audit."""
+back-channel logout deliveries, keys, audit."""
 
 from __future__ import annotations
 
@@ -234,6 +234,34 @@ class RefreshToken(Base):
 
     def get_scope(self) -> str:
         return self.scope
+
+
+class BackchannelDelivery(Base):
+    """A back-channel logout token owed to a portal, until the portal answers 200 (then the
+    row goes) or until it is given up (then it stays, as failed, for the operator)."""
+
+    __tablename__ = "backchannel_deliveries"
+    __table_args__ = (Index("ix_backchannel_due", "state", "next_attempt_at"),
+                      Index("ix_backchannel_client", "client_id", "state"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.client_id", ondelete="CASCADE")
+    )
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    jti: Mapped[str] = mapped_column(String(32))
+    """The same in every attempt's token, so the portal can deduplicate."""
+    subject: Mapped[str] = mapped_column(String(100))
+    """The `sub` this portal knows (pairwise where the portal is)."""
+    sid: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(8), default="pending")
+    """pending (to be tried at next_attempt_at) or failed (given up)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    """Also the lease of an attempt in progress: the node trying it pushes this forward."""
+    give_up_at: Mapped[float] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(String(200))
 
 
 class SigningKey(Base):

@@ -11,7 +11,7 @@ import dataclasses
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from connectors.pki import CertificateIdentity
 from idp.provider import provider
@@ -36,6 +36,8 @@ class PendingRegistration:
     def certificate_identity(self) -> CertificateIdentity:
         values = dict(self.identity)
         values["not_after"] = datetime.fromisoformat(values["not_after"])
+        if values.get("birthdate"):
+            values["birthdate"] = date.fromisoformat(values["birthdate"])
         return CertificateIdentity(**values)
 
 
@@ -44,6 +46,7 @@ def start_registration(identity: CertificateIdentity, browser: str,
     """Keep the verified identity for the rest of the registration's lifetime."""
     values = dataclasses.asdict(identity)
     values["not_after"] = identity.not_after.isoformat()
+    values["birthdate"] = identity.birthdate.isoformat() if identity.birthdate else None
     registration = PendingRegistration(secrets.token_urlsafe(24), browser, values, kind=kind)
     provider().state.put(registration.key, dataclasses.asdict(registration),
                          provider().settings.registration.ttl)

@@ -10,7 +10,7 @@ import pytest
 from connectors.email import read_outbox
 from connectors.simulators.fixtures import FixturePerson
 from tests.conftest import HttpsClient, Person, csrf_from, last_otp, query
-from tests.functional.test_logout import Receiver
+from tests.receiver import Receiver
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ each POSTed logout token; the tokens are checked with the provider's published J
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 from joserfc import jwt
@@ -19,53 +16,9 @@ from sqlalchemy import select
 
 from idp.store.models import AuditEvent
 from tests.conftest import ISSUER, Flow, config, csrf_from, query
+from tests.receiver import Receiver
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-
-
-# --- a portal's back-channel endpoint ---------------------------------------------------
-
-
-class Receiver:
-    """A tiny HTTP server recording every POSTed form; optionally slow to answer."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.posts: list[tuple[str, dict]] = []
-        self.delay = delay
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length).decode()
-                receiver.posts.append((self.path, {k: v[0] for k, v in parse_qs(body).items()}))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                self.send_response(200)
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def uri(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[str, dict]]:
-        deadline = time.monotonic() + timeout
-        while len(self.posts) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return list(self.posts)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -141,3 +141,26 @@ def test_complaint_is_handled_once(console, provider, complaint_id, app):
     assert again.status_code == 400 and "đã được xử lý" in again.get_data(as_text=True)
     [audit] = audit_rows(provider, "staff.complaint_handle")
     assert audit.detail["complaint"] == complaint_id and audit.actor == page.user.actor
+
+
+def test_account_events_read_in_vietnamese_and_vietnam_time(console, provider, make_account,
+                                                           app):
+    from idp.audit import record_event
+    from tests.conftest import table_rows
+
+    account_id, _ = make_account()
+    with app.test_request_context("/"):
+        record_event("phone.recover", "refused", account_id=account_id, reason="carrier")
+    html = console("helpdesk").get(f"/helpdesk/accounts/{account_id}").get_data(as_text=True)
+    rows = table_rows(html, "events")
+    assert ["Tự đổi số khi mất điện thoại", "Bị từ chối"] in [row[1:3] for row in rows]
+    assert "phone.recover refused" not in html and "Thời gian (giờ Việt Nam)" in html
+    with app.app_context():
+        from sqlalchemy import select
+
+        from idp.store.models import AuditEvent
+        from idp.vntime import vietnam_time
+
+        at = provider.db.session.scalars(select(AuditEvent).where(
+            AuditEvent.event == "phone.recover")).one().at
+    assert vietnam_time(at) in [row[0] for row in rows]  # UTC + 7, not the stored UTC

@@ -100,3 +100,11 @@ def test_bad_or_missing_token(browser):
         response = browser.get(link)
         assert response.status_code == 400
         assert "Liên kết kích hoạt không hợp lệ" in response.get_data(as_text=True)
+
+
+def test_counter_form_attributes_are_real_attributes(console):
+    html = console("registrar").get("/helpdesk/register").get_data(as_text=True)
+    cccd = re.search(r'<input type="text" id="cccd"[^>]*>', html, re.S).group(0)
+    assert 'inputmode="numeric"' in cccd and "&quot;" not in cccd and " required" in cccd
+    birthdate = re.search(r'<input type="text" id="birthdate"[^>]*>', html, re.S).group(0)
+    assert 'placeholder="25/12/1990"' in birthdate and "&quot;" not in birthdate

@@ -24,6 +24,7 @@ ALLOWED = {
     "audit_export": {"auditor"},
     "audit_verify": {"auditor"},
     "staff_admin": {"admin"},
+    "logout_deliveries": {"admin"},
 }
 PERMISSION = {"view_account": "search", "audit_view": "audit", "audit_export": "audit",
               "audit_verify": "audit"}
@@ -71,6 +72,7 @@ REQUESTS = {
     "audit_export": (lambda c, t: c.get("/helpdesk/audit.csv"), 200),
     "audit_verify": (lambda c, t: c.post("/helpdesk/audit/verify"), 200),
     "staff_admin": (lambda c, t: c.get("/helpdesk/staff"), 200),
+    "logout_deliveries": (lambda c, t: c.get("/helpdesk/backchannel"), 200),
 }
 
 

@@ -3,6 +3,7 @@ notice to the old phone, sessions ended, and one open reset per account even und
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -106,6 +107,10 @@ def test_carrier_refusal_needs_another_supervisor(console, provider, settings, h
                               otp=last_otp(settings, UNKNOWN_PHONE), follow=True)
     html = response.get_data(as_text=True)
     assert 'data-status="awaiting_approval"' in html and 'id="waiting"' in html
+    # A setback, not a success: a warning box, and the requester is told to find another.
+    message = re.search(r'<p class="alert ([a-z-]+)" role="status" id="message">([^<]+)', html)
+    assert message.group(1) == "alert-warning"
+    assert "cần một cán bộ giám sát khác phê duyệt" in message.group(2)
     assert phones(provider, account_id) == [(OLD_PHONE, True)]
     assert audit_rows(provider, "staff.phone_reset.carrier")[0].result == "failure"
 
@@ -123,8 +128,10 @@ def test_carrier_refusal_needs_another_supervisor(console, provider, settings, h
 
     # Another supervisor can.
     approver = console("supervisor")
-    page = approver.get(f"/helpdesk/resets/{reset.id}").get_data(as_text=True)
+    page = approver.get(f"/helpdesk/resets/{reset.id}?m=awaiting_approval").get_data(
+        as_text=True)
     assert 'id="approve"' in page
+    assert "đang chờ bạn phê duyệt" in page and "cán bộ giám sát khác" not in page
     assert approver.post(f"/helpdesk/resets/{reset.id}/approve").status_code == 303
     assert phones(provider, account_id) == [(UNKNOWN_PHONE, True)]
     assert "đã được đổi sang số" in sms_to(settings, OLD_PHONE)[-1]

@@ -126,10 +126,14 @@ def test_misspelt_section_is_refused_naming_it(tmp_path):
         ("otp", "ttl = 5", "otp.ttl"),
         ("otp", "ttl = 601", "otp.ttl"),
         ("tokens", "code_ttl = 120", "tokens.code_ttl"),
-        ("login", "lockout_after_failures = 1", "login.lockout_after_failures"),
+        ("login", "delay_after_failures = 0", "login.delay_after_failures"),
         ("passwords", "memory_kib = 1024", "passwords.memory_kib"),
         ("database", 'url = "mysql://db/idp"', "database.url"),
         ("otp", 'ttl = "two minutes"', "otp.ttl"),
+        ("state", 'sentinels = ["10.0.0.5"]', "state.sentinels"),
+        ("state", 'sentinels = ["10.0.0.5:99999"]', "state.sentinels"),
+        ("logout", "backchannel_give_up_after = 0", "logout.backchannel_give_up_after"),
+        ("logging", 'access_log = "sometimes"', "logging.access_log"),
     ],
 )
 def test_bad_value_is_refused_naming_the_key(tmp_path, section, line, key):

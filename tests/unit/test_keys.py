@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.store.models import Base, SigningKey
 from keys.base import CURRENT, NEXT, RETIRED, KeyPassphraseError, SigningKeyError
 from keys.ring import KeyRing
-from keys.rotation import KeyChange, ensure_keys, list_keys, rotate
+from keys.rotation import KeyChange, ensure_keys, list_keys, rotate, withdraw
 from keys.software import SoftwareKeyBackend
 from tests.clock import Clock
 
@@ -266,3 +266,25 @@ def test_threads_share_one_first_load(sessions, clock):
 
     assert len(kids) == 1
     assert backend.loads == 2  # one RS256 and one ES256 key, however many threads asked
+
+
+@pytest.mark.parametrize("state", [CURRENT, NEXT])
+def test_a_withdrawn_key_leaves_the_jwks_at_once_and_signing_goes_on(sessions, backend, clock,
+                                                                      state):
+    initialise(sessions, backend, clock)
+    before = kids_by_state(sessions, "ES256")
+    compromised = before[state][0]
+    with sessions.begin() as session:
+        withdraw(session, backend, compromised, max_token_ttl=TOKEN_TTL, now=clock.now())
+
+    after = kids_by_state(sessions, "ES256")
+    ring = make_ring(sessions, backend, clock)
+    assert compromised not in published_kids(ring)
+    with sessions() as session:
+        assert session.get(SigningKey, compromised) is None
+    assert len(after[CURRENT]) == 1 and len(after[NEXT]) == 1
+    assert ring.signing_key("ES256")[0] == (before[NEXT][0] if state == CURRENT
+                                            else before[CURRENT][0])
+    assert after[NEXT][0] in published_kids(ring)
+    with pytest.raises(SigningKeyError, match="no signing key"), sessions.begin() as session:
+        withdraw(session, backend, compromised, max_token_ttl=TOKEN_TTL, now=clock.now())

@@ -7,6 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.base import ConnectorUnavailable
 from connectors.registry import UnknownConnector, load_connector
@@ -53,13 +54,17 @@ def test_http_gateway_posts_json_with_bearer_key(gateway):
     assert handler.received == [("Bearer api-key-1", {"to": "+84912345678", "text": "Xin chào"})]
 
 
-def test_http_gateway_error_and_unreachable_are_typed(gateway):
+def test_http_gateway_error_and_unreachable_are_typed_and_counted(gateway):
     url, handler = gateway
+    errors = REGISTRY.get_sample_value("idp_connector_errors_total",
+                                       {"connector": "sms", "operation": "send"}) or 0
     handler.status = 500
     with pytest.raises(ConnectorUnavailable):
         HttpSmsGateway(url, "k", (1, 2)).send("+84912345678", "x")
     with pytest.raises(ConnectorUnavailable):
         HttpSmsGateway("http://127.0.0.1:9/sms", "k", (0.5, 0.5)).send("+84912345678", "x")
+    assert REGISTRY.get_sample_value("idp_connector_errors_total",
+                                     {"connector": "sms", "operation": "send"}) == errors + 2
 
 
 def test_connectors_are_found_by_entry_point_name():

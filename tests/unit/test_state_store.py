@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from idp.db import make_engine
 from idp.store.models import Base, StateEntry
-from idp.store.state import RedisStateStore, SqlStateStore, StoreUnavailable
+from idp.store.redis_state import RedisStateStore
+from idp.store.state import SqlStateStore, StoreUnavailable
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 TTL = 0.2  # seconds: short enough to wait out, long enough to read back first

@@ -243,7 +243,8 @@ def signer(browser, usb_pki) -> Signer:
     return Signer(browser, usb_pki)
 
 
-BIRTHDATES = {"citizen-rsa": CITIZEN_BIRTHDATE, "citizen-ec": "1995-07-01"}
+# citizen-ec's birth date is in its certificate (dateOfBirth); citizen-rsa's is typed.
+BIRTHDATES = {"citizen-rsa": CITIZEN_BIRTHDATE, "citizen-ec": "1995-08-21"}
 
 
 @pytest.fixture

@@ -119,3 +119,34 @@ def test_an_identity_with_an_account_is_told_so(signer, make_account, app, provi
     response, _ = signer.register("citizen", "citizen-rsa")
     assert response.status_code == 200 and 'id="exists"' in response.get_data(as_text=True)
     assert counts(app, provider) == {"accounts": 1, "certificates": 0}
+
+
+def test_a_typed_birth_date_is_kept_but_never_released_as_checked(signer, app, provider):
+    from idp.oidc.claims import consent_lines, user_claims
+
+    response, _ = signer.register("citizen", "citizen-rsa")  # no dateOfBirth in it
+    confirm = response.headers["Location"]
+    assert "chưa xác minh" in signer.open(confirm)
+    signer.complete_registration(confirm, birthdate=CITIZEN_BIRTHDATE)
+    with app.app_context():
+        account = provider.db.session.scalar(select(Account).filter_by(cccd=CITIZEN_CCCD))
+        assert account.birthdate.isoformat() == CITIZEN_BIRTHDATE
+        assert not account.birthdate_verified
+        claims = user_claims(account, ["openid", "profile"], sub="s")
+        assert "birthdate" not in claims and claims["name"] == "Nguyễn Văn An"
+        assert "Ngày sinh" not in [line.label for line in consent_lines(account, ["profile"])]
+
+
+def test_a_birth_date_the_ca_vouches_for_is_used_and_released(signer, app, provider):
+    from idp.oidc.claims import user_claims
+
+    response, _ = signer.register("citizen", "citizen-ec")  # dateOfBirth 1995-08-21
+    confirm = response.headers["Location"]
+    page = signer.open(confirm)
+    assert 'id="birthdate-certified">21/08/1995' in page and 'name="birthdate"' not in page
+    response = signer.complete_registration(confirm, birthdate="1990-01-01")  # ignored
+    assert response.status_code == 200
+    with app.app_context():
+        account = provider.db.session.scalar(select(Account).filter_by(cccd="079195000123"))
+        assert account.birthdate.isoformat() == "1995-08-21" and account.birthdate_verified
+        assert user_claims(account, ["profile"], sub="s")["birthdate"] == "1995-08-21"

@@ -1,0 +1,95 @@
+"""`idp serve` under gunicorn with two worker processes: /metrics adds up what every worker
+counted, and the access log writes one JSON line per request, secrets masked."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.conftest import make_person
+from tests.live import LiveProvider, http_login
+
+HEALTH_REQUESTS = 120
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of the Prometheus text `text` (0 when absent)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+        if all(found.get(key) == value for key, value in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    node = LiveProvider(tmp_path_factory.mktemp("serve-metrics"), workers=2, threads=2,
+                        extra_config='[session]\ncookie_secure = false\n'
+                                     '[logging]\naccess_log = true\n')
+    portal = node.add_portal("metrics-portal", "http://127.0.0.1:9")
+    person = make_person(31)
+    node.add_account({k: getattr(person, k) for k in
+                      ("cccd", "full_name", "birthdate", "gender", "phone", "email")},
+                     person.password)
+    node.start()
+    try:
+        yield node, portal, person
+    finally:
+        node.stop()
+
+
+def _access_lines(node: LiveProvider) -> list[dict]:
+    lines = []
+    for line in (node.directory / "idp.log").read_text().splitlines():
+        if line.startswith("{") and '"logger": "idp.access"' in line:
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_metrics_add_up_both_workers(served):
+    node, portal, person = served
+    for _ in range(2):
+        tokens = http_login(node.url, portal, person.cccd, person.password,
+                            lambda: node.last_otp(person.phone))
+        assert "id_token" in tokens
+
+    def health(_n: int) -> int:
+        # A new connection each time, so the kernel hands them to both workers.
+        return requests.get(node.url + "/healthz", timeout=10).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(health, range(HEALTH_REQUESTS))) == {200}
+
+    workers = {line["pid"] for line in _access_lines(node) if line["path"] == "/healthz"}
+    assert len(workers) == 2, f"one worker served every request: {workers}"
+
+    text = requests.get(node.url + "/metrics", timeout=10).text
+    assert _sample(text, "idp_http_requests_total", endpoint="ops.healthz", method="GET",
+                   status="200") == HEALTH_REQUESTS
+    assert _sample(text, "idp_logins_total", step="login", result="success") == 2
+    assert _sample(text, "idp_http_requests_total", endpoint="login.password", method="POST",
+                   status="303") == 2
+    assert _sample(text, "idp_http_request_duration_seconds_count",
+                   endpoint="oidc.token") == 2
+
+
+def test_access_log_masks_query_values(served):
+    node, portal, _person = served
+    requests.get(node.url + "/authorize", timeout=10, params={
+        "client_id": portal.client_id, "response_type": "code", "scope": "openid",
+        "state": "secret-state-value", "login_hint": "001085000031",
+        "redirect_uri": "http://127.0.0.1:9/callback"}, allow_redirects=False,
+        headers={"X-Request-ID": "access-log-check-1"})
+    line = next(line for line in _access_lines(node)
+                if line.get("request_id") == "access-log-check-1")
+    assert line["method"] == "GET" and line["path"] == "/authorize"
+    assert "client_id=metrics-portal" in line["query"] and "scope=openid" in line["query"]
+    assert "secret-state-value" not in json.dumps(line)
+    assert "001085000031" not in json.dumps(line) and "state=-" in line["query"]
+    assert line["status"] in (302, 400) and line["ms"] > 0
