@@ -13,6 +13,7 @@ from idp import errors, ops
 from idp.clients import RegisteredClients
 from idp.config import Settings, load_settings
 from idp.db import Database
+from idp.oidc.client_keys import ClientKeySets
 from idp.oidc.published import PublishedDocuments
 from idp.provider import Provider
 from idp.security import headers
@@ -26,7 +27,7 @@ csrf = CSRFProtect()
 
 # Endpoints that portals call server-to-server or by redirect: no browser form, no CSRF token.
 CSRF_EXEMPT = ("oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
-               "oidc.authorize", "oidc.end_session_view")
+               "oidc.authorize", "oidc.end_session_view", "oidc.par")
 
 
 def _connector(name: str, settings: Settings):
@@ -73,6 +74,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         post=_connector(settings.post.connector, settings),
         passwords=PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
         clients=RegisteredClients(db.engine, state),
+        client_keys=ClientKeySets(settings.oauth.client_jwks_timeout,
+                                  settings.oauth.client_jwks_cache_seconds,
+                                  settings.oauth.client_jwks_refresh_floor),
     )
 
     csrf.init_app(app)

@@ -47,7 +47,7 @@ def refuse(message: str, status: int = 400) -> NoReturn:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/token", "/userinfo", "/introspect", "/revoke"))
+    return request.path.startswith(("/token", "/userinfo", "/introspect", "/revoke", "/par"))
 
 
 def init_app(app: Flask) -> None:

@@ -16,6 +16,7 @@ from connectors.base import (
 from idp.clients import RegisteredClients
 from idp.config import Settings
 from idp.db import Database
+from idp.oidc.client_keys import ClientKeySets
 from idp.security.passwords import PasswordHasher
 from idp.store.state import StateStore
 from keys.ring import KeyRing
@@ -36,6 +37,7 @@ class Provider:
     post: PostRegistry
     passwords: PasswordHasher
     clients: RegisteredClients
+    client_keys: ClientKeySets
 
     @property
     def issuer(self) -> str:

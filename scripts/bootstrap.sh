@@ -2,7 +2,9 @@
 # Prepare a development machine (fresh Debian 12 with Python 3.11, pip and apt):
 #   * create .venv and install the project with its test extras;
 #   * --browser: install Debian's Chromium (used by the Playwright end-to-end tests);
-#   * --softhsm: install SoftHSM 2 (PKCS#11 token for the HSM-backed signing keys).
+#   * --softhsm: install SoftHSM 2 (PKCS#11 token for the HSM-backed signing keys);
+#   * Node.js and, from tests/rp/package-lock.json, panva's openid-client (the FAPI 2.0
+#     relying party of the tests).
 # Safe to run repeatedly: every step is skipped when its result is already present.
 set -euo pipefail
 
@@ -98,8 +100,26 @@ if [ "$want_softhsm" -eq 1 ] && ! command -v softhsm2-util >/dev/null 2>&1; then
     apt_packages+=(softhsm2)
 fi
 
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    # The FAPI 2.0 tests drive panva's openid-client (tests/rp); Debian's Node.js is 18 on
+    # Debian 12, where those tests are skipped saying so (openid-client needs 20+).
+    apt_packages+=(nodejs npm)
+fi
+
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     apt_install "${apt_packages[@]}"
+fi
+
+# --- Node packages of the test relying party (tests/rp) ----------------------------------
+node_stamp="tests/rp/node_modules/.bootstrap-lock.sha256"
+node_wanted=$(sha256sum tests/rp/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$node_stamp" ] || [ "$(cat "$node_stamp")" != "$node_wanted" ]; then
+    step "installing the test relying party's Node packages (npm ci in tests/rp)"
+    if quiet npm ci --prefix tests/rp --no-audit --no-fund; then
+        echo "$node_wanted" >"$node_stamp"
+    else
+        echo "npm ci failed: the openid-client tests will be skipped" >&2
+    fi
 fi
 
 step "bootstrap done"

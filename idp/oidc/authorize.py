@@ -16,7 +16,12 @@ from dataclasses import dataclass
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Request,
+)
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import redirect, request, url_for
@@ -35,6 +40,8 @@ from idp.interaction import (
 from idp.levels import PASSWORD_SMS_LEVEL, level_of
 from idp.oidc import authorization_server, bp
 from idp.oidc.grants import Grantee
+from idp.oidc.par import pushed_request
+from idp.oidc.request_object import decode_request_object
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.sessions import browser_id, current_session, touch_session
@@ -49,10 +56,6 @@ class UnmetAuthenticationRequirements(OAuth2Error):
     """OpenID errata: the requested acr cannot be met by any method the account has."""
 
     error = "unmet_authentication_requirements"
-
-
-class RequestNotSupported(OAuth2Error):
-    error = "request_not_supported"
 
 
 @dataclass
@@ -74,10 +77,13 @@ def check_openid_scope(grant) -> None:
         raise InvalidScopeError("The 'openid' scope is required.")
 
 
-def check_no_request_object(data) -> None:
-    """Request objects (OIDC Core §6) are not supported: say so instead of ignoring them."""
-    if data.get("request") or data.get("request_uri"):
-        raise RequestNotSupported("Request objects are not supported.")
+def check_pushed_request(grant) -> None:
+    """PAR (RFC 9126 §5): a client that must push (per client, `fapi2`, or every client by
+    config) comes with a `request_uri`; the front channel alone is refused."""
+    if "request_uri" in grant.request.payload.data:
+        return
+    if grant.client.pushed_requests_only or provider().settings.oauth.require_par:
+        raise InvalidRequestError("This client must push its authorization requests to /par.")
 
 
 def check_response_mode(data) -> None:
@@ -127,7 +133,7 @@ def read_request(grant) -> AuthorizationRequest:
     """Run every check; raise the OAuth error of the first that fails."""
     data = grant.request.payload.data
     check_openid_scope(grant)
-    check_no_request_object(data)
+    check_pushed_request(grant)
     check_response_mode(data)
     return AuthorizationRequest(
         prompt=check_prompt(data),
@@ -286,11 +292,40 @@ def decide(grant, req: AuthorizationRequest, params: dict, interaction: Interact
     return issue_code(grant, auth, interaction)
 
 
+def front_channel_parameters(params: dict[str, str]) -> dict[str, str]:
+    """What the browser brought, resolved: a pushed request (RFC 9126 §4) or a signed request
+    object (RFC 9101 §5) replaces the plain parameters; anything else is taken as it is."""
+    if "request" in params and "request_uri" in params:
+        raise InvalidRequestError("'request' and 'request_uri' cannot be sent together.")
+    if "request_uri" in params:
+        return pushed_request(params)
+    if "request" in params:
+        client = provider().clients.find(params.get("client_id") or "")
+        if client is None:
+            raise InvalidClientError("The client does not exist on this server.")
+        return {**decode_request_object(params, client), "client_id": client.client_id}
+    return params
+
+
+def _proven_redirect_uri(params: dict[str, str]) -> str | None:
+    """The plain `redirect_uri`, when it is registered for the plain `client_id`."""
+    client = provider().clients.find(params.get("client_id") or "")
+    uri = params.get("redirect_uri")
+    return uri if client is not None and uri and client.check_redirect_uri(uri) else None
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
     """The portal's redirect lands here."""
     params = {key: request.values[key] for key in request.values}
-    return _run(params, None)
+    try:
+        resolved = front_channel_parameters(params)
+    except OAuth2Error as error:
+        # The portal hears of it only at a redirect URI registered for it.
+        error.redirect_uri = _proven_redirect_uri(params)
+        return answer_with_error(error, params.get("state"))
+    # Plain parameters are validated from the live request (which also sees duplicates).
+    return _run(resolved, None, live=resolved is params)
 
 
 @bp.route("/authorize/resume", methods=["GET"])
@@ -306,10 +341,10 @@ def resume():
     return _run(interaction.params, interaction)
 
 
-def _run(params: dict, interaction: Interaction | None):
+def _run(params: dict, interaction: Interaction | None, live: bool = False):
     state = params.get("state")
     try:
-        grant = validated_grant(params if interaction is not None else None)
+        grant = validated_grant(None if live else params)
     except OAuth2Error as error:
         return answer_with_error(error, state)
     try:

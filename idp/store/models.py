@@ -127,8 +127,9 @@ class Client(Base):
 
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    secret_digest: Mapped[str] = mapped_column(String(64))
-    """SHA-256 of a high-entropy random secret: microseconds to check, useless if leaked."""
+    secret_digest: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of a high-entropy random secret: microseconds to check, useless if leaked.
+    None for a client that authenticates with its private key (private_key_jwt)."""
     redirect_uris: Mapped[list] = mapped_column(JSON)
     post_logout_redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
@@ -142,9 +143,35 @@ class Client(Base):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
     session_refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
     """Policy: issue refresh tokens bound to the SSO session without offline_access."""
+    profile: Mapped[str] = mapped_column(String(16), default="standard",
+                                         server_default="standard")
+    """`standard`, or `fapi2`: the FAPI 2.0 Security Profile (see idp.oidc.fapi2)."""
+    jwks: Mapped[dict | None] = mapped_column(JSON)
+    """The client's public keys by value (private_key_jwt, signed request objects)."""
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))
+    """Where the client publishes its public keys, when not registered by value."""
+    require_par: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """Authorization requests must be pushed to /par first (RFC 9126 §5)."""
+    require_dpop: Mapped[bool] = mapped_column(Boolean, default=False,
+                                               server_default=text("false"))
+    """Tokens must be DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    @property
+    def is_fapi2(self) -> bool:
+        return self.profile == "fapi2"
+
+    @property
+    def pushed_requests_only(self) -> bool:
+        return self.require_par or self.is_fapi2
+
+    @property
+    def dpop_required(self) -> bool:
+        return self.require_dpop or self.is_fapi2
+
     def check_secret(self, secret: str) -> bool:
+        if self.secret_digest is None:
+            return False
         digest = hashlib.sha256(secret.encode()).hexdigest()
         return hmac.compare_digest(digest, self.secret_digest)
 
@@ -168,7 +195,9 @@ class Client(Base):
         return self.check_secret(client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "token":
+        # The token and PAR endpoints take the registered method only; introspection and
+        # revocation take either secret method from a client that has a secret.
+        if endpoint in ("token", "par") or self.secret_digest is None:
             return method == self.token_endpoint_auth_method
         return method in ("client_secret_basic", "client_secret_post")
 
@@ -222,6 +251,9 @@ class RefreshToken(Base):
     expires_at: Mapped[float] = mapped_column(Float)
     rotated_at: Mapped[float | None] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
+    """RFC 9449 §5: the thumbprint of the DPoP key the token is bound to; only a proof made
+    with that key refreshes it."""
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id
