@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from idp.oidc import fapi2 as fapi2_profile
 from idp.oidc.claims import SCOPES
 from idp.oidc.client_keys import InvalidKeySet, check_jwks_uri, check_key_set
 from idp.store.models import Client
@@ -94,7 +95,7 @@ def register_client(session: Session, reg: ClientRegistration) -> tuple[Client, 
     if reg.profile not in PROFILES:
         raise InvalidClient(f"profile: one of {', '.join(PROFILES)}")
     fapi2 = reg.profile == "fapi2"
-    id_token_alg = reg.id_token_alg or ("ES256" if fapi2 else "RS256")
+    id_token_alg = reg.id_token_alg or (fapi2_profile.ID_TOKEN_ALGORITHM if fapi2 else "RS256")
     if id_token_alg not in ID_TOKEN_ALGS:
         raise InvalidClient(f"ID token algorithm: one of {', '.join(ID_TOKEN_ALGS)}")
     _check_keys(reg, fapi2, id_token_alg)
@@ -151,11 +152,10 @@ def _check_keys(reg: ClientRegistration, fapi2: bool, id_token_alg: str) -> None
             raise InvalidClient("private_key_jwt needs the client's public keys (JWK set or "
                                 "jwks_uri)")
     if fapi2:
-        if reg.token_endpoint_auth_method != "private_key_jwt":
-            raise InvalidClient("a fapi2 client authenticates with private_key_jwt")
-        if id_token_alg != "ES256":
-            raise InvalidClient("a fapi2 client's ID tokens are signed with ES256 (FAPI 2.0 "
-                                "allows PS256 and ES256 only)")
+        try:
+            fapi2_profile.check_registration(reg.token_endpoint_auth_method, id_token_alg)
+        except fapi2_profile.ProfileViolation as exc:
+            raise InvalidClient(str(exc)) from None
 
 
 def client_summary(client: Client) -> dict:

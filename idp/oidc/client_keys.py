@@ -18,11 +18,11 @@ import requests
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
 
+from idp.oidc import fapi2 as fapi2_profile
 from idp.store.models import Client
 
-# RFC 7518: RSA keys of 2048 bits or more; FAPI 2.0 §5.4.1 allows PS256 and ES256 only.
+# RFC 7518: RSA keys of 2048 bits or more; FAPI 2.0 allows PS256 and ES256 only.
 KEY_ALGORITHMS = {"RSA": ("PS256", "RS256"), "EC": ("ES256",)}
-FAPI2_ALGORITHMS = ("PS256", "ES256")
 MAX_JWKS_BYTES = 64 * 1024
 
 
@@ -59,7 +59,7 @@ def check_key_set(value: object, *, fapi2: bool = False) -> KeySet:
         else:
             raise InvalidKeySet(f"unsupported key type {key.key_type}: RSA or EC P-256")
         alg = key.get("alg")
-        allowed = FAPI2_ALGORITHMS if fapi2 else KEY_ALGORITHMS[key.key_type]
+        allowed = fapi2_profile.ALGORITHMS if fapi2 else KEY_ALGORITHMS[key.key_type]
         if alg is not None and alg not in allowed:
             raise InvalidKeySet(f"key algorithm {alg}: one of {', '.join(allowed)}")
     return key_set

@@ -24,12 +24,12 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey, import_key
 
+from idp.oidc import fapi2
 from idp.provider import provider
 from idp.store.models import Client
 
-# Asymmetric algorithms only (§4.2: never `none`, never a MAC); FAPI 2.0 §5.4.1 narrows.
+# Asymmetric algorithms only (§4.2: never `none`, never a MAC); the fapi2 profile narrows.
 PROOF_ALGORITHMS = ["ES256", "PS256", "RS256"]
-FAPI2_PROOF_ALGORITHMS = ["ES256", "PS256"]
 MAX_PROOF_LENGTH = 4096
 PROOF_TYPE = "dpop+jwt"
 
@@ -137,7 +137,7 @@ def verify_proof(proof: str, method: str, path: str, *, access_token: str | None
     """RFC 9449 §4.3, every step: the proof of this request, for this URL, fresh, unused."""
     if not proof or len(proof) > MAX_PROOF_LENGTH:
         raise InvalidDPoPProof("The DPoP proof is empty or too long.")
-    allowed = FAPI2_PROOF_ALGORITHMS if client is not None and client.is_fapi2 \
+    allowed = list(fapi2.ALGORITHMS) if client is not None and client.is_fapi2 \
         else PROOF_ALGORITHMS
     try:
         unverified = jws.extract_compact(proof.encode("ascii"))
@@ -199,6 +199,6 @@ class SenderConstrainedGrant:
         proof = g.get("dpop_proof")
         if client.dpop_required and proof is None:
             raise InvalidDPoPProof("This client's tokens are DPoP-bound: send a DPoP proof.")
-        if proof is not None and client.is_fapi2 and proof.alg not in FAPI2_PROOF_ALGORITHMS:
+        if proof is not None and client.is_fapi2 and proof.alg not in fapi2.ALGORITHMS:
             raise InvalidDPoPProof("FAPI 2.0 proofs are signed with ES256 or PS256.")
         return client

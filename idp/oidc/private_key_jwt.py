@@ -14,12 +14,12 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.errors import UnsupportedAlgorithmError
 
+from idp.oidc import fapi2
 from idp.provider import provider
 from idp.store.models import Client
 
-# RFC 7518 asymmetric algorithms for client keys; FAPI 2.0 §5.4.1 narrows them to two.
+# RFC 7518 asymmetric algorithms for client keys; the fapi2 profile narrows them to two.
 ASSERTION_ALGORITHMS = ("PS256", "ES256", "RS256")
-FAPI2_ALGORITHMS = ("PS256", "ES256")
 LEEWAY = 30
 
 
@@ -36,7 +36,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def resolve_client_public_key(self, client: Client):
         resolve = provider().client_keys.resolver(client)
-        allowed = FAPI2_ALGORITHMS if client.is_fapi2 else ASSERTION_ALGORITHMS
+        allowed = fapi2.ALGORITHMS if client.is_fapi2 else ASSERTION_ALGORITHMS
 
         def key_for(obj):
             if obj.headers().get("alg") not in allowed:

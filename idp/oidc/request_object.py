@@ -21,19 +21,18 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
-from idp.oidc import authorization_server
+from idp.oidc import authorization_server, fapi2
 from idp.provider import provider
 from idp.store.models import Client
 
 REQUEST_OBJECT_ALGORITHMS = ["PS256", "ES256", "RS256"]
-FAPI2_ALGORITHMS = ["PS256", "ES256"]
 MAX_REQUEST_OBJECT_LENGTH = 16 * 1024
 # Claims of the JWT itself, not authorization parameters.
 JWT_CLAIMS = {"iss", "aud", "exp", "nbf", "iat", "jti"}
 
 
 def signing_algorithms(client: Client) -> list[str]:
-    return FAPI2_ALGORITHMS if client.is_fapi2 else REQUEST_OBJECT_ALGORITHMS
+    return list(fapi2.ALGORITHMS) if client.is_fapi2 else REQUEST_OBJECT_ALGORITHMS
 
 
 class SignedRequestObject(JWTAuthenticationRequest):

@@ -55,7 +55,8 @@ def _check_sender(scheme: str, token: str, claims: dict):
         return _error("invalid_token", "A DPoP-bound access token needs the DPoP scheme",
                       401, "DPoP")
     try:
-        proof = request_proof("/userinfo", access_token=token)
+        proof = request_proof("/userinfo", access_token=token,
+                              client=provider().clients.find(claims.get("client_id", "")))
     except UseDPoPNonce as error:
         response = _error(error.error, error.description, 401, "DPoP")
         response.headers["DPoP-Nonce"] = current_nonce()
