@@ -39,6 +39,7 @@ from idp.login.password import (
 )
 from idp.oidc.authorize import answer_with_error, validated_grant
 from idp.oidc.claims import consent_lines
+from idp.oidc.claims_request import claims_to_consent
 from idp.otp import (
     SEND_MESSAGES,
     CheckOutcome,
@@ -218,12 +219,13 @@ def consent():
         end_interaction(interaction)
         return answer_with_error(error, interaction.params.get("state"))
     scopes = grant.request.scope.split()
+    claims = claims_to_consent(grant)
     if request.method == "GET":
         allow_form_target(grant.redirect_uri)
         return render_template(
             "login/consent.html",
             interaction=interaction,
-            lines=consent_lines(account, scopes),
+            lines=consent_lines(account, scopes, extra=claims),
         )
     if request.form.get("decision") != "allow":
         record_event("consent", "refused", account_id=account.id, client_id=interaction.client_id)
@@ -237,9 +239,11 @@ def consent():
         )
     )
     if existing is None:
-        session.add(Consent(account_id=account.id, client_id=interaction.client_id, scopes=scopes))
+        session.add(Consent(account_id=account.id, client_id=interaction.client_id, scopes=scopes,
+                            claims=claims))
     else:
         existing.scopes = sorted(set(existing.scopes) | set(scopes))
+        existing.claims = sorted(set(existing.claims or []) | set(claims))
     session.commit()
     record_event("consent", "granted", account_id=account.id, client_id=interaction.client_id,
                  scopes=scopes)

@@ -48,7 +48,7 @@ def provider_metadata(issuer: str, require_par: bool = False) -> dict:
         "dpop_signing_alg_values_supported": PROOF_ALGORITHMS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": SUPPORTED_CLAIMS,
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         # RFC 9101 by value; `request_uri` only as /par issues it (nothing is fetched).
         "request_parameter_supported": True,
         "request_uri_parameter_supported": False,

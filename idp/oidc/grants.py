@@ -19,9 +19,10 @@ from flask import g
 from sqlalchemy import bindparam, insert, or_, select, update
 
 from idp.audit import record_event
+from idp.oidc.claims_request import parse_claims_request, release, userinfo_release
 from idp.oidc.dpop import SenderConstrainedGrant, presented_jkt
 from idp.oidc.subject import account_ref, subject_for
-from idp.oidc.tokens import AccessTokenGrant, at_hash, issue_access_token, issue_id_token
+from idp.oidc.tokens import AccessTokenGrant, issue_access_token
 from idp.provider import provider
 from idp.sessions import load_session
 from idp.store.models import Account, Client, RefreshToken
@@ -49,6 +50,8 @@ class Grantee:
     nonce: str | None = None
     refresh_expires_at: float | None = None
     """Absolute end of a refresh-token family, carried across rotations."""
+    claims: dict | None = None
+    """What the `claims` parameter released beyond the scopes (idp.oidc.claims_request)."""
 
     def get_user_id(self) -> int:
         return self.account_id
@@ -84,6 +87,7 @@ class ClaimedRefreshToken:
     amr: list[str]
     expires_at: float
     dpop_jkt: str | None
+    claims: dict | None
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id
@@ -178,6 +182,7 @@ def code_record(
     code_challenge: str,
     user: Grantee,
     dpop_jkt: str | None = None,
+    claims: dict | None = None,
 ) -> dict:
     """What an authorization code stands for, as the state store keeps it until redeemed."""
     return {
@@ -193,6 +198,7 @@ def code_record(
         "sid": user.sid,
         "gid": user.grant_id,
         "dpop_jkt": dpop_jkt,
+        "claims": claims,
     }
 
 
@@ -210,6 +216,7 @@ class AuthorizationCodeGrant(SenderConstrainedGrant, grants.AuthorizationCodeGra
             request.user,
             # RFC 9449 §10: the code is bound to the key the portal named (or proved at /par).
             data.get("dpop_jkt"),
+            release(parse_claims_request(data.get("claims")), request.client),
         )
         p = provider()
         p.state.put(code_key(code), record, p.settings.tokens.code_ttl)
@@ -251,6 +258,7 @@ class AuthorizationCodeGrant(SenderConstrainedGrant, grants.AuthorizationCodeGra
             sid=record["sid"],
             grant_id=record["gid"],
             nonce=record.get("nonce"),
+            claims=record.get("claims"),
         )
 
 
@@ -308,6 +316,7 @@ class RefreshTokenGrant(SenderConstrainedGrant, grants.RefreshTokenGrant):
             sid=refresh_token.sid,
             grant_id=refresh_token.family_id,
             refresh_expires_at=refresh_token.expires_at,
+            claims=refresh_token.claims,
         )
 
     def revoke_old_credential(self, refresh_token: ClaimedRefreshToken) -> None:
@@ -338,6 +347,7 @@ def generate_token(
             grant_id=user.grant_id,
             account_ref=account_ref(user.account_id),
             jkt=presented_jkt(),
+            userinfo_claims=userinfo_release(user.claims),
         )
     )
     token = {
@@ -383,35 +393,8 @@ def save_token(token: dict, request) -> None:
             "rotated_at": None,
             "revoked_at": None,
             "dpop_jkt": presented_jkt(),
+            "claims": user.claims,
         },
     )
     session.commit()
     g.issued_refresh = True
-
-
-class IdTokenExtension:
-    """Adds the ID token to token responses whose scope includes `openid`."""
-
-    def __call__(self, grant) -> None:
-        grant.register_hook("after_create_token_response", self.add_id_token)
-
-    def add_id_token(self, grant, response) -> None:
-        _status, token, _headers = response
-        if "openid" not in token.get("scope", "").split():
-            return
-        user: Grantee = grant.request.user
-        client: Client = grant.request.client
-        alg = client.id_token_signed_response_alg
-        claims = {
-            "sub": subject_for(user.subject, client),
-            "aud": client.client_id,
-            "auth_time": user.auth_time,
-            "acr": user.acr,
-            "amr": user.amr,
-            "at_hash": at_hash(token["access_token"], alg),
-        }
-        if user.sid:
-            claims["sid"] = user.sid
-        if user.nonce:
-            claims["nonce"] = user.nonce
-        token["id_token"] = issue_id_token(claims, alg)

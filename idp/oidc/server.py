@@ -8,12 +8,12 @@ from flask import Flask
 from idp.oidc.end_session import EndSession
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
-    IdTokenExtension,
     PkceS256,
     RefreshTokenGrant,
     generate_token,
     save_token,
 )
+from idp.oidc.id_token import IdTokenExtension
 from idp.oidc.introspect import TokenIntrospection
 from idp.oidc.private_key_jwt import PrivateKeyJwt
 from idp.oidc.revoke import TokenRevocation

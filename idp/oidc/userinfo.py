@@ -93,7 +93,9 @@ def userinfo():
     account = provider().db.session.get(Account, account_id) if account_id else None
     if account is None or account.status != "active":
         return _error("invalid_token", "The account is no longer active", 401, scheme)
-    body = user_claims(account, claims["scope"].split(), sub=claims["sub"])
+    requested = claims.get("uc") or {}
+    body = user_claims(account, claims["scope"].split(), sub=claims["sub"],
+                       extra=requested.get("names", ()))
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     if scheme == "DPoP":

@@ -224,6 +224,8 @@ class Consent(Base):
         ForeignKey("clients.client_id", ondelete="CASCADE")
     )
     scopes: Mapped[list] = mapped_column(JSON)
+    claims: Mapped[list | None] = mapped_column(JSON)
+    """Claims allowed one by one (the `claims` parameter), beyond those of the scopes."""
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -254,6 +256,8 @@ class RefreshToken(Base):
     dpop_jkt: Mapped[str | None] = mapped_column(String(43))
     """RFC 9449 §5: the thumbprint of the DPoP key the token is bound to; only a proof made
     with that key refreshes it."""
+    claims: Mapped[dict | None] = mapped_column(JSON)
+    """What the `claims` parameter released beyond the scopes (idp.oidc.claims_request)."""
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id

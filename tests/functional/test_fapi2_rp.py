@@ -48,7 +48,8 @@ class Fapi:
 
     def login(self, portal: str = "bank", **request) -> tuple[dict, UserAgent]:
         """A whole login through the RP: PAR, the browser, the code exchange."""
-        pushed = self.rp.call("authorize", client=portal, scope=SCOPE, **request)
+        request.setdefault("scope", SCOPE)
+        pushed = self.rp.call("authorize", client=portal, **request)
         assert "url" in pushed, pushed
         browser = self.browser(portal)
         callback = browser.sign_in(pushed["url"])
@@ -116,6 +117,18 @@ def test_dpop_bound_refresh_and_introspection(fapi):
     assert answer["cnf"]["jkt"]
     refresh = fapi.rp.call("introspect", session=tokens["session"], token="refresh")
     assert refresh["introspection"]["cnf"] == answer["cnf"]
+
+
+def test_claims_parameter(fapi):
+    """Individual claims for the ID token and for userinfo, with an essential acr."""
+    claims = {"id_token": {"cccd": {"essential": True},
+                           "acr": {"essential": True, "values": ["urn:vn:sso:loa:2"]}},
+              "userinfo": {"birthdate": None}}
+    tokens, _ = fapi.login(scope="openid", claims=claims)
+    id_token = tokens["id_token_claims"]
+    assert id_token["cccd"] == fapi.person.cccd and id_token["acr"] == "urn:vn:sso:loa:2"
+    info = fapi.rp.call("userinfo", session=tokens["session"])["claims"]
+    assert info["birthdate"] == fapi.person.birthdate and "name" not in info
 
 
 def test_signed_request_object_pushed(fapi):
