@@ -380,9 +380,11 @@ def staff() -> None:
               help="Repeat for several roles.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted when not given.")
+@click.option("--office", help="The one-stop desk the member works at (named in the evidence "
+              "of counter registrations).")
 @pass_context
 def staff_add(ctx: Context, username: str, full_name: str, roles: tuple[str, ...],
-              password: str) -> None:
+              password: str, office: str | None) -> None:
     """Create a staff member; prints the TOTP secret once (for the authenticator app)."""
     from idp import create_app
     from idp.audit import record_event
@@ -392,7 +394,8 @@ def staff_add(ctx: Context, username: str, full_name: str, roles: tuple[str, ...
     with app.app_context():
         session = app.extensions["idp.provider"].db.session
         try:
-            member, enrolment = create_staff(session, username, full_name, roles, password)
+            member, enrolment = create_staff(session, username, full_name, roles, password,
+                                             office)
         except StaffError as exc:
             lines = "\n".join(f"  {field}: {message}" for field, message in exc.errors.items())
             raise click.ClickException("dữ liệu không hợp lệ:\n" + lines) from None

@@ -46,6 +46,7 @@ class CertificateIdentity:
     issuer: str
     not_after: datetime
     sha256_fingerprint: str
+    not_before: datetime | None = None
 
     def __repr__(self) -> str:
         # Identities end up in logs and tracebacks: name the certificate, not the person.
@@ -148,4 +149,5 @@ def read_identity(certificate: x509.Certificate) -> CertificateIdentity:
         issuer=issuer.get("common_name") or certificate.issuer.human_friendly,
         not_after=certificate.not_valid_after,
         sha256_fingerprint=certificate.sha256.hex(),
+        not_before=certificate.not_valid_before,
     )

@@ -38,8 +38,8 @@ from idp.login.password import (
     check_password_login,
 )
 from idp.oidc.authorize import answer_with_error, validated_grant
-from idp.oidc.claims import consent_lines
 from idp.oidc.claims_request import claims_to_consent
+from idp.oidc.consent import consent_lines
 from idp.otp import (
     SEND_MESSAGES,
     CheckOutcome,

@@ -1,8 +1,7 @@
-"""Scopes, the claims each releases, and their Vietnamese labels for the consent screen."""
+"""Scopes, the claims each releases, and their Vietnamese labels (the consent screen,
+idp.oidc.consent, shows them)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from idp.store.models import Account
 
@@ -79,30 +78,3 @@ def user_claims(account: Account, scopes: list[str], sub: str, extra=()) -> dict
     names = scope_claims(scopes) | set(extra)
     return {"sub": sub, **{name: value for name, value in claim_values(account).items()
                            if name in names}}
-
-
-@dataclass
-class ConsentLine:
-    label: str
-    value: str
-
-
-def consent_lines(account: Account, scopes: list[str], extra=()) -> list[ConsentLine]:
-    """Each claim the portal will receive, labelled in Vietnamese, with the value it will see."""
-    claims = user_claims(account, scopes, sub="", extra=extra)
-    lines = []
-    for name, value in claims.items():
-        if name not in LABELS or name == "sub":
-            continue
-        if name == "gender":
-            value = GENDERS.get(value, value)
-        elif name == "account_type":
-            value = ACCOUNT_TYPES.get(value, value)
-        elif name == "ial":
-            value = f"Mức {value}"
-        elif name == "birthdate":
-            value = account.birthdate.strftime("%d/%m/%Y")
-        lines.append(ConsentLine(LABELS[name], str(value)))
-    if "offline_access" in scopes:
-        lines.append(ConsentLine(SCOPES["offline_access"][1], "Có"))
-    return lines

@@ -114,9 +114,19 @@ def release(request: ClaimsRequest | None, client: Client) -> dict | None:
         names = sorted(name for name in requested if name in allowed - PROTOCOL_CLAIMS)
         if names:
             released[member] = names
-        if VERIFIED in requested and VERIFIED in client.allowed_scopes:
-            released.setdefault("verified", {})[member] = requested[VERIFIED]
+        if VERIFIED in requested and VERIFIED in client.allowed_scopes:  # OIDC4IDA §6
+            released.setdefault("verified", {})[member] = {
+                "request": requested[VERIFIED],
+                "names": sorted(_verified_names(requested[VERIFIED]) & allowed),
+            }
     return released or None
+
+
+def _verified_names(request) -> set[str]:
+    """The claims a verified_claims request (an object or an array of them) names."""
+    items = request if isinstance(request, list) else [request]
+    return {name for item in items if isinstance(item, dict)
+            and isinstance(item.get("claims"), dict) for name in item["claims"]}
 
 
 def userinfo_release(released: dict | None) -> dict | None:
@@ -143,6 +153,6 @@ def individually_released(released: dict | None) -> list[str]:
     if not released:
         return []
     names = set(released.get("userinfo", [])) | set(released.get("id_token", []))
-    if released.get("verified"):
-        names.add(VERIFIED)
+    for verified in (released.get("verified") or {}).values():
+        names |= {VERIFIED, *verified["names"]}
     return sorted(names)

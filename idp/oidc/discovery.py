@@ -15,6 +15,13 @@ from idp.oidc.grants import CLIENT_AUTH_METHODS
 from idp.oidc.private_key_jwt import ASSERTION_ALGORITHMS
 from idp.oidc.request_object import REQUEST_OBJECT_ALGORITHMS
 from idp.oidc.tokens import ALGORITHMS
+from idp.oidc.verified_claims import (
+    DOCUMENTS,
+    ELECTRONIC_RECORDS,
+    EVIDENCE_TYPES,
+    TRUST_FRAMEWORK,
+    VERIFIABLE,
+)
 from idp.provider import provider
 
 
@@ -59,6 +66,14 @@ def provider_metadata(issuer: str, require_par: bool = False) -> dict:
         "ui_locales_supported": ["vi"],
         "claims_locales_supported": ["vi"],
         "authorization_response_iss_parameter_supported": True,
+        # OpenID Connect for Identity Assurance 1.0 §8 (docs/identity-assurance.md).
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [TRUST_FRAMEWORK],
+        "evidence_supported": EVIDENCE_TYPES,
+        "documents_supported": sorted(set(DOCUMENTS.values())),
+        "documents_check_methods_supported": ["vpip"],
+        "electronic_records_supported": [kind for kind, _ in ELECTRONIC_RECORDS.values()],
+        "claims_in_verified_claims_supported": list(VERIFIABLE),
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,

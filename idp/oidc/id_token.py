@@ -11,6 +11,7 @@ from idp.oidc.claims import user_claims
 from idp.oidc.grants import Grantee
 from idp.oidc.subject import subject_for
 from idp.oidc.tokens import at_hash, issue_id_token
+from idp.oidc.verified_claims import verified_claims
 from idp.provider import provider
 from idp.store.models import Account, Client
 
@@ -40,8 +41,13 @@ class IdTokenExtension:
             claims["sid"] = user.sid
         if user.nonce:
             claims["nonce"] = user.nonce
-        requested = (user.claims or {}).get("id_token")
-        if requested:
+        released = user.claims or {}
+        requested = released.get("id_token")
+        verified = (released.get("verified") or {}).get("id_token")
+        if requested or verified:
             account = provider().db.session.get(Account, user.account_id)
-            claims.update(user_claims(account, [], sub=claims["sub"], extra=requested))
+            claims.update(user_claims(account, [], sub=claims["sub"], extra=requested or ()))
+            if verified and (answer := verified_claims(account, verified["names"],
+                                                       verified["request"])):
+                claims["verified_claims"] = answer
         token["id_token"] = issue_id_token(claims, alg)

@@ -11,11 +11,12 @@ from authlib.oauth2 import OAuth2Error
 from flask import jsonify, request
 
 from idp.oidc import bp
-from idp.oidc.claims import user_claims
+from idp.oidc.claims import scope_claims, user_claims
 from idp.oidc.dpop import PROOF_ALGORITHMS, UseDPoPNonce, current_nonce, request_proof
 from idp.oidc.issued import access_token_live
 from idp.oidc.subject import account_id_from_ref
 from idp.oidc.tokens import InvalidToken, decode_own_token
+from idp.oidc.verified_claims import verified_claims
 from idp.provider import provider
 from idp.store.models import Account
 
@@ -93,9 +94,18 @@ def userinfo():
     account = provider().db.session.get(Account, account_id) if account_id else None
     if account is None or account.status != "active":
         return _error("invalid_token", "The account is no longer active", 401, scheme)
+    scopes = claims["scope"].split()
     requested = claims.get("uc") or {}
-    body = user_claims(account, claims["scope"].split(), sub=claims["sub"],
-                       extra=requested.get("names", ()))
+    body = user_claims(account, scopes, sub=claims["sub"], extra=requested.get("names", ()))
+    if "verified" in requested:
+        verified = verified_claims(account, requested["verified"]["names"],
+                                   requested["verified"]["request"])
+    elif "verified_claims" in scopes:
+        verified = verified_claims(account, scope_claims(scopes))
+    else:
+        verified = None
+    if verified:
+        body["verified_claims"] = verified
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     if scheme == "DPoP":

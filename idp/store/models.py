@@ -95,6 +95,9 @@ class Account(Base):
         back_populates="account", cascade="all, delete-orphan",
         order_by="AccountCertificate.id",
     )
+    evidence: Mapped[list[IdentityEvidence]] = relationship(
+        cascade="all, delete-orphan", order_by="IdentityEvidence.id",
+    )
 
     @property
     def default_phone(self) -> OtpPhone | None:
@@ -350,6 +353,8 @@ class StaffMember(Base):
     roles: Mapped[list] = mapped_column(JSON)
     """Any of helpdesk, registrar, supervisor, auditor, admin."""
     status: Mapped[str] = mapped_column(String(16), default="active")
+    office: Mapped[str | None] = mapped_column(String(200))
+    """The one-stop desk the member works at; named in counter-registration evidence."""
     must_replace_credentials: Mapped[bool] = mapped_column(Boolean, default=True,
                                                            server_default=text("true"))
     """The password and TOTP secret were set by someone else (an admin creating the member
@@ -426,8 +431,35 @@ class AccountCertificate(Base):
     tax_code: Mapped[str | None] = mapped_column(String(14))
     budget_code: Mapped[str | None] = mapped_column(String(7))
     not_after: Mapped[datetime] = mapped_column()
+    not_before: Mapped[datetime | None] = mapped_column()
+    """Start of validity (None for certificates bound before it was recorded)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     removed_at: Mapped[datetime | None] = mapped_column()
 
     account: Mapped[Account] = relationship(back_populates="certificates")
+
+
+class IdentityEvidence(Base):
+    """How an account's identity was checked against a registry or in person (DESIGN §3).
+
+    The evidence behind `verified_claims` (idp.oidc.verified_claims): a carrier, BHXH or
+    Vietnam Post record check at registration, or a counter registration (the staff
+    member, the office, the document inspected). Certificate evidence is the account's
+    certificates themselves (AccountCertificate).
+    """
+
+    __tablename__ = "identity_evidence"
+    __table_args__ = (Index("ix_identity_evidence_account", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(16))
+    """carrier, bhxh, post or counter (the `verified_by` values of a check)."""
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    organization: Mapped[str | None] = mapped_column(String(200))
+    """Who holds the record (the carrier), or the office of a counter registration."""
+    staff: Mapped[str | None] = mapped_column(String(64))
+    """Counter registration: the staff member's username."""
+    document: Mapped[str | None] = mapped_column(String(32))
+    """Counter registration: the kind of document inspected (CCCD card, passport...)."""

@@ -35,7 +35,9 @@ class PendingRegistration:
 
     def certificate_identity(self) -> CertificateIdentity:
         values = dict(self.identity)
-        values["not_after"] = datetime.fromisoformat(values["not_after"])
+        for name in ("not_after", "not_before"):
+            if values.get(name):
+                values[name] = datetime.fromisoformat(values[name])
         return CertificateIdentity(**values)
 
 
@@ -44,6 +46,7 @@ def start_registration(identity: CertificateIdentity, browser: str,
     """Keep the verified identity for the rest of the registration's lifetime."""
     values = dataclasses.asdict(identity)
     values["not_after"] = identity.not_after.isoformat()
+    values["not_before"] = identity.not_before.isoformat() if identity.not_before else None
     registration = PendingRegistration(secrets.token_urlsafe(24), browser, values, kind=kind)
     provider().state.put(registration.key, dataclasses.asdict(registration),
                          provider().settings.registration.ttl)

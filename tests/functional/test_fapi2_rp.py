@@ -72,7 +72,9 @@ def fapi(tmp_path_factory) -> Iterator[Fapi]:
             base = f"http://127.0.0.1:{free_port()}"
             portals[name] = provider.add_portal(
                 name, base, profile=profile, token_endpoint_auth_method="private_key_jwt",
-                jwks=public_jwks(key), backchannel_logout_uri=None)
+                jwks=public_jwks(key), backchannel_logout_uri=None,
+                scopes=["openid", "profile", "phone", "email", "cccd", "verified_claims",
+                        "offline_access"])
             clients[name] = {"client_id": name, "jwk": key.as_dict(private=True),
                              "redirect_uri": f"{base}/callback",
                              "id_token_alg": "ES256" if profile == "fapi2" else "RS256"}
@@ -129,6 +131,16 @@ def test_claims_parameter(fapi):
     assert id_token["cccd"] == fapi.person.cccd and id_token["acr"] == "urn:vn:sso:loa:2"
     info = fapi.rp.call("userinfo", session=tokens["session"])["claims"]
     assert info["birthdate"] == fapi.person.birthdate and "name" not in info
+
+
+def test_verified_claims(fapi):
+    """OIDC4IDA through openid-client: the verified claims and how they were verified."""
+    request = {"verification": {"trust_framework": None, "assurance_level": None},
+               "claims": {"name": None, "cccd": None}}
+    tokens, _ = fapi.login(scope="openid", claims={"userinfo": {"verified_claims": request}})
+    verified = fapi.rp.call("userinfo", session=tokens["session"])["claims"]["verified_claims"]
+    assert verified["verification"] == {"trust_framework": "vn_sso", "assurance_level": "ial2"}
+    assert verified["claims"] == {"name": fapi.person.full_name, "cccd": fapi.person.cccd}
 
 
 def test_signed_request_object_pushed(fapi):
