@@ -84,8 +84,8 @@ stamp="$venv/.bootstrap-pyproject.sha256"
 wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ] \
     || ! "$venv/bin/python" -m pip show --quiet vn-sso-idp >/dev/null 2>&1; then
-    step "installing Python packages (pip install -e .[test])"
-    quiet "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+    step "installing Python packages (pip install -e .[test,examples])"
+    quiet "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test,examples]"
     echo "$wanted" >"$stamp"
 fi
 

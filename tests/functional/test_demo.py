@@ -16,10 +16,11 @@ from tests.live import REPO, wait_for
 
 
 def _free_base() -> int:
-    """A base port below the ephemeral range with base+1, +2 and +101..+104 free too."""
+    """A base port below the ephemeral range with base+1..+3 and +101..+104 free too."""
     for _ in range(50):
         base = random.randrange(20000, 30000)
-        ports = [base, base + 1, base + 2, base + 101, base + 102, base + 103, base + 104]
+        ports = [base, base + 1, base + 2, base + 3, base + 101, base + 102, base + 103,
+                 base + 104]
         try:
             for candidate in ports:
                 with socket.socket() as sock:
@@ -44,6 +45,7 @@ def test_demo_starts_provider_portals_and_registries(tmp_path):
         for offset in (1, 2):
             home = requests.get(f"http://127.0.0.1:{port + offset}/", timeout=5)
             assert home.status_code == 200 and "Đăng nhập" in home.text
+        _bank_pushes_its_request(port)
         discovery = requests.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration",
                                  timeout=5).json()
         assert discovery["issuer"] == f"http://127.0.0.1:{port}"
@@ -56,6 +58,17 @@ def test_demo_starts_provider_portals_and_registries(tmp_path):
     assert "001085012345 / Hoa-Sen#Ha-Noi-1985" in output  # the banner names the demo login
     assert f"http://127.0.0.1:{port}/helpdesk" in output
     assert f"approve +84900000001 --url http://127.0.0.1:{port + 104}" in output
+
+
+def _bank_pushes_its_request(port: int) -> None:
+    """The fapi2 bank is up and registered: its login pushes a request with its key."""
+    bank = f"http://127.0.0.1:{port + 3}"
+    wait_for(bank + "/", seconds=30)
+    assert "Định danh bằng tài khoản định danh quốc gia" in requests.get(bank, timeout=5).text
+    start = requests.get(bank + "/login", allow_redirects=False, timeout=10)
+    assert start.status_code == 302, start.text
+    assert start.headers["Location"].startswith(f"http://127.0.0.1:{port}/authorize?")
+    assert "request_uri=urn" in start.headers["Location"]
 
 
 def _register_by_sim(port: int) -> None:
