@@ -37,6 +37,7 @@ CLAIMS = {
 }
 LABELS = {"name": "Họ và tên", "birthdate": "Ngày sinh", "gender": "Giới tính",
           "cccd": "Số định danh (CCCD)", "phone_number": "Số điện thoại"}
+DOCUMENTS = {"idcard": "thẻ Căn cước / CCCD", "passport": "hộ chiếu"}
 EVIDENCE = {"electronic_record": "Đối chiếu hồ sơ điện tử",
             "document": "Kiểm tra giấy tờ trực tiếp",
             "electronic_signature": "Chứng thư chữ ký số"}
@@ -184,7 +185,8 @@ def describe_evidence(item: dict) -> str:
                 f", đối chiếu lúc {_when(item.get('time'))}")
     if item.get("type") == "document":
         check = (item.get("check_details") or [{}])[0]
-        return (f"Giấy tờ {item.get('document_details', {}).get('type', '?')} kiểm tra trực tiếp"
+        document = DOCUMENTS.get(item.get("document_details", {}).get("type"), "giấy tờ")
+        return (f"{document[0].upper()}{document[1:]} kiểm tra trực tiếp"
                 f" tại {check.get('organization', '?')} ({check.get('txn', '?')}), "
                 f"lúc {_when(item.get('time'))}")
     if item.get("type") == "electronic_signature":
