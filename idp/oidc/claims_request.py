@@ -111,7 +111,8 @@ def release(request: ClaimsRequest | None, client: Client) -> dict | None:
     released: dict = {}
     for member in MEMBERS:
         requested = getattr(request, member)
-        names = sorted(name for name in requested if name in allowed - PROTOCOL_CLAIMS)
+        names = sorted(name for name in requested
+                       if name in allowed - PROTOCOL_CLAIMS - {VERIFIED})
         if names:
             released[member] = names
         if VERIFIED in requested and VERIFIED in client.allowed_scopes:  # OIDC4IDA §6

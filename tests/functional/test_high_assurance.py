@@ -232,6 +232,7 @@ def dpop_key() -> ECKey:
 ])
 def test_malformed_dpop_proofs_at_par(browser, bank, dpop_key, change):
     nonce = fresh_nonce(browser, bank, dpop_key)
+    change = dict(change)  # the parameter is shared by both backends' runs
     bad = proof(dpop_key, htu=change.pop("htu", ISSUER + "/par"), htm=change.pop("htm", "POST"),
                 nonce=nonce, **change)
     answer = push(browser, bank, headers={"DPoP": bad})
