@@ -1,7 +1,7 @@
 """identity evidence behind verified_claims: registry checks, counter registrations
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-05 13:00:00
 
 Accounts already verified by a registry or at a counter get their evidence row from what
@@ -13,8 +13,8 @@ gain their start of validity; staff their office.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """high-assurance clients: public keys, FAPI 2.0 profile, PAR and DPoP switches
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-05 09:00:00
 
 A client that authenticates with its private key (private_key_jwt) has no secret, so the
@@ -11,8 +11,8 @@ secret digest becomes optional. Refresh tokens remember the DPoP key they are bo
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
