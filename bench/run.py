@@ -12,6 +12,10 @@ account; logs in through the real pages like a browser; then measures:
   refresh              token endpoint, refresh_token grant with rotation: every
                        request uses the refresh token the previous one returned,
                        so each connection is one sequential chain
+  refresh-dpop         the same with DPoP-bound tokens (RFC 9449): every request carries a
+                       fresh ES256 proof of the connection's key with the provider's nonce,
+                       which the provider verifies, remembers (jti) and binds to; measured
+                       next to a bearer refresh by the same python client
   code                 token endpoint, authorization_code grant with PKCE: every request
                        exchanges its own fresh code, minted just before the load into the
                        provider's state store as /authorize would (codes live ≤ 60 s)
@@ -89,7 +93,8 @@ REFERENCES = {
 }
 
 
-DEFAULT_LOADS = ["discovery", "jwks", "userinfo", "introspect", "refresh", "code", "login"]
+DEFAULT_LOADS = ["discovery", "jwks", "userinfo", "introspect", "refresh", "refresh-dpop",
+                 "code", "login"]
 CODE_TTL_MAX = 60
 """Authorization codes live at most this long (idp/config.py caps tokens.code_ttl at 60 s)."""
 CODE_MINT_MARGIN = 15
@@ -668,6 +673,7 @@ def _connection_loop(job: dict, chain_token: str | None, start_at: float, warm_u
     headers = dict(job.get("headers", {}))
     refresh = chain_token
     codes = iter(chain_token) if job["kind"] == "code" else None
+    proofs = DPoPProofs(job["htu"]) if job["kind"] == "refresh-dpop" else None
     used = 0
     while time.monotonic() < start_at:
         time.sleep(0.0005)
@@ -677,11 +683,15 @@ def _connection_loop(job: dict, chain_token: str | None, start_at: float, warm_u
             break
         problem = None
         try:
-            if job["kind"] == "refresh":
+            if job["kind"] in ("refresh", "refresh-dpop"):
                 body = urlencode({"grant_type": "refresh_token", "refresh_token": refresh})
+                if proofs is not None:
+                    headers["DPoP"] = proofs.next()
                 conn.request("POST", "/token", body, headers)
                 response = conn.getresponse()
                 data = response.read()
+                if proofs is not None and proofs.learn(response, data):
+                    continue  # the provider's first nonce (RFC 9449 §8): send it, not an error
                 if response.status == 200:
                     refresh = json.loads(data)["refresh_token"]
                 else:
@@ -729,11 +739,41 @@ def _connection_loop(job: dict, chain_token: str | None, start_at: float, warm_u
             continue
         errors += 1  # counted during the warm-up too
         first_error = first_error or problem
-        if job["kind"] == "refresh":
+        if job["kind"] in ("refresh", "refresh-dpop"):
             break  # the chain's token may already be rotated: going on would be a reuse
     conn.close()
     out.update(latencies=latencies, errors=errors, first_error=first_error,
-               refresh=refresh if job["kind"] == "refresh" else None, used=used)
+               refresh=refresh if job["kind"] in ("refresh", "refresh-dpop") else None,
+               used=used)
+
+
+class DPoPProofs:
+    """One connection's DPoP key (ES256, as openid-client makes them) and its proofs: a new
+    one per request, with the nonce the provider's last answer carried (RFC 9449 §8)."""
+
+    def __init__(self, htu: str) -> None:
+        from joserfc.jwk import ECKey
+
+        self.key = ECKey.generate_key("P-256")
+        self.header = {"typ": "dpop+jwt", "alg": "ES256",
+                       "jwk": self.key.as_dict(private=False)}
+        self.htu = htu
+        self.nonce: str | None = None
+
+    def next(self) -> str:
+        from joserfc import jwt
+
+        claims = {"htm": "POST", "htu": self.htu, "iat": int(time.time()),
+                  "jti": base64.urlsafe_b64encode(os.urandom(12)).decode()}
+        if self.nonce:
+            claims["nonce"] = self.nonce
+        return jwt.encode(self.header, claims, self.key, algorithms=["ES256"])
+
+    def learn(self, response, data: bytes) -> bool:
+        """Keep the answer's nonce; True when the request must be sent again with it."""
+        retry = response.status == 400 and b"use_dpop_nonce" in data and self.nonce is None
+        self.nonce = response.getheader("DPoP-Nonce") or self.nonce
+        return retry
 
 
 def _client_process(job: dict, chain_tokens: list, start_at: float, warm_until: float,
@@ -1288,6 +1328,24 @@ def _per_request_ms(result: LoadResult) -> float | None:
     return result.server_cpu * 1000 / result.rps if result.server_cpu and result.rps else None
 
 
+def dpop_comparison(results: list[LoadResult]) -> str | None:
+    """A DPoP-bound refresh next to a bearer one, both driven by the python client."""
+    dpop = next((r for r in results if r.name == "refresh-dpop"), None)
+    bearer = next((r for r in results if r.name == "refresh" and r.tool.startswith("python")),
+                  None)
+    if dpop is None or bearer is None or not dpop.rps or not bearer.rps:
+        return None
+    line = (f"refresh-dpop: {dpop.rps:,.0f} req/s, p50 {dpop.p50_ms:.2f} ms next to a bearer "
+            f"refresh's {bearer.rps:,.0f} req/s, p50 {bearer.p50_ms:.2f} ms "
+            f"({dpop.rps / bearer.rps:.0%} of its rate) [{dpop.tool}]")
+    mine, theirs = _per_request_ms(dpop), _per_request_ms(bearer)
+    if mine and theirs:
+        line += (f"; server CPU {mine:.2f} ms per request against {theirs:.2f} ms "
+                 f"(+{mine - theirs:.2f} ms for the proof: its signature, the nonce, the jti "
+                 "and the binding)")
+    return line
+
+
 def measured_comparisons(ours: list[LoadResult], refs: list[LoadResult],
                          floors: dict) -> list[str]:
     """Ours against the references measured in the same run with the same tool; for the
@@ -1665,6 +1723,37 @@ def main(argv: list[str] | None = None) -> int:
                          f"with {which}", lambda which=which: run_refresh(which))
             chain_tokens = top_up(chain_tokens)
 
+        def run_refresh_dpop() -> LoadResult:
+            """Rotating refresh chains, each bound by its first request to its connection's
+            DPoP key; afterwards each chain's last token must be refused without that key."""
+            tokens = [browser_login(provider, client_id, secret).tokens["refresh_token"]
+                      for _ in range(concurrency)]
+            result, last = python_load(
+                "refresh-dpop", provider,
+                {"kind": "refresh-dpop", "htu": provider.issuer + "/token", "headers": {
+                    "Authorization": basic,
+                    "Content-Type": "application/x-www-form-urlencoded"}},
+                processes=processes, connections=per_process, seconds=args.seconds,
+                warmup=args.warmup, chain_tokens=tokens)
+            bound = 0
+            for token in last:
+                try:
+                    refresh_once(provider, client_id, secret, token)
+                except OSError:  # invalid_grant: the token is bound to the chain's key
+                    bound += 1
+            if bound != len(last):
+                result.errors += len(last) - bound
+            result.notes.append(f"{bound} of the {len(last)} chains' last tokens are refused "
+                                "without their DPoP key (bound)")
+            return result
+
+        if "refresh-dpop" in loads:
+            if "python" not in get_tools:  # the bearer figure next to it, by the same client
+                measured(f"refresh: {concurrency} rotating chains for {args.seconds:g} s with "
+                         "python (next to refresh-dpop)", lambda: run_refresh("python"))
+            measured(f"refresh-dpop: {concurrency} DPoP-bound rotating chains for "
+                     f"{args.seconds:g} s with python", run_refresh_dpop)
+
         def run_code(which: str) -> LoadResult:
             """Authorization-code exchanges, each of its own fresh code, minted just before
             (they live settings.tokens.code_ttl seconds)."""
@@ -1941,6 +2030,8 @@ def main(argv: list[str] | None = None) -> int:
     for result in ours:
         comparisons.append(comparison_line(result, args.workers))
     measured_lines = measured_comparisons(ours, [r for r in results if r not in ours], floors)
+    if (dpop_line := dpop_comparison(results)) is not None:
+        comparisons.append(dpop_line)
     if login_summary:
         comparisons.append(
             f"login: median {login_summary['median_ms']:.1f} ms per full login, "

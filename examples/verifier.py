@@ -7,7 +7,7 @@ fetched once from the URL in the code, then checked offline against the provider
 published keys and revocation list. The app trusts one issuer, stores nothing it reads,
 and shows the verdict with exactly the items the customer chose to share.
 
-    python examples/verifier.py --port 5003 --issuer http://127.0.0.1:5000
+    python examples/verifier.py --port 5004 --issuer http://127.0.0.1:5000
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from idp.config import Settings, load_settings
 from idp.db import Database
 from idp.limits import Limiter
 from idp.login.devices import write_device_cookie
+from idp.oidc.client_keys import ClientKeySets
 from idp.oidc.published import PublishedDocuments
 from idp.provider import Provider
 from idp.security import headers
@@ -33,7 +34,7 @@ CSRF_EXEMPT = ("oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
                "oidc.authorize", "oidc.end_session_view",
                # A verifier's API, and the clerk's upload form, which checks its token
                # itself once it has allowed a photo's size (idp/sharing/web.py).
-               "sharing.verify_api", "sharing.clerk")
+               "sharing.verify_api", "sharing.clerk", "oidc.par")
 
 
 def _connector(name: str, settings: Settings):
@@ -82,6 +83,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         clients=RegisteredClients(db.engine, state),
         limits=Limiter(state, settings.limits, settings.server.secret_key,
                        settings.session.transaction_ttl),
+        client_keys=ClientKeySets(settings.oauth.client_jwks_timeout,
+                                  settings.oauth.client_jwks_cache_seconds,
+                                  settings.oauth.client_jwks_refresh_floor),
     )
 
     csrf.init_app(app)

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 
 from idp.identity import InvalidPerson, PersonData, validate_person
 from idp.security.passwords import PasswordHasher, check_password_policy, password_user_inputs
-from idp.store.models import Account, OtpPhone, RefreshToken, utcnow
+from idp.store.models import Account, IdentityEvidence, OtpPhone, RefreshToken, utcnow
+
+EVIDENCE_METHODS = ("carrier", "bhxh", "post", "counter")
+"""The `verified_by` values that are a check of the person (an operator's is not)."""
 
 DUPLICATE_CCCD = (
     "Số định danh này đã có tài khoản. Nếu đó không phải tài khoản của bạn, vui lòng dùng "
@@ -53,8 +56,13 @@ def create_account(
     ial: int = 2,
     bhxh_code: str | None = None,
     email_verified: bool = False,
+    evidence: dict | None = None,
 ) -> Account:
-    """Create a level-`ial` citizen account with its OTP phone; commit or change nothing."""
+    """Create a level-`ial` citizen account with its OTP phone; commit or change nothing.
+
+    A registry or counter check (`verified_by`) is kept as the account's evidence, with
+    `evidence`'s details (organization, staff, document) when the caller has them.
+    """
     if session.scalar(select(Account.id).where(Account.cccd == person.cccd)) is not None:
         raise AccountExists(DUPLICATE_CCCD)
     account = Account(
@@ -73,6 +81,8 @@ def create_account(
         status="active",
     )
     account.phones.append(OtpPhone(phone=person.phone, is_default=True))
+    if verified_by in EVIDENCE_METHODS:
+        account.evidence.append(IdentityEvidence(method=verified_by, **(evidence or {})))
     session.add(account)
     try:
         session.commit()

@@ -175,30 +175,47 @@ def client() -> None:
 @click.option("--backchannel-logout-uri")
 @click.option("--scope", "scopes", multiple=True, default=("openid", "profile"),
               show_default=True)
-@click.option("--auth-method", type=click.Choice(["client_secret_basic", "client_secret_post"]),
-              default="client_secret_basic", show_default=True)
+@click.option("--auth-method",
+              type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt"]),
+              help="Default: private_key_jwt for --profile fapi2, else client_secret_basic.")
 @click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default="public",
               show_default=True)
-@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256",
-              show_default=True)
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]),
+              help="Default: ES256 for --profile fapi2, else RS256.")
 @click.option("--session-refresh-tokens", is_flag=True,
               help="Issue refresh tokens bound to the SSO session without offline_access.")
 @click.option("--secret", help="Use this secret (32+ chars) instead of a generated one.")
+@click.option("--profile", type=click.Choice(["standard", "fapi2"]), default="standard",
+              show_default=True,
+              help="fapi2: FAPI 2.0 Security Profile (PAR, private_key_jwt, DPoP, PKCE S256).")
+@click.option("--jwks", "jwks_file", type=click.File("r", encoding="utf-8"),
+              help="The portal's public JWK set (JSON file, '-' for stdin).")
+@click.option("--jwks-uri", help="Where the portal publishes its public JWK set.")
+@click.option("--require-par", is_flag=True, help="Authorization requests must go through /par.")
+@click.option("--require-dpop", is_flag=True, help="Tokens must be DPoP-bound (RFC 9449).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
 def client_add(ctx: Context, client_id, name, redirect_uris, post_logout_uris,
                backchannel_logout_uri, scopes, auth_method, subject_type, id_token_alg,
-               session_refresh_tokens, secret, as_json) -> None:
-    """Register a portal; prints its secret once."""
+               session_refresh_tokens, secret, profile, jwks_file, jwks_uri, require_par,
+               require_dpop, as_json) -> None:
+    """Register a portal; prints its secret once (none for private_key_jwt)."""
     from idp.clients import ClientRegistration, InvalidClient, client_summary, register_client
 
     scopes = [s for value in scopes for s in value.split()]
+    try:
+        jwks = json.load(jwks_file) if jwks_file is not None else None
+    except ValueError as exc:
+        raise click.ClickException(f"--jwks: not JSON ({exc})") from None
+    default_method = "private_key_jwt" if profile == "fapi2" else "client_secret_basic"
     registration = ClientRegistration(
         client_id=client_id, name=name, redirect_uris=list(redirect_uris),
         post_logout_redirect_uris=list(post_logout_uris),
         backchannel_logout_uri=backchannel_logout_uri, scopes=scopes,
-        token_endpoint_auth_method=auth_method, subject_type=subject_type,
+        token_endpoint_auth_method=auth_method or default_method, subject_type=subject_type,
         id_token_alg=id_token_alg, session_refresh_tokens=session_refresh_tokens, secret=secret,
+        profile=profile, jwks=jwks, jwks_uri=jwks_uri, require_par=require_par,
+        require_dpop=require_dpop,
     )
     with ctx.sessions()() as session:
         try:
@@ -210,7 +227,10 @@ def client_add(ctx: Context, client_id, name, redirect_uris, post_logout_uris,
         click.echo(json.dumps({**summary, "client_secret": plain_secret}, indent=2))
     else:
         click.echo(f"client {client_id} registered")
-        click.echo(f"client secret (shown once, store it now): {plain_secret}")
+        if plain_secret:
+            click.echo(f"client secret (shown once, store it now): {plain_secret}")
+        else:
+            click.echo("no secret: the portal authenticates with its private key")
 
 
 @client.command("list")
@@ -453,9 +473,11 @@ def staff() -> None:
               help="Repeat for several roles.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted when not given.")
+@click.option("--office", help="The one-stop desk the member works at (named in the evidence "
+              "of counter registrations).")
 @pass_context
 def staff_add(ctx: Context, username: str, full_name: str, roles: tuple[str, ...],
-              password: str) -> None:
+              password: str, office: str | None) -> None:
     """Create a staff member; prints the TOTP secret once (for the authenticator app)."""
     from idp import create_app
     from idp.audit import record_event
@@ -465,7 +487,8 @@ def staff_add(ctx: Context, username: str, full_name: str, roles: tuple[str, ...
     with app.app_context():
         session = app.extensions["idp.provider"].db.session
         try:
-            member, enrolment = create_staff(session, username, full_name, roles, password)
+            member, enrolment = create_staff(session, username, full_name, roles, password,
+                                             office)
         except StaffError as exc:
             lines = "\n".join(f"  {field}: {message}" for field, message in exc.errors.items())
             raise click.ClickException("dữ liệu không hợp lệ:\n" + lines) from None

@@ -125,6 +125,31 @@ class TokenSettings(Section):
     """Lifetime of an offline_access refresh token family."""
 
 
+class OAuthSettings(Section):
+    """High-assurance relying parties: pushed requests, client keys, DPoP (RFC 9126, 7523, 9449)."""
+
+    require_par: bool = False
+    """Every client must push its authorization requests to /par (RFC 9126 §5); when off,
+    only clients registered with it (and `fapi2` clients) must."""
+    par_ttl: int = Field(60, ge=5, le=60)
+    """Seconds a pushed request's `request_uri` may wait for the browser (single use)."""
+    client_jwks_timeout: float = Field(3.0, gt=0, le=30)
+    """Seconds to wait for a client's `jwks_uri` (its public keys)."""
+    client_jwks_cache_seconds: Seconds = 300
+    """How long a fetched client key set is used before it is fetched again."""
+    client_jwks_refresh_floor: Seconds = 10
+    """An unknown `kid` fetches the set again at most this often per client, so forged kids
+    cannot make the provider hammer a portal's server."""
+    client_assertion_max_lifetime: int = Field(300, ge=30, le=3600)
+    """A client assertion (private_key_jwt) whose `exp` lies further ahead is refused: its
+    `jti` is remembered until `exp`, which bounds what the replay check stores."""
+    dpop_proof_max_age: int = Field(60, ge=10, le=300)
+    """A DPoP proof's `iat` may be this many seconds old (or ahead, for clock skew)."""
+    dpop_nonce_ttl: int = Field(300, ge=30, le=3600)
+    """Provider DPoP nonces (RFC 9449 §8) change every this many seconds; the current and
+    the previous one are accepted."""
+
+
 class SessionSettings(Section):
     lifetime: Seconds = 8 * 3600
     """Absolute lifetime of an SSO session."""
@@ -330,6 +355,7 @@ class Settings(Section):
     state: StateSettings = StateSettings()
     keys: KeySettings = KeySettings()
     tokens: TokenSettings = TokenSettings()
+    oauth: OAuthSettings = OAuthSettings()
     session: SessionSettings = SessionSettings()
     login: LoginSettings = LoginSettings()
     otp: OtpSettings = OtpSettings()

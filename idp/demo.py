@@ -30,13 +30,16 @@ from idp.security.passwords import PasswordHasher
 from idp.store.models import Account, Client
 from keys import ensure_keys, make_backends
 
+DEMO_OFFICE = "Bộ phận một cửa UBND phường Hàng Trống, Hoàn Kiếm, Hà Nội"
 DEMO_PEOPLE = [
+    # How each was verified is the evidence the bank portal receives (verified_claims).
     {"cccd": "001085012345", "full_name": "Nguyễn Văn An", "birthdate": "1985-03-15",
      "gender": "male", "phone": "0912345678", "email": "nguyenvanan@example.vn",
-     "password": "Hoa-Sen#Ha-Noi-1985"},
+     "password": "Hoa-Sen#Ha-Noi-1985", "verified_by": "counter",
+     "evidence": {"staff": "canbo.motcua", "organization": DEMO_OFFICE, "document": "cccd"}},
     {"cccd": "079192004567", "full_name": "Trần Thị Bích Ngọc", "birthdate": "1992-07-20",
      "gender": "female", "phone": "0987654321", "email": "tranbichngoc@example.vn",
-     "password": "Ben-Thanh#Sai-Gon-92"},
+     "password": "Ben-Thanh#Sai-Gon-92", "verified_by": "bhxh"},
 ]
 
 DEMO_STAFF = [
@@ -50,10 +53,12 @@ PORTALS = [
     ("cong-dvc-quoc-gia", "Cổng Dịch vụ công Quốc gia", "national", 1),
     ("cong-quan-ly-cu-tru", "Cổng dịch vụ công Quản lý cư trú", "residence", 2),
 ]
+BANK = ("ngan-hang-song-hong", "Ngân hàng TMCP Sông Hồng", 3)
+"""examples/bank.py: a fapi2 portal (PAR, private_key_jwt, DPoP) showing verified claims."""
 
 
-VERIFIER_OFFSET = 3
-"""examples/verifier.py, a bank counter checking citizens' QR codes, runs on port + 3."""
+VERIFIER_OFFSET = 4
+"""examples/verifier.py, a bank counter checking citizens' QR codes, runs on port + 4."""
 
 SIM_PHONES = [("+84900000001", "công dân Nguyễn Văn An, CCCD 001090001234"),
               ("+84900000003", "doanh nghiệp Công ty TNHH Phần mềm Sông Hồng")]
@@ -152,10 +157,36 @@ def _prepare(settings: Settings, directory: Path, port: int) -> dict[str, str]:
             if session.scalar(select(Account.id).where(Account.cccd == person["cccd"])):
                 continue
             data = validate_new_account(person, person["password"], 0)
-            create_account(session, data, person["password"], hasher, verified_by="operator")
+            create_account(session, data, person["password"], hasher,
+                           verified_by=person["verified_by"], evidence=person.get("evidence"))
+        _register_bank(session, directory, port)
     engine.dispose()
     _seed_staff(settings, directory)
     return portal_secrets
+
+
+def _register_bank(session, directory: Path, port: int) -> None:
+    """The bank as a fapi2 client with its own key pair (the private half in bank.jwk.json)."""
+    from joserfc.jwk import ECKey
+
+    client_id, name, offset = BANK
+    key_file = directory / "bank.jwk.json"
+    if session.get(Client, client_id) is not None and key_file.exists():
+        return
+    if (existing := session.get(Client, client_id)) is not None:
+        session.delete(existing)
+        session.commit()
+    key = ECKey.generate_key("P-256", {"alg": "ES256", "use": "sig", "kid": "bank-demo-1"})
+    key_file.write_text(json.dumps(key.as_dict(private=True)))
+    key_file.chmod(0o600)
+    base = f"http://127.0.0.1:{port + offset}"
+    register_client(session, ClientRegistration(
+        client_id=client_id, name=name, redirect_uris=[f"{base}/callback"],
+        post_logout_redirect_uris=[f"{base}/"], backchannel_logout_uri=None,
+        scopes=["openid", "profile", "phone", "cccd", "verified_claims"],
+        profile="fapi2", token_endpoint_auth_method="private_key_jwt",  # noqa: S106
+        jwks={"keys": [key.as_dict(private=False)]},
+    ))
 
 
 def _seed_staff(settings: Settings, directory: Path) -> None:
@@ -171,7 +202,8 @@ def _seed_staff(settings: Settings, directory: Path) -> None:
     with app.app_context():
         session = app.extensions["idp.provider"].db.session
         for username, name, roles, password in DEMO_STAFF:
-            member, enrolment = create_staff(session, username, name, roles, password)
+            member, enrolment = create_staff(session, username, name, roles, password,
+                                             DEMO_OFFICE)
             # Published in the banner on purpose: nothing to replace on a demo.
             member.must_replace_credentials = False
             totp[username] = enrolment.secret
@@ -221,6 +253,9 @@ def _banner(port: int, outbox: Path, directory: Path) -> None:
     print(f" Nhà cung cấp định danh (IdP):     http://127.0.0.1:{port}")
     for _client_id, name, _kind, offset in PORTALS:
         print(f" {name + ':':34}http://127.0.0.1:{port + offset}")
+    print(f" {BANK[1] + ' (FAPI 2.0):':34}http://127.0.0.1:{port + BANK[2]}")
+    print("   mở tài khoản trực tuyến: nhận thông tin định danh đã xác minh (verified_claims)")
+    print("   kèm bằng chứng: An được đăng ký tại quầy một cửa, Ngọc đã đối chiếu với BHXH")
     print("\n Tài khoản demo (số CCCD / mật khẩu):")
     for person in DEMO_PEOPLE:
         print(f"   {person['full_name']:22} {person['cccd']} / {person['password']}")
@@ -282,6 +317,11 @@ def run_demo(directory: str, port: int) -> int:
             "--issuer", issuer, "--client-id", client_id,
             f"--client-secret={portal_secrets[client_id]}",
         ]))
+    children.append(subprocess.Popen([  # noqa: S603 - our own example
+        sys.executable, str(portal_script.with_name("bank.py")), "--port",
+        str(port + BANK[2]), "--issuer", issuer, "--client-id", BANK[0],
+        "--key", str(root / "bank.jwk.json"), "--title", BANK[1],
+    ]))
 
     verifier_script = portal_script.parent / "verifier.py"
     children.append(subprocess.Popen([  # noqa: S603

@@ -61,7 +61,7 @@ def refuse(message: str, status: int = 400,
 
 def _wants_json() -> bool:
     return request.path.startswith(("/token", "/userinfo", "/introspect", "/revoke",
-                                    "/share/verify", "/status-lists"))
+                                    "/share/verify", "/status-lists", "/par"))
 
 
 def init_app(app: Flask) -> None:

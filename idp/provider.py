@@ -17,6 +17,7 @@ from idp.clients import RegisteredClients
 from idp.config import Settings
 from idp.db import Database
 from idp.limits import Limiter
+from idp.oidc.client_keys import ClientKeySets
 from idp.security.passwords import PasswordHasher
 from idp.store.state import StateStore
 from keys.ring import KeyRing
@@ -39,6 +40,7 @@ class Provider:
     clients: RegisteredClients
     limits: Limiter
     """Every named cap (idp/limits.py), counted in the state store."""
+    client_keys: ClientKeySets
 
     @property
     def issuer(self) -> str:

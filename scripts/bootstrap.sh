@@ -6,6 +6,8 @@
 #   * --failover: install the servers the failover and load-balancer tests start on their
 #     own (Debian's redis-server, which also runs as a sentinel; the PostgreSQL server
 #     binaries: initdb, pg_ctl, pg_basebackup; HAProxy).
+#   * Node.js and, from tests/rp/package-lock.json, panva's openid-client (the FAPI 2.0
+#     relying party of the tests).
 # Safe to run repeatedly: every step is skipped when its result is already present.
 set -euo pipefail
 
@@ -87,8 +89,8 @@ stamp="$venv/.bootstrap-pyproject.sha256"
 wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ] \
     || ! "$venv/bin/python" -m pip show --quiet vn-sso-idp >/dev/null 2>&1; then
-    step "installing Python packages (pip install -e .[test])"
-    quiet "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+    step "installing Python packages (pip install -e .[test,examples])"
+    quiet "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test,examples]"
     echo "$wanted" >"$stamp"
 fi
 
@@ -109,9 +111,26 @@ if [ "$want_failover" -eq 1 ]; then
     compgen -G "/usr/lib/postgresql/*/bin/pg_basebackup" >/dev/null || apt_packages+=(postgresql)
     command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_packages+=(haproxy)
 fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    # The FAPI 2.0 tests drive panva's openid-client (tests/rp); Debian's Node.js is 18 on
+    # Debian 12, where those tests are skipped saying so (openid-client needs 20+).
+    apt_packages+=(nodejs npm)
+fi
 
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     apt_install "${apt_packages[@]}"
+fi
+
+# --- Node packages of the test relying party (tests/rp) ----------------------------------
+node_stamp="tests/rp/node_modules/.bootstrap-lock.sha256"
+node_wanted=$(sha256sum tests/rp/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$node_stamp" ] || [ "$(cat "$node_stamp")" != "$node_wanted" ]; then
+    step "installing the test relying party's Node packages (npm ci in tests/rp)"
+    if quiet npm ci --prefix tests/rp --no-audit --no-fund; then
+        echo "$node_wanted" >"$node_stamp"
+    else
+        echo "npm ci failed: the openid-client tests will be skipped" >&2
+    fi
 fi
 
 step "bootstrap done"

@@ -151,13 +151,14 @@ class LiveProvider:
             _, secret = register_client(session, registration)
         return RegisteredPortal(client_id, secret, base_url)
 
-    def add_account(self, person: dict, password: str) -> None:
+    def add_account(self, person: dict, password: str, verified_by: str = "operator",
+                    evidence: dict | None = None) -> None:
         data = validate_new_account(person, password, 0)
         pw = self.settings.passwords
         with Session(self.engine, expire_on_commit=False) as session:
             create_account(session, data, password,
                            PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
-                           verified_by="operator")
+                           verified_by=verified_by, evidence=evidence)
 
     def last_otp(self, phone: str | None = None) -> str:
         """The code of the last SMS, or of the last one sent to `phone` (E.164)."""

@@ -50,6 +50,7 @@ class CertificateIdentity:
     sha256_fingerprint: str
     birthdate: date | None = None
     """The birth date the CA vouches for (dateOfBirth), when the certificate carries one."""
+    not_before: datetime | None = None
 
     def __repr__(self) -> str:
         # Identities end up in logs and tracebacks: name the certificate, not the person.
@@ -163,4 +164,5 @@ def read_identity(certificate: x509.Certificate) -> CertificateIdentity:
         not_after=certificate.not_valid_after,
         sha256_fingerprint=certificate.sha256.hex(),
         birthdate=_birthdate(certificate),
+        not_before=certificate.not_valid_before,
     )

@@ -21,7 +21,7 @@ from idp.helpdesk.evidence import InvalidEvidence, check_evidence, mask_number
 from idp.identity import InvalidPerson, mask_cccd, mask_phone, validate_person
 from idp.provider import provider
 from idp.security.passwords import check_password_policy, password_user_inputs
-from idp.store.models import Account
+from idp.store.models import Account, StaffMember
 
 ACTIVATION_TTL = 24 * 3600
 ACTIVATION_SMS = (
@@ -56,8 +56,11 @@ def register_citizen(session: Session, staff: StaffContext, raw: Mapping[str, st
         raise InvalidPerson(errors)
     p = provider()
     # A random password nobody is told: the account opens only through the link.
+    office = session.get(StaffMember, staff.id).office
     account = create_account(session, person, secrets.token_urlsafe(32), p.passwords,
-                             verified_by="counter", ial=2)
+                             verified_by="counter", ial=2,
+                             evidence={"staff": staff.username, "organization": office,
+                                       "document": kind})
     token = secrets.token_urlsafe(32)
     p.state.put(_key(token), {"account": account.id}, ACTIVATION_TTL)
     staff_event("staff.register_citizen", "success", staff, "register_citizen",

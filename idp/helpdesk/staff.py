@@ -139,7 +139,7 @@ def totp_secret(staff: StaffMember) -> str:
 
 
 def create_staff(session: Session, username: str, full_name: str, roles: Iterable[str],
-                 password: str) -> tuple[StaffMember, Enrolment]:
+                 password: str, office: str | None = None) -> tuple[StaffMember, Enrolment]:
     """Create an active staff member; raise StaffError listing every bad field."""
     p = provider()
     errors: dict[str, str] = {}
@@ -164,7 +164,8 @@ def create_staff(session: Session, username: str, full_name: str, roles: Iterabl
     if errors:
         raise StaffError(errors)
     staff = StaffMember(username=username, full_name=full_name, roles=chosen,
-                        password_hash=p.passwords.hash(password), status="active")
+                        password_hash=p.passwords.hash(password), status="active",
+                        office=(office or "").strip()[:200] or None)
     enrolment = _enrolment(staff)
     session.add(staff)
     try:

@@ -23,7 +23,8 @@ from idp.login.outcome import (
 from idp.login.password import check_password_login
 from idp.login.throttle import CITIZENS, Gate, GateAnswer
 from idp.oidc.authorize import answer_with_error, validated_grant
-from idp.oidc.claims import consent_lines
+from idp.oidc.claims_request import claims_to_consent
+from idp.oidc.consent import consent_lines
 from idp.otp.codes import LOGIN, Challenge, pending_code, spend_try
 from idp.otp.step import CodeStep, OtherWays
 from idp.provider import provider
@@ -258,12 +259,13 @@ def consent():
         end_interaction(interaction)
         return answer_with_error(error, interaction.params.get("state"))
     scopes = grant.request.scope.split()
+    claims = claims_to_consent(grant)
     if request.method == "GET":
         allow_form_target(grant.redirect_uri)
         return render_template(
             "login/consent.html",
             interaction=interaction,
-            lines=consent_lines(account, scopes),
+            lines=consent_lines(account, scopes, extra=claims),
         )
     if request.form.get("decision") != "allow":
         record_event("consent", "refused", account_id=account.id, client_id=interaction.client_id)
@@ -277,9 +279,11 @@ def consent():
         )
     )
     if existing is None:
-        session.add(Consent(account_id=account.id, client_id=interaction.client_id, scopes=scopes))
+        session.add(Consent(account_id=account.id, client_id=interaction.client_id, scopes=scopes,
+                            claims=claims))
     else:
         existing.scopes = sorted(set(existing.scopes) | set(scopes))
+        existing.claims = sorted(set(existing.claims or []) | set(claims))
     session.commit()
     record_event("consent", "granted", account_id=account.id, client_id=interaction.client_id,
                  scopes=scopes)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Flask, current_app, jsonify
 
 bp = Blueprint("oidc", __name__)
 
@@ -10,6 +11,16 @@ bp = Blueprint("oidc", __name__)
 def authorization_server():
     """The Authlib authorization server of the current app."""
     return current_app.extensions["idp.oauth"]
+
+
+def json_error(error: OAuth2Error):
+    """An OAuth error as RFC 6749 §5.2 JSON, with the headers the error asks for."""
+    body = dict(error.get_body())
+    response = jsonify(body)
+    response.status_code = error.status_code or 400
+    for name, value in error.get_headers():
+        response.headers[name] = value
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -21,6 +32,7 @@ def init_app(app: Flask) -> None:
         end_session,
         introspect,
         jwks,
+        par,
         revoke,
         token,
         userinfo,

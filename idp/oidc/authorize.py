@@ -2,7 +2,7 @@
 
 Authlib validates the client, the exact redirect URI, the response type, the
 scope and PKCE. The checks below add what OIDC asks of an OP; each runs in
-`read_request`, in order. `decide` then either answers the portal at once (a
+`read_request`, in order. `decide` (idp.oidc.decision) then answers the portal at once (a
 live SSO session that satisfies the request and an existing consent) or
 pauses at an interaction, which `/authorize/resume` picks up afterwards.
 """
@@ -10,49 +10,32 @@ pauses at an interaction, which `/authorize/resume` picks up afterwards.
 from __future__ import annotations
 
 import re
-import secrets
-import time
 from dataclasses import dataclass
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Request
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import redirect, request, url_for
-from sqlalchemy import select
-
-from idp.audit import record_event
-from idp.errors import error_page
-from idp.interaction import (
-    Authentication,
-    Interaction,
-    end_interaction,
-    load_interaction,
-    save_interaction,
-    start_interaction,
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Request,
 )
-from idp.levels import PASSWORD_SMS_LEVEL, level_of
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from flask import request
+
+from idp.errors import error_page
+from idp.interaction import Interaction, load_interaction
+from idp.levels import level_of
 from idp.oidc import authorization_server, bp
-from idp.oidc.grants import Grantee
+from idp.oidc.claims_request import ClaimsRequest, parse_claims_request
+from idp.oidc.decision import UnmetAuthenticationRequirements, decide, redirect_to_portal
+from idp.oidc.par import pushed_request
+from idp.oidc.request_object import decode_request_object
 from idp.provider import provider
-from idp.security.headers import allow_form_target
-from idp.sessions import browser_id, current_session, touch_session
-from idp.store.models import Account, Consent
-from idp.usbtoken.verification import usb_token_available
+from idp.sessions import browser_id
 
 PROMPTS = {"none", "login", "consent"}
 CCCD = re.compile(r"^\d{12}$")
-
-
-class UnmetAuthenticationRequirements(OAuth2Error):
-    """OpenID errata: the requested acr cannot be met by any method the account has."""
-
-    error = "unmet_authentication_requirements"
-
-
-class RequestNotSupported(OAuth2Error):
-    error = "request_not_supported"
 
 
 @dataclass
@@ -63,6 +46,7 @@ class AuthorizationRequest:
     max_age: int | None
     acr_min: int
     login_hint: str | None
+    claims: ClaimsRequest | None = None
 
 
 # --- the checks, in the order they run -------------------------------------------------
@@ -74,10 +58,13 @@ def check_openid_scope(grant) -> None:
         raise InvalidScopeError("The 'openid' scope is required.")
 
 
-def check_no_request_object(data) -> None:
-    """Request objects (OIDC Core §6) are not supported: say so instead of ignoring them."""
-    if data.get("request") or data.get("request_uri"):
-        raise RequestNotSupported("Request objects are not supported.")
+def check_pushed_request(grant) -> None:
+    """PAR (RFC 9126 §5): a client that must push (per client, `fapi2`, or every client by
+    config) comes with a `request_uri`; the front channel alone is refused."""
+    if "request_uri" in grant.request.payload.data:
+        return
+    if grant.client.pushed_requests_only or provider().settings.oauth.require_par:
+        raise InvalidRequestError("This client must push its authorization requests to /par.")
 
 
 def check_response_mode(data) -> None:
@@ -106,15 +93,26 @@ def check_max_age(data) -> int | None:
     return int(value)
 
 
+def check_claims_parameter(data) -> ClaimsRequest | None:
+    """`claims` (OIDC Core §5.5) is a JSON object of `userinfo` and `id_token` requests."""
+    return parse_claims_request(data.get("claims"))
+
+
 def check_acr_values(data) -> int:
-    """The lowest level among the requested acr values we know; never silently less."""
+    """The lowest level among the requested acr values we know, from `acr_values` or from
+    `acr` asked as an essential claim (§5.5.1.1), whichever is higher; never silently less."""
+    level = 2
     values = (data.get("acr_values") or "").split()
-    if not values:
-        return 2
-    levels = [level_of(value) for value in values if level_of(value)]
-    if not levels:
-        raise InvalidRequestError("None of the requested 'acr_values' is supported.")
-    return min(levels)
+    if values:
+        levels = [level_of(value) for value in values if level_of(value)]
+        if not levels:
+            raise InvalidRequestError("None of the requested 'acr_values' is supported.")
+        level = min(levels)
+    claims = parse_claims_request(data.get("claims"))
+    essential = claims.essential_acr_level() if claims is not None else None
+    if essential == 0:
+        raise UnmetAuthenticationRequirements("None of the essential acr values is supported.")
+    return max(level, essential or 2)
 
 
 def check_login_hint(data) -> str | None:
@@ -127,11 +125,12 @@ def read_request(grant) -> AuthorizationRequest:
     """Run every check; raise the OAuth error of the first that fails."""
     data = grant.request.payload.data
     check_openid_scope(grant)
-    check_no_request_object(data)
+    check_pushed_request(grant)
     check_response_mode(data)
     return AuthorizationRequest(
         prompt=check_prompt(data),
         max_age=check_max_age(data),
+        claims=check_claims_parameter(data),
         acr_min=check_acr_values(data),
         login_hint=check_login_hint(data),
     )
@@ -169,12 +168,6 @@ def validated_grant(params: dict[str, str] | None):
     return grant
 
 
-def _redirect_to_portal(location: str):
-    # After a POST the browser must follow with GET (RFC 9700 §4.11).
-    allow_form_target(location)
-    return redirect(location, 303 if request.method == "POST" else 302)
-
-
 def answer_with_error(error: OAuth2Error, state: str | None):
     """Send the error to the portal when its redirect URI is proven, else show a page."""
     if not error.redirect_uri:
@@ -189,108 +182,43 @@ def answer_with_error(error: OAuth2Error, state: str | None):
     if state:
         params.append(("state", state))
     params.append(("iss", provider().issuer))
-    return _redirect_to_portal(add_params_to_uri(error.redirect_uri, params))
+    return redirect_to_portal(add_params_to_uri(error.redirect_uri, params))
 
 
-def issue_code(grant, auth: Authentication, interaction: Interaction | None):
-    """Answer the portal with a code for this authentication (RFC 9207 `iss` included)."""
-    account = provider().db.session.get(Account, auth.account_id)
-    grantee = Grantee(
-        account_id=account.id,
-        subject=account.subject,
-        auth_time=auth.auth_time,
-        acr=auth.acr,
-        amr=auth.amr,
-        sid=auth.sid,
-        grant_id=secrets.token_hex(16),
-    )
-    _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, grantee)
-    location = add_params_to_uri(dict(headers)["Location"], [("iss", provider().issuer)])
-    session = current_session()
-    if session is not None and session.sid == auth.sid:
-        touch_session(session, grant.client.client_id)
-    if interaction is not None:
-        end_interaction(interaction)
-    return _redirect_to_portal(location)
+def front_channel_parameters(params: dict[str, str]) -> dict[str, str]:
+    """What the browser brought, resolved: a pushed request (RFC 9126 §4) or a signed request
+    object (RFC 9101 §5) replaces the plain parameters; anything else is taken as it is."""
+    if "request" in params and "request_uri" in params:
+        raise InvalidRequestError("'request' and 'request_uri' cannot be sent together.")
+    if "request_uri" in params:
+        return pushed_request(params)
+    if "request" in params:
+        client = provider().clients.find(params.get("client_id") or "")
+        if client is None:
+            raise InvalidClientError("The client does not exist on this server.")
+        return {**decode_request_object(params, client), "client_id": client.client_id}
+    return params
 
 
-def _has_consent(account_id: int, client_id: str, scopes: list[str]) -> bool:
-    consent = provider().db.session.scalar(
-        select(Consent).where(Consent.account_id == account_id, Consent.client_id == client_id)
-    )
-    return consent is not None and set(scopes) <= set(consent.scopes)
-
-
-def _session_satisfies(req: AuthorizationRequest, session) -> bool:
-    if session is None or "login" in req.prompt:
-        return False
-    if req.max_age is not None and time.time() - session.auth_time > req.max_age:
-        return False
-    if level_of(session.acr) < req.acr_min:
-        return False
-    if req.login_hint:
-        account = provider().db.session.get(Account, session.account_id)
-        if account is None or account.cccd != req.login_hint:
-            return False
-    return True
-
-
-def decide(grant, req: AuthorizationRequest, params: dict, interaction: Interaction | None):
-    """Answer now, or pause at the login or consent interaction."""
-    client = grant.client
-    auth = interaction.authenticated if interaction is not None else None
-    if auth is not None and level_of(auth.acr) < req.acr_min:
-        # A login below the level asked for (the password page opened by hand during a
-        # level-3 request) never answers the portal: the token is asked for instead.
-        interaction.authenticated = auth = None
-        save_interaction(interaction)
-    if auth is None:
-        session = current_session()
-        if not _session_satisfies(req, session):
-            if "none" in req.prompt:
-                raise LoginRequiredError(redirect_uri=grant.redirect_uri)
-            if req.acr_min > PASSWORD_SMS_LEVEL and not usb_token_available():
-                raise UnmetAuthenticationRequirements(
-                    "Level 3 authentication is not available.", redirect_uri=grant.redirect_uri
-                )
-            interaction = interaction or start_interaction(
-                browser_id(), params=params, client_id=client.client_id, client_name=client.name
-            )
-            # Level 3 is the USB token's (a level-2 session there is stepped up).
-            login = "usb.login" if req.acr_min > PASSWORD_SMS_LEVEL else "login.password"
-            return redirect(url_for(login, tx=interaction.id), 303
-                            if request.method == "POST" else 302)
-        auth = Authentication(
-            session.account_id, session.auth_time, session.acr, session.amr, session.sid
-        )
-        # The citizen's access history shows every portal the session logged them in to.
-        record_event("login.sso", "success", account_id=session.account_id,
-                     client_id=client.client_id, method="sso", acr=session.acr)
-
-    scopes = grant.request.scope.split()
-    consented = interaction is not None and interaction.consented
-    if not consented and ("consent" in req.prompt or not _has_consent(
-        auth.account_id, client.client_id, scopes
-    )):
-        if "none" in req.prompt:
-            raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
-        if interaction is None:
-            interaction = start_interaction(
-                browser_id(), params=params, client_id=client.client_id, client_name=client.name
-            )
-        if interaction.authenticated is None:
-            interaction.authenticated = auth
-            save_interaction(interaction)
-        return redirect(url_for("login.consent", tx=interaction.id), 303
-                        if request.method == "POST" else 302)
-    return issue_code(grant, auth, interaction)
+def _proven_redirect_uri(params: dict[str, str]) -> str | None:
+    """The plain `redirect_uri`, when it is registered for the plain `client_id`."""
+    client = provider().clients.find(params.get("client_id") or "")
+    uri = params.get("redirect_uri")
+    return uri if client is not None and uri and client.check_redirect_uri(uri) else None
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
     """The portal's redirect lands here."""
     params = {key: request.values[key] for key in request.values}
-    return _run(params, None)
+    try:
+        resolved = front_channel_parameters(params)
+    except OAuth2Error as error:
+        # The portal hears of it only at a redirect URI registered for it.
+        error.redirect_uri = _proven_redirect_uri(params)
+        return answer_with_error(error, params.get("state"))
+    # Plain parameters are validated from the live request (which also sees duplicates).
+    return _run(resolved, None, live=resolved is params)
 
 
 @bp.route("/authorize/resume", methods=["GET"])
@@ -306,10 +234,10 @@ def resume():
     return _run(interaction.params, interaction)
 
 
-def _run(params: dict, interaction: Interaction | None):
+def _run(params: dict, interaction: Interaction | None, live: bool = False):
     state = params.get("state")
     try:
-        grant = validated_grant(params if interaction is not None else None)
+        grant = validated_grant(None if live else params)
     except OAuth2Error as error:
         return answer_with_error(error, state)
     try:

@@ -1,8 +1,7 @@
-"""Scopes, the claims each releases, and their Vietnamese labels for the consent screen."""
+"""Scopes, the claims each releases, and their Vietnamese labels (the consent screen,
+idp.oidc.consent, shows them)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from idp.store.models import Account
 
@@ -16,6 +15,8 @@ SCOPES: dict[str, tuple[tuple[str, ...], str]] = {
     "organization": (("tax_code", "organization_name", "budget_code"),
                      "Mã số thuế, tên tổ chức và mã đơn vị quan hệ ngân sách (doanh nghiệp, "
                      "cơ quan nhà nước)"),
+    "verified_claims": (("verified_claims",),
+                        "Thông tin định danh đã xác minh và bằng chứng xác minh"),
     "offline_access": ((), "Duy trì truy cập khi bạn không trực tuyến"),
 }
 SUPPORTED_CLAIMS = sorted(
@@ -43,62 +44,40 @@ ORGANIZATION_NAMES = {"enterprise": "Tên doanh nghiệp", "agency": "Tên cơ q
 GENDERS = {"male": "Nam", "female": "Nữ"}
 
 
-def user_claims(account: Account, scopes: list[str], sub: str) -> dict:
-    """The claims released for `scopes` (OIDC Core §5.4), as userinfo returns them."""
-    claims: dict = {"sub": sub}
-    if "openid" in scopes:
-        claims["ial"] = account.ial
-        claims["account_type"] = account.account_type
-    if "profile" in scopes:
-        claims["name"] = account.full_name
-        # Organisations have neither; a claim that is unknown is left out (OIDC Core §5.3.2),
-        # and so is a birth date nobody checked (typed at a certificate registration).
-        if account.birthdate is not None and account.birthdate_verified:
-            claims["birthdate"] = account.birthdate.isoformat()
-        if account.gender is not None:
-            claims["gender"] = account.gender
-    if "phone" in scopes and account.default_phone:
-        claims["phone_number"] = account.default_phone.phone
-        claims["phone_number_verified"] = True
-    if "email" in scopes and account.email:
-        claims["email"] = account.email
-        claims["email_verified"] = account.email_verified
-    if "cccd" in scopes and account.cccd is not None:
-        claims["cccd"] = account.cccd
-    if "organization" in scopes and account.account_type != "citizen":
+def claim_values(account: Account) -> dict:
+    """Every claim the account has a value for, in the order portals see them."""
+    values: dict = {"ial": account.ial, "account_type": account.account_type,
+                    "name": account.full_name}
+    # Organisations have neither; a claim that is unknown is left out (OIDC Core §5.3.2),
+    # and so is a birth date nobody checked (typed at a certificate registration).
+    if account.birthdate is not None and account.birthdate_verified:
+        values["birthdate"] = account.birthdate.isoformat()
+    if account.gender is not None:
+        values["gender"] = account.gender
+    if account.default_phone:
+        values["phone_number"] = account.default_phone.phone
+        values["phone_number_verified"] = True
+    if account.email:
+        values["email"] = account.email
+        values["email_verified"] = account.email_verified
+    if account.cccd is not None:
+        values["cccd"] = account.cccd
+    if account.account_type != "citizen":
         if account.tax_code is not None:
-            claims["tax_code"] = account.tax_code
-        claims["organization_name"] = account.organization or account.full_name
+            values["tax_code"] = account.tax_code
+        values["organization_name"] = account.organization or account.full_name
         if account.budget_code is not None:
-            claims["budget_code"] = account.budget_code
-    return claims
+            values["budget_code"] = account.budget_code
+    return values
 
 
-@dataclass
-class ConsentLine:
-    label: str
-    value: str
+def scope_claims(scopes: list[str]) -> set[str]:
+    return {name for scope in scopes if scope in SCOPES for name in SCOPES[scope][0]}
 
 
-def consent_lines(account: Account, scopes: list[str]) -> list[ConsentLine]:
-    """Each claim the portal will receive, labelled in Vietnamese, with the value it will see."""
-    claims = user_claims(account, scopes, sub="")
-    lines = []
-    for name, value in claims.items():
-        if name not in LABELS or name == "sub":
-            continue
-        if name == "name" and account.account_type != "citizen":
-            lines.append(ConsentLine(ORGANIZATION_NAMES[account.account_type], str(value)))
-            continue
-        if name == "gender":
-            value = GENDERS.get(value, value)
-        elif name == "account_type":
-            value = ACCOUNT_TYPES.get(value, value)
-        elif name == "ial":
-            value = f"Mức {value}"
-        elif name == "birthdate":
-            value = account.birthdate.strftime("%d/%m/%Y")
-        lines.append(ConsentLine(LABELS[name], str(value)))
-    if "offline_access" in scopes:
-        lines.append(ConsentLine(SCOPES["offline_access"][1], "Có"))
-    return lines
+def user_claims(account: Account, scopes: list[str], sub: str, extra=()) -> dict:
+    """The claims released for `scopes` (OIDC Core §5.4) and the individually requested
+    `extra` ones (§5.5), as userinfo returns them."""
+    names = scope_claims(scopes) | set(extra)
+    return {"sub": sub, **{name: value for name, value in claim_values(account).items()
+                           if name in names}}

@@ -16,16 +16,18 @@ from dataclasses import dataclass, field, fields
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from idp.audit import record_event
+from idp.oidc.claims_request import parse_claims_request, release, userinfo_release
+from idp.oidc.dpop import SenderConstrainedGrant, presented_jkt
 from idp.oidc.subject import account_ref, subject_for
-from idp.oidc.tokens import AccessTokenGrant, at_hash, issue_access_token, issue_id_token
+from idp.oidc.tokens import AccessTokenGrant, issue_access_token
 from idp.provider import provider
 from idp.sessions import load_session
 from idp.store.models import Account, Client, RefreshToken
 
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 def digest(token: str) -> str:
@@ -48,6 +50,8 @@ class Grantee:
     nonce: str | None = None
     refresh_expires_at: float | None = None
     """Absolute end of a refresh-token family, carried across rotations."""
+    claims: dict | None = None
+    """What the `claims` parameter released beyond the scopes (idp.oidc.claims_request)."""
 
     def get_user_id(self) -> int:
         return self.account_id
@@ -82,6 +86,8 @@ class ClaimedRefreshToken:
     acr: str
     amr: list[str]
     expires_at: float
+    dpop_jkt: str | None
+    claims: dict | None
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id
@@ -105,6 +111,9 @@ CLAIM_REFRESH_TOKEN = (
         _refresh_tokens.c.rotated_at.is_(None),
         _refresh_tokens.c.revoked_at.is_(None),
         _refresh_tokens.c.expires_at > bindparam("now"),
+        # RFC 9449 §5: a DPoP-bound token refreshes only with a proof made with its key.
+        or_(_refresh_tokens.c.dpop_jkt.is_(None),
+            _refresh_tokens.c.dpop_jkt == bindparam("jkt")),
     )
     .values(rotated_at=bindparam("now"))
     .returning(*(_refresh_tokens.c[f.name] for f in fields(ClaimedRefreshToken)))
@@ -172,6 +181,8 @@ def code_record(
     nonce: str | None,
     code_challenge: str,
     user: Grantee,
+    dpop_jkt: str | None = None,
+    claims: dict | None = None,
 ) -> dict:
     """What an authorization code stands for, as the state store keeps it until redeemed."""
     return {
@@ -186,10 +197,12 @@ def code_record(
         "amr": user.amr,
         "sid": user.sid,
         "gid": user.grant_id,
+        "dpop_jkt": dpop_jkt,
+        "claims": claims,
     }
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(SenderConstrainedGrant, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def save_authorization_code(self, code: str, request) -> None:
@@ -201,6 +214,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             data.get("nonce"),
             data.get("code_challenge"),
             request.user,
+            # RFC 9449 §10: the code is bound to the key the portal named (or proved at /par).
+            data.get("dpop_jkt"),
+            release(parse_claims_request(data.get("claims")), request.client),
         )
         p = provider()
         p.state.put(code_key(code), record, p.settings.tokens.code_ttl)
@@ -220,6 +236,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
         if record["client_id"] != client.client_id:
             return None
+        if record.get("dpop_jkt") and record["dpop_jkt"] != presented_jkt():
+            # Spent like a replayed code: whoever holds it without the key cannot retry.
+            raise InvalidGrantError("The code is bound to another DPoP key.")
         return StoredCode(record)
 
     def delete_authorization_code(self, authorization_code: StoredCode) -> None:
@@ -239,10 +258,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             sid=record["sid"],
             grant_id=record["gid"],
             nonce=record.get("nonce"),
+            claims=record.get("claims"),
         )
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(SenderConstrainedGrant, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -256,7 +276,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # bulk update would also run its session-synchronisation step, which costs more
         # than the statement itself.
         row = session.connection().execute(
-            CLAIM_REFRESH_TOKEN, {"digest": token_digest, "now": time.time()}
+            CLAIM_REFRESH_TOKEN, {"digest": token_digest, "now": time.time(),
+                                  "jkt": presented_jkt()}
         ).first()
         if row is not None:
             return ClaimedRefreshToken(*row)
@@ -264,6 +285,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         stale = session.scalar(
             select(RefreshToken).where(RefreshToken.token_digest == token_digest)
         )
+        if stale is not None and stale.dpop_jkt and stale.rotated_at is None \
+                and stale.revoked_at is None:
+            # Nothing was claimed: the rightful holder can still use it with its key.
+            raise InvalidGrantError("The refresh token is bound to another DPoP key.")
         if stale is not None and stale.rotated_at is not None and stale.revoked_at is None:
             revoke_grant(stale.family_id, "refresh token reused")
             record_event(
@@ -291,6 +316,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             sid=refresh_token.sid,
             grant_id=refresh_token.family_id,
             refresh_expires_at=refresh_token.expires_at,
+            claims=refresh_token.claims,
         )
 
     def revoke_old_credential(self, refresh_token: ClaimedRefreshToken) -> None:
@@ -320,10 +346,13 @@ def generate_token(
             sid=user.sid,
             grant_id=user.grant_id,
             account_ref=account_ref(user.account_id),
+            jkt=presented_jkt(),
+            userinfo_claims=userinfo_release(user.claims),
         )
     )
     token = {
-        "token_type": "Bearer",
+        # RFC 9449 §5: a bound token says so, and the portal must present it as DPoP.
+        "token_type": "DPoP" if presented_jkt() else "Bearer",
         "access_token": access_token,
         "expires_in": ttl,
         "scope": scope,
@@ -363,35 +392,9 @@ def save_token(token: dict, request) -> None:
             "expires_at": expires,
             "rotated_at": None,
             "revoked_at": None,
+            "dpop_jkt": presented_jkt(),
+            "claims": user.claims,
         },
     )
     session.commit()
     g.issued_refresh = True
-
-
-class IdTokenExtension:
-    """Adds the ID token to token responses whose scope includes `openid`."""
-
-    def __call__(self, grant) -> None:
-        grant.register_hook("after_create_token_response", self.add_id_token)
-
-    def add_id_token(self, grant, response) -> None:
-        _status, token, _headers = response
-        if "openid" not in token.get("scope", "").split():
-            return
-        user: Grantee = grant.request.user
-        client: Client = grant.request.client
-        alg = client.id_token_signed_response_alg
-        claims = {
-            "sub": subject_for(user.subject, client),
-            "aud": client.client_id,
-            "auth_time": user.auth_time,
-            "acr": user.acr,
-            "amr": user.amr,
-            "at_hash": at_hash(token["access_token"], alg),
-        }
-        if user.sid:
-            claims["sid"] = user.sid
-        if user.nonce:
-            claims["nonce"] = user.nonce
-        token["id_token"] = issue_id_token(claims, alg)

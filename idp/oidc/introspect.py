@@ -1,10 +1,17 @@
-"""Token introspection (RFC 7662) for authenticated clients, about their own tokens."""
+"""Token introspection (RFC 7662) for authenticated clients, about their own tokens.
+
+A DPoP-bound token is reported with its key (`cnf.jkt`, `token_type: DPoP`, RFC 9449
+§6.2), so a resource server can check proofs itself; a DPoP proof sent to this
+endpoint is checked like at the token endpoint.
+"""
 
 from __future__ import annotations
 
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
-from idp.oidc import authorization_server, bp
+from idp.oidc import authorization_server, bp, json_error
+from idp.oidc.dpop import current_nonce, request_proof
 from idp.oidc.grants import CLIENT_AUTH_METHODS
 from idp.oidc.issued import IssuedToken, find_token, token_account
 from idp.oidc.subject import subject_for
@@ -22,10 +29,13 @@ class TokenIntrospection(IntrospectionEndpoint):
         return token.check_client(client)
 
     def introspect_token(self, token: IssuedToken) -> dict:
+        jkt = token.row.dpop_jkt if token.row is not None else \
+            (token.claims.get("cnf") or {}).get("jkt")
         body = {
             "active": True,
             "client_id": token.client_id,
-            "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+            "token_type": ("DPoP" if jkt else "Bearer") if token.kind == "access_token"
+            else "refresh_token",
             "scope": token.scope,
             "exp": int(token.expires_at),
             "iat": int(token.issued_at),
@@ -43,9 +53,18 @@ class TokenIntrospection(IntrospectionEndpoint):
             body["sub"] = subject_for(account.subject, client)
             body["acr"] = token.row.acr
             body["auth_time"] = token.row.auth_time
+        if jkt:
+            body["cnf"] = {"jkt": jkt}
         return body
 
 
 @bp.route("/introspect", methods=["POST"])
 def introspect():
-    return authorization_server().create_endpoint_response(TokenIntrospection.ENDPOINT_NAME)
+    try:
+        proof = request_proof("/introspect")
+    except OAuth2Error as error:
+        return json_error(error)
+    response = authorization_server().create_endpoint_response(TokenIntrospection.ENDPOINT_NAME)
+    if proof is not None:
+        response.headers["DPoP-Nonce"] = current_nonce()
+    return response

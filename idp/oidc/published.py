@@ -45,7 +45,8 @@ class PublishedDocuments:
         self._documents: dict[str, tuple[str, Callable[[], bytes]]] = {
             "/.well-known/openid-configuration": (
                 "oidc.discovery",
-                lambda: discovery_document(provider.issuer),
+                lambda: discovery_document(provider.issuer,
+                                           provider.settings.oauth.require_par),
             ),
             "/jwks": ("oidc.jwks", self._current_jwks(provider.keys)),
         }

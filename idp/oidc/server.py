@@ -8,13 +8,14 @@ from flask import Flask
 from idp.oidc.end_session import EndSession
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
-    IdTokenExtension,
     PkceS256,
     RefreshTokenGrant,
     generate_token,
     save_token,
 )
+from idp.oidc.id_token import IdTokenExtension
 from idp.oidc.introspect import TokenIntrospection
+from idp.oidc.private_key_jwt import PrivateKeyJwt
 from idp.oidc.revoke import TokenRevocation
 from idp.provider import provider
 from idp.store.models import Client
@@ -29,6 +30,7 @@ def create_authorization_server(app: Flask) -> AuthorizationServer:
     """Build the server and register code + refresh grants and the RFC endpoints."""
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_token_generator("default", generate_token)
+    server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt())
     server.register_grant(AuthorizationCodeGrant, [PkceS256(required=True), IdTokenExtension()])
     server.register_grant(RefreshTokenGrant, [IdTokenExtension()])
     server.register_endpoint(TokenIntrospection)

@@ -54,6 +54,10 @@ class AccessTokenGrant:
     sid: str | None
     grant_id: str
     account_ref: str
+    jkt: str | None = None
+    """Thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), if any."""
+    userinfo_claims: dict | None = None
+    """What userinfo releases beyond the scopes (the `claims` parameter, OIDC Core §5.5)."""
 
 
 def issue_access_token(grant: AccessTokenGrant) -> tuple[str, int]:
@@ -78,6 +82,10 @@ def issue_access_token(grant: AccessTokenGrant) -> tuple[str, int]:
     }
     if grant.sid:
         claims["sid"] = grant.sid
+    if grant.jkt:
+        claims["cnf"] = {"jkt": grant.jkt}
+    if grant.userinfo_claims:
+        claims["uc"] = grant.userinfo_claims
     return _sign(claims, ACCESS_TOKEN_ALG, "at+jwt"), ttl
 
 

@@ -101,6 +101,9 @@ class Account(Base):
         back_populates="account", cascade="all, delete-orphan",
         order_by="AccountCertificate.id",
     )
+    evidence: Mapped[list[IdentityEvidence]] = relationship(
+        cascade="all, delete-orphan", order_by="IdentityEvidence.id",
+    )
 
     @property
     def default_phone(self) -> OtpPhone | None:
@@ -133,8 +136,9 @@ class Client(Base):
 
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    secret_digest: Mapped[str] = mapped_column(String(64))
-    """SHA-256 of a high-entropy random secret: microseconds to check, useless if leaked."""
+    secret_digest: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of a high-entropy random secret: microseconds to check, useless if leaked.
+    None for a client that authenticates with its private key (private_key_jwt)."""
     redirect_uris: Mapped[list] = mapped_column(JSON)
     post_logout_redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
@@ -148,9 +152,35 @@ class Client(Base):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
     session_refresh_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
     """Policy: issue refresh tokens bound to the SSO session without offline_access."""
+    profile: Mapped[str] = mapped_column(String(16), default="standard",
+                                         server_default="standard")
+    """`standard`, or `fapi2`: the FAPI 2.0 Security Profile (see idp.oidc.fapi2)."""
+    jwks: Mapped[dict | None] = mapped_column(JSON)
+    """The client's public keys by value (private_key_jwt, signed request objects)."""
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))
+    """Where the client publishes its public keys, when not registered by value."""
+    require_par: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """Authorization requests must be pushed to /par first (RFC 9126 §5)."""
+    require_dpop: Mapped[bool] = mapped_column(Boolean, default=False,
+                                               server_default=text("false"))
+    """Tokens must be DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    @property
+    def is_fapi2(self) -> bool:
+        return self.profile == "fapi2"
+
+    @property
+    def pushed_requests_only(self) -> bool:
+        return self.require_par or self.is_fapi2
+
+    @property
+    def dpop_required(self) -> bool:
+        return self.require_dpop or self.is_fapi2
+
     def check_secret(self, secret: str) -> bool:
+        if self.secret_digest is None:
+            return False
         digest = hashlib.sha256(secret.encode()).hexdigest()
         return hmac.compare_digest(digest, self.secret_digest)
 
@@ -174,7 +204,9 @@ class Client(Base):
         return self.check_secret(client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "token":
+        # The token and PAR endpoints take the registered method only; introspection and
+        # revocation take either secret method from a client that has a secret.
+        if endpoint in ("token", "par") or self.secret_digest is None:
             return method == self.token_endpoint_auth_method
         return method in ("client_secret_basic", "client_secret_post")
 
@@ -201,6 +233,8 @@ class Consent(Base):
         ForeignKey("clients.client_id", ondelete="CASCADE")
     )
     scopes: Mapped[list] = mapped_column(JSON)
+    claims: Mapped[list | None] = mapped_column(JSON)
+    """Claims allowed one by one (the `claims` parameter), beyond those of the scopes."""
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -228,6 +262,11 @@ class RefreshToken(Base):
     expires_at: Mapped[float] = mapped_column(Float)
     rotated_at: Mapped[float | None] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
+    """RFC 9449 §5: the thumbprint of the DPoP key the token is bound to; only a proof made
+    with that key refreshes it."""
+    claims: Mapped[dict | None] = mapped_column(JSON)
+    """What the `claims` parameter released beyond the scopes (idp.oidc.claims_request)."""
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id
@@ -348,6 +387,8 @@ class StaffMember(Base):
     roles: Mapped[list] = mapped_column(JSON)
     """Any of helpdesk, registrar, supervisor, auditor, admin."""
     status: Mapped[str] = mapped_column(String(16), default="active")
+    office: Mapped[str | None] = mapped_column(String(200))
+    """The one-stop desk the member works at; named in counter-registration evidence."""
     must_replace_credentials: Mapped[bool] = mapped_column(Boolean, default=True,
                                                            server_default=text("true"))
     """The password and TOTP secret were set by someone else (an admin creating the member
@@ -424,6 +465,8 @@ class AccountCertificate(Base):
     tax_code: Mapped[str | None] = mapped_column(String(14))
     budget_code: Mapped[str | None] = mapped_column(String(7))
     not_after: Mapped[datetime] = mapped_column()
+    not_before: Mapped[datetime | None] = mapped_column()
+    """Start of validity (None for certificates bound before it was recorded)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     removed_at: Mapped[datetime | None] = mapped_column()
@@ -468,3 +511,28 @@ class IdentityShare(Base):
     status_list: Mapped[int] = mapped_column(Integer)
     status_index: Mapped[int] = mapped_column(Integer)
     """This share's entry in the revocation status list `status_list`."""
+
+
+class IdentityEvidence(Base):
+    """How an account's identity was checked against a registry or in person (DESIGN §3).
+
+    The evidence behind `verified_claims` (idp.oidc.verified_claims): a carrier, BHXH or
+    Vietnam Post record check at registration, or a counter registration (the staff
+    member, the office, the document inspected). Certificate evidence is the account's
+    certificates themselves (AccountCertificate).
+    """
+
+    __tablename__ = "identity_evidence"
+    __table_args__ = (Index("ix_identity_evidence_account", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(16))
+    """carrier, bhxh, post or counter (the `verified_by` values of a check)."""
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    organization: Mapped[str | None] = mapped_column(String(200))
+    """Who holds the record (the carrier), or the office of a counter registration."""
+    staff: Mapped[str | None] = mapped_column(String(64))
+    """Counter registration: the staff member's username."""
+    document: Mapped[str | None] = mapped_column(String(32))
+    """Counter registration: the kind of document inspected (CCCD card, passport...)."""

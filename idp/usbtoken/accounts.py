@@ -105,7 +105,7 @@ def _certificate_row(identity: CertificateIdentity, kind: str = KIND) -> Account
         serial_hex=identity.serial_hex[:64], issuer=(identity.issuer or "")[:200],
         common_name=(identity.common_name or "")[:200] or None, cccd=identity.cccd,
         tax_code=identity.tax_code, budget_code=identity.budget_code,
-        not_after=identity.not_after, last_used_at=utcnow(),
+        not_after=identity.not_after, not_before=identity.not_before, last_used_at=utcnow(),
     )
 
 

@@ -1,6 +1,6 @@
 """Login with a USB token: the level-3 method, and the step-up of a level-2 session.
 
-A portal asking for level 3 lands here (see `idp.oidc.authorize.decide`); so does anyone
+A portal asking for level 3 lands here (see `idp.oidc.decision.decide`); so does anyone
 who follows "Đăng nhập bằng USB ký số" from the password page. When the browser already
 has a session below the level asked for, the token must be that session's account's.
 """

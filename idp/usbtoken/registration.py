@@ -35,9 +35,11 @@ class PendingRegistration:
 
     def certificate_identity(self) -> CertificateIdentity:
         values = dict(self.identity)
-        values["not_after"] = datetime.fromisoformat(values["not_after"])
         if values.get("birthdate"):
             values["birthdate"] = date.fromisoformat(values["birthdate"])
+        for name in ("not_after", "not_before"):
+            if values.get(name):
+                values[name] = datetime.fromisoformat(values[name])
         return CertificateIdentity(**values)
 
 
@@ -47,6 +49,7 @@ def start_registration(identity: CertificateIdentity, browser: str,
     values = dataclasses.asdict(identity)
     values["not_after"] = identity.not_after.isoformat()
     values["birthdate"] = identity.birthdate.isoformat() if identity.birthdate else None
+    values["not_before"] = identity.not_before.isoformat() if identity.not_before else None
     registration = PendingRegistration(secrets.token_urlsafe(24), browser, values, kind=kind)
     provider().state.put(registration.key, dataclasses.asdict(registration),
                          provider().settings.registration.ttl)

@@ -113,11 +113,13 @@ def test_bad_prompt_or_max_age_refused(flow):
         assert_error_redirect(response, flow.portal, state, "invalid_request")
 
 
-def test_request_object_not_supported(flow):
+def test_unsigned_request_object_and_fetched_request_uri_are_refused(flow):
+    """Request objects must be signed by a key the portal registered (RFC 9101), and the only
+    request_uri accepted is one /par issued: nothing is fetched from the web."""
     response, _, state, _ = flow.authorize(request="eyJhbGciOiJub25lIn0.e30.")
-    assert_error_redirect(response, flow.portal, state, "request_not_supported")
+    assert_error_redirect(response, flow.portal, state, "invalid_request_object")
     response, _, state, _ = flow.authorize(request_uri="https://portal-a.test/req.jwt")
-    assert_error_redirect(response, flow.portal, state, "request_not_supported")
+    assert_error_redirect(response, flow.portal, state, "invalid_request_uri")
 
 
 def test_duplicate_parameters_are_invalid_request(flow, browser):

@@ -45,9 +45,10 @@ def test_demo_starts_provider_portals_and_registries(tmp_path):
         for offset in (1, 2):
             home = requests.get(f"http://127.0.0.1:{port + offset}/", timeout=5)
             assert home.status_code == 200 and "Đăng nhập" in home.text
-        wait_for(f"http://127.0.0.1:{port + 3}/", seconds=30)  # the bank's QR-code verifier
-        counter = requests.get(f"http://127.0.0.1:{port + 3}/", timeout=5)
+        wait_for(f"http://127.0.0.1:{port + 4}/", seconds=30)  # the bank's QR-code verifier
+        counter = requests.get(f"http://127.0.0.1:{port + 4}/", timeout=5)
         assert counter.status_code == 200 and "Kiểm tra thông tin khách hàng" in counter.text
+        _bank_pushes_its_request(port)
         discovery = requests.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration",
                                  timeout=5).json()
         assert discovery["issuer"] == f"http://127.0.0.1:{port}"
@@ -59,8 +60,19 @@ def test_demo_starts_provider_portals_and_registries(tmp_path):
         print(output[-3000:])
     assert "001085012345 / Hoa-Sen#Ha-Noi-1985" in output  # the banner names the demo login
     assert f"http://127.0.0.1:{port}/helpdesk" in output
-    assert f"http://127.0.0.1:{port}/verify" in output and f"http://127.0.0.1:{port + 3}" in output
+    assert f"http://127.0.0.1:{port}/verify" in output and f"http://127.0.0.1:{port + 4}" in output
     assert f"approve +84900000001 --url http://127.0.0.1:{port + 104}" in output
+
+
+def _bank_pushes_its_request(port: int) -> None:
+    """The fapi2 bank is up and registered: its login pushes a request with its key."""
+    bank = f"http://127.0.0.1:{port + 3}"
+    wait_for(bank + "/", seconds=30)
+    assert "Định danh bằng tài khoản định danh quốc gia" in requests.get(bank, timeout=5).text
+    start = requests.get(bank + "/login", allow_redirects=False, timeout=10)
+    assert start.status_code == 302, start.text
+    assert start.headers["Location"].startswith(f"http://127.0.0.1:{port}/authorize?")
+    assert "request_uri=urn" in start.headers["Location"]
 
 
 def _register_by_sim(port: int) -> None:

@@ -372,3 +372,76 @@ def test_keys_rotate_then_list(cli):
     assert all("private" not in json.dumps(k) for k in after)
     text = cli("keys", "list").output
     assert "retired" in text and "published until" in text
+
+
+# --- high-assurance registrations: public keys, the fapi2 profile ---------------------------
+
+
+def _keyed(**overrides) -> ClientRegistration:
+    from tests.node_rp import client_key, public_jwks
+
+    values = dict(client_id="bank", name="Ngân hàng", redirect_uris=["https://bank.vn/cb"],
+                  post_logout_redirect_uris=[], backchannel_logout_uri=None,
+                  scopes=["openid", "profile"], profile="fapi2",
+                  token_endpoint_auth_method="private_key_jwt",
+                  jwks=public_jwks(client_key("k1")))
+    values.update(overrides)
+    return ClientRegistration(**values)
+
+
+def test_fapi2_client_has_keys_no_secret_and_es256_id_tokens(session):
+    client, secret = register_client(session, _keyed())
+    assert secret is None and client.secret_digest is None
+    assert client.id_token_signed_response_alg == "ES256"
+    assert client.is_fapi2 and client.pushed_requests_only and client.dpop_required
+    assert not client.check_secret("")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"token_endpoint_auth_method": "client_secret_basic"}, "private_key_jwt"),
+    ({"id_token_alg": "RS256"}, "ES256"),
+    ({"jwks": None}, "public keys"),
+    ({"secret": "s" * 40}, "no secret"),
+    ({"jwks": {"keys": []}}, "at least one key"),
+    ({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}, "public keys"),
+    ({"jwks_uri": "http://keys.bank.vn/jwks", "jwks": None}, "https"),
+    ({"jwks_uri": "https://bank.vn/jwks"}, "not both"),
+    ({"profile": "fapi3"}, "profile"),
+])
+def test_bad_high_assurance_registrations(session, overrides, message):
+    with pytest.raises(InvalidClient, match=message):
+        register_client(session, _keyed(**overrides))
+    assert session.get(Client, "bank") is None
+
+
+def test_key_sets_that_verify_nothing_we_accept_are_refused(session):
+    from joserfc.jwk import ECKey, RSAKey
+
+    private = ECKey.generate_key("P-256", {"kid": "a"}).as_dict(private=True)
+    p384 = ECKey.generate_key("P-384", {"kid": "a"}).as_dict(private=False)
+    small = RSAKey.generate_key(1024, {"kid": "a"}, auto_kid=False).as_dict(private=False)
+    rs256 = RSAKey.generate_key(2048, {"kid": "a", "alg": "RS256"}).as_dict(private=False)
+    twins = [ECKey.generate_key("P-256").as_dict(private=False) for _ in range(2)]
+    for keys, message in (([private], "private key"), ([p384], "P-256"),
+                          ([small], "2048"), ([rs256], "RS256"), (twins, "own 'kid'")):
+        with pytest.raises(InvalidClient, match=message):
+            register_client(session, _keyed(jwks={"keys": keys}))
+
+
+def test_client_add_with_a_key_set(cli, tmp_path):
+    from tests.node_rp import client_key, public_jwks
+
+    jwks = tmp_path / "bank.jwks.json"
+    jwks.write_text(json.dumps(public_jwks(client_key("bank-1"))))
+    added = cli("client", "add", "--client-id", "bank", "--name", "Ngân hàng",
+                "--redirect-uri", "https://bank.vn/cb", "--profile", "fapi2",
+                "--jwks", str(jwks))
+    assert "no secret" in added.output
+    body = json.loads(cli("client", "show", "bank", "--json").output)
+    assert body["profile"] == "fapi2" and body["token_endpoint_auth_method"] == "private_key_jwt"
+    assert body["jwks"]["keys"][0]["kid"] == "bank-1"
+    jwks.write_text("{not json")
+    broken = cli("client", "add", "--client-id", "bank2", "--name", "B",
+                 "--redirect-uri", "https://bank.vn/cb", "--profile", "fapi2",
+                 "--jwks", str(jwks), ok=False)
+    assert broken.exit_code == 1 and "--jwks: not JSON" in broken.output

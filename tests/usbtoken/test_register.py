@@ -122,7 +122,8 @@ def test_an_identity_with_an_account_is_told_so(signer, make_account, app, provi
 
 
 def test_a_typed_birth_date_is_kept_but_never_released_as_checked(signer, app, provider):
-    from idp.oidc.claims import consent_lines, user_claims
+    from idp.oidc.claims import user_claims
+    from idp.oidc.consent import consent_lines
 
     response, _ = signer.register("citizen", "citizen-rsa")  # no dateOfBirth in it
     confirm = response.headers["Location"]
