@@ -118,6 +118,11 @@ LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
           "a code a staff member sends for a phone reset (a desk shares one address)",
           "that staff member",
           "the staff page says so; another staff member can go on"),
+    Limit("time.extensions", "2 per day",
+          "more time asked for on one login, registration or password reset (the button "
+          "the page offers two minutes before the end), counted for that one record",
+          "the person at that step",
+          "the page says no more time can be given; they finish or start again"),
     # --- starting things that cost an outside call ----------------------------------------
     Limit("reset.starts.address", "20 per hour",
           "a forgot-password start from one network address",

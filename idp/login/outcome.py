@@ -8,6 +8,7 @@ import time
 from flask import abort, redirect, request, url_for
 
 from idp.audit import record_event
+from idp.deadline import offer_more_time
 from idp.errors import error_page, refuse
 from idp.interaction import (
     Authentication,
@@ -55,6 +56,8 @@ def current_login() -> Interaction:
     interaction = load_interaction(request.values.get("tx", ""), browser_id())
     if interaction is None:
         refuse(EXPIRED_INTERACTION)
+    offer_more_time(interaction.created + provider().settings.session.transaction_ttl,
+                    "login.extend", tx=interaction.id)
     return interaction
 
 

@@ -4,6 +4,8 @@ Views only parse and render; the rules live in `password`, `throttle`, `idp.otp`
 
 from __future__ import annotations
 
+import time
+
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
@@ -11,6 +13,7 @@ from sqlalchemy import select
 
 from idp.account.totp import PASSWORD_TOTP_AMR, verify_login_code
 from idp.audit import record_event
+from idp.deadline import grant_more_time, more_time_answer
 from idp.identity import mask_phone
 from idp.interaction import Interaction, end_interaction, save_interaction
 from idp.levels import PASSWORD_SMS_AMR
@@ -225,6 +228,18 @@ def resend_otp():
         return _otp_page(interaction, account)
     return LOGIN_CODE.answer_resend(_challenge(interaction, account), phone.phone,
                                     {"tx": interaction.id}, ways=_ways(interaction, account))
+
+
+@bp.route("/login/extend", methods=["POST"])
+def extend():
+    """More time for this login, asked by the page before it runs out (what was typed stays)."""
+    interaction = current_login()
+    granted = grant_more_time(interaction.id)
+    if granted:
+        interaction.created = time.time()
+        save_interaction(interaction)
+    return more_time_answer(
+        granted, interaction.created + provider().settings.session.transaction_ttl)
 
 
 @bp.route("/login/cancel")

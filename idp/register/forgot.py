@@ -6,13 +6,17 @@ OTP screen names no phone and shows no countdown.
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from idp.deadline import grant_more_time, more_time_answer, offer_more_time
 from idp.errors import error_page, refuse
 from idp.identity import InvalidField, validate_cccd
 from idp.login.outcome import keep_login_from_query, ways_back_to_login
 from idp.otp.codes import RESET, CheckOutcome
 from idp.otp.step import CodeStep, OtherWays
+from idp.provider import provider
 from idp.register.password_reset import (
     CodeCheck,
     PasswordReset,
@@ -23,6 +27,7 @@ from idp.register.password_reset import (
     new_password_problems,
     reset_challenge,
     reset_phone,
+    save_password_reset,
     start_password_reset,
 )
 from idp.security.captcha import check_captcha, new_captcha
@@ -46,7 +51,20 @@ def _reset() -> PasswordReset:
     reset = load_password_reset(request.values.get("f", ""), browser_id())
     if reset is None:
         refuse(EXPIRED, actions=[("Đặt lại mật khẩu từ đầu", url_for(".start"))])
+    offer_more_time(reset.created + provider().settings.registration.ttl, "forgot.extend",
+                    f=reset.id)
     return reset
+
+
+@bp.route("/extend", methods=["POST"])
+def extend():
+    """More time for this reset, asked by the page before it runs out."""
+    reset = _reset()
+    granted = grant_more_time(reset.id)
+    if granted:
+        reset.created = time.time()
+        save_password_reset(reset)
+    return more_time_answer(granted, reset.created + provider().settings.registration.ttl)
 
 
 def _start_page(error: str | None = None, cccd: str = "", status: int = 200,

@@ -69,7 +69,8 @@ class CodeCheck(Enum):
     """No tries left: the reset is over."""
 
 
-def _save(reset: PasswordReset) -> None:
+def save_password_reset(reset: PasswordReset) -> None:
+    """Keep the reset for the rest of its lifetime."""
     ttl = provider().settings.registration.ttl
     provider().state.put(f"fp:{reset.id}", asdict(reset),
                          max(1, reset.created + ttl - time.time()))
@@ -105,7 +106,7 @@ def start_password_reset(cccd: str, browser: str, ip: str | None) -> PasswordRes
     active = account is not None and account.status == "active"
     reset = PasswordReset(id=secrets.token_urlsafe(24), browser=browser, cccd=cccd,
                           account_id=account.id if active else None)
-    _save(reset)
+    save_password_reset(reset)
     record_event("password.reset_start", "success", account_id=reset.account_id,
                  known=reset.account_id is not None)
     return reset
@@ -116,7 +117,7 @@ def check_reset_code(reset: PasswordReset, code: str) -> tuple[CodeCheck, int]:
     result = check_code(reset.otp_id, code)
     if result.outcome is CheckOutcome.OK and reset.account_id is not None:
         reset.proven = True
-        _save(reset)
+        save_password_reset(reset)
         return CodeCheck.PROVEN, result.tries_left
     if result.outcome is CheckOutcome.EXHAUSTED:
         provider().state.delete(f"fp:{reset.id}")

@@ -6,6 +6,7 @@
   var box = document.getElementById("sim-wait");
   if (!box) { return; }
   var status = document.getElementById("sim-status");
+  var announce = document.getElementById("sim-announce");
   var progress = document.getElementById("sim-progress");
   var cancelForm = document.getElementById("sim-cancel-form");
   var retry = document.getElementById("sim-retry");
@@ -21,12 +22,14 @@
     var seconds = left();
     progress.value = seconds;
     document.getElementById("sim-countdown").textContent = String(seconds);
+    if (seconds === 30) { announce.textContent = "Còn 30 giây để xác nhận trên điện thoại."; }
   }
 
   function fail(message) {
     finished = true;
     clearInterval(timer);
     status.textContent = message;
+    announce.textContent = message;
     status.className = "alert alert-error";
     status.id = "sim-status";
     status.setAttribute("data-failed", "1");
@@ -42,6 +45,7 @@
         if (data.state === "done") {
           finished = true;
           status.textContent = "Đã xác nhận. Đang đăng nhập…";
+          announce.textContent = status.textContent;
           window.location.assign(data.next);
         } else if (data.state === "failed") {
           fail(data.message || FAILED);

@@ -32,7 +32,7 @@ def hidden(html: str, name: str) -> str:
 
 def alert(html: str) -> str:
     """The page's error: the form's own, or the first field's."""
-    match = re.search(r'id="error">([^<]*)<', html) or re.search(
+    match = re.search(r'id="error">(?:<a [^>]*>)?([^<]*)<', html) or re.search(
         r'class="field-error" id="[^"]*">([^<]*)<', html)
     return match.group(1) if match else ""
 
@@ -94,7 +94,7 @@ def reset(app, provider, settings, browser) -> Reset:
 def normalized(html: str) -> str:
     """An OTP screen without its per-request values."""
     html = re.sub(r'value="[^"]*"', 'value=""', html)
-    return html
+    return re.sub(r'data-(expires|extend|csrf)="[^"]*"', "", html)
 
 
 def sms_to(settings, phone: str) -> list[str]:

@@ -112,7 +112,7 @@ def hidden(html: str, name: str) -> str:
 
 
 def alert(html: str) -> str:
-    match = re.search(r'id="error">([^<]*)<', html)
+    match = re.search(r'id="error">(?:<a [^>]*>)?([^<]*)<', html)
     return match.group(1) if match else ""
 
 
@@ -674,6 +674,7 @@ def otp_screen(browser, response) -> tuple[str, str]:
     html = re.sub(r'value="[^"]*"', 'value=""', html)
     html = re.sub(r"\+84 \d\d\*+\d\d", "PHONE", html)
     html = re.sub(r'data-(seconds|wait)="\d+"|\d+:\d\d', "", html)
+    html = re.sub(r'data-(expires|extend|csrf)="[^"]*"', "", html)
     return urlsplit(location).path, html
 
 

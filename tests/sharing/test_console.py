@@ -64,7 +64,7 @@ def test_form_errors_are_tied_to_their_fields(browser, settings, citizen):
         html = response.get_data(as_text=True)
         assert response.status_code == 400, fields
         assert f'id="{field}-error"' in html and message in html, fields
-        assert 'role="alert" id="error">Chưa tạo được mã QR' in html, fields
+        assert 'id="error-summary"' in html and 'id="error">Chưa tạo được mã QR' in html, fields
         assert f'aria-describedby="{field}-error"' in html or \
             f'aria-describedby="note-hint {field}-error"' in html, fields
     assert "Bạn chưa có mã QR nào" in html  # nothing was made

@@ -316,7 +316,7 @@ def to_portal(flow: Flow, response) -> str:
 
 def page_error(response) -> str:
     """The Vietnamese message of a refused signature."""
-    match = re.search(r'id="error">([^<]+)<', response.get_data(as_text=True))
+    match = re.search(r'id="error">(?:<a [^>]*>)?([^<]+)<', response.get_data(as_text=True))
     assert match, response.get_data(as_text=True)
     return html.unescape(match.group(1))
 
