@@ -79,19 +79,24 @@ def form(method: str):
     values = {name: (request.form.get(name) or "").strip()[:120] for name in spec.field_names}
     if request.form.get("captcha_refresh"):
         return _form_page(method, values)
-    if not check_captcha(request.form.get("captcha_id", ""), request.form.get("captcha", "")):
-        return _form_page(method, values, {"captcha": "Mã kiểm tra không đúng, vui lòng nhập "
-                                                      "mã mới bên dưới."}, status=400)
+    # Every wrong field is listed at once, the captcha's with them (checking the fields asks
+    # nothing of a registry, so it tells a stranger nothing).
+    errors: dict[str, str] = {}
     try:
         person = validate_person(values, optional=spec.optional)
         bhxh_code = spec.check_bhxh_code(values.get("bhxh_code", ""))
     except (InvalidPerson, InvalidField) as exc:
-        errors = exc.errors if isinstance(exc, InvalidPerson) else {exc.field: exc.message}
-        return _form_page(method, values, errors, status=400)
+        errors = dict(exc.errors) if isinstance(exc, InvalidPerson) else {exc.field: exc.message}
     activation = values.get("activation") or "sms"
     if activation not in ("sms", "email"):
-        return _form_page(method, values, {"activation": "Vui lòng chọn cách kích hoạt tài khoản."},
-                          status=400)
+        errors["activation"] = "Vui lòng chọn cách kích hoạt tài khoản."
+    if not check_captcha(request.form.get("captcha_id", ""), request.form.get("captcha", "")):
+        errors["captcha"] = "Mã kiểm tra không đúng, vui lòng nhập mã mới bên dưới."
+    if errors:
+        order = [*spec.field_names, "activation", "captcha"]  # the summary reads as the form
+        errors = dict(sorted(errors.items(), key=lambda item: (
+            order.index(item[0]) if item[0] in order else len(order))))
+        return _form_page(method, values, errors, status=400)
     if (refusal := registry_check_allowed(person.cccd, request.remote_addr)) is not None:
         return _form_page(method, values, message=refusal, status=429)
     try:
