@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from flask import Flask, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -58,5 +59,12 @@ class Database:
 
     def _close_session(self, _exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
-        if session is not None:
+        if session is None:
+            return
+        try:
             session.close()
+        except DBAPIError:
+            # The connection died under the request (a database failover): its rollback
+            # cannot reach the server. Drop the connection from the pool; the answer the
+            # request already made (often the 503 page) must not turn into a 500 here.
+            session.invalidate()
