@@ -91,6 +91,9 @@ defaults
     timeout connect 2s
     timeout client 30s
     timeout server 30s
+    # A busy node may take longer than the 500 ms between checks to answer /readyz; only a
+    # node that does not answer (or answers 503) is taken out.
+    timeout check 3s
     option forwardfor
     # A node stopping closes connections it had not started to answer: send those
     # requests to another node (a graceful stop answers every request it began).
