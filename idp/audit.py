@@ -115,8 +115,9 @@ def record_event(
     actor: str | None = None,
     actor_role: str | None = None,
     **detail,
-) -> None:
-    """Append one event; `detail` must never hold a password, OTP, token or full CCCD."""
+) -> int:
+    """Append one event; returns its id. `detail` must never hold a password, OTP, token or
+    full CCCD."""
     ip = user_agent = None
     if has_request_context():
         ip = request.remote_addr
@@ -128,9 +129,10 @@ def record_event(
     }
     p = provider()
     with p.db.engine.begin() as connection:
-        append_event(connection, values, p.settings.audit.chains)
+        row_id = append_event(connection, values, p.settings.audit.chains)
     count_event(event, result)
     log.info("%s %s account=%s client=%s actor=%s", event, result, account_id, client_id, actor)
+    return row_id
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 
 from idp.account.history import CONSOLE_NAME
+from idp.account.not_me import password_change_asked
 from idp.account.services import is_recent
 from idp.interaction import start_interaction
 from idp.provider import provider
@@ -74,6 +75,7 @@ def page(template: str, current: Viewer, status: int = 200, **context):
     """Render a console page (the navigation needs the account)."""
     done = DONE_MESSAGES.get(request.args.get("done", ""))
     return render_template(f"account/{template}", account=current.account, done=done,
+                           change_password=password_change_asked(current.account),
                            **context), status
 
 

@@ -354,10 +354,13 @@ class AuditEvent(Base):
 
 
 class Complaint(Base):
-    """"Someone registered with my CCCD": filed from registration, handled by helpdesk staff."""
+    """A complaint the helpdesk handles: "someone registered with my CCCD" (kind
+    `registration`, filed from registration) or "this login wasn't me" (kind `not_me`,
+    filed from the access history or the login-notice SMS, with the login's details)."""
 
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_status", "status", "id"),)
+    __table_args__ = (Index("ix_complaints_status", "status", "id"),
+                      UniqueConstraint("event_id", name="uq_complaints_event_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cccd: Mapped[str] = mapped_column(String(12))
@@ -371,6 +374,15 @@ class Complaint(Base):
     handled_by: Mapped[str | None] = mapped_column(String(64))
     resolution: Mapped[str | None] = mapped_column(Text)
     handled_at: Mapped[datetime | None] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16), default="registration",
+                                      server_default="registration")
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    """`not_me`: the account whose login was reported (its owner filed it)."""
+    event_id: Mapped[int | None] = mapped_column(BigId)
+    """`not_me`: the audit row of the reported login; one complaint per login."""
+    event: Mapped[dict | None] = mapped_column(JSON)
+    """`not_me`: what the helpdesk needs of that login (time, IP, device, portal, method),
+    copied so the complaint outlives the audit row's retention."""
 
 
 class StaffMember(Base):

@@ -1,0 +1,38 @@
+"""data-subject rights: "not me" complaints, audit retention checkpoints
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-06 02:30:00
+
+Complaints gain a kind (the existing ones are `registration`), the reported account and
+login for "Không phải tôi" complaints.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0014'
+down_revision = '0013'
+branch_labels = None
+depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('kind', sa.String(length=16), nullable=False,
+                                      server_default='registration'))
+        batch_op.add_column(sa.Column('account_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('event_id', BigId, nullable=True))
+        batch_op.add_column(sa.Column('event', sa.JSON(), nullable=True))
+        batch_op.create_unique_constraint('uq_complaints_event_id', ['event_id'])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_complaints_event_id', type_='unique')
+        batch_op.drop_column('event')
+        batch_op.drop_column('event_id')
+        batch_op.drop_column('account_id')
+        batch_op.drop_column('kind')
