@@ -27,7 +27,6 @@ from idp.account.services import end_session_by_handle
 from idp.audit import record_event
 from idp.oidc.grants import revoke_grant
 from idp.provider import provider
-from idp.sessions import session_handle
 from idp.store.models import Account, AuditEvent, Complaint, RefreshToken
 from idp.vntime import vietnam_time
 
@@ -62,20 +61,15 @@ def login_summary(row: AuditEvent) -> dict:
 
 
 def _families_from(row: AuditEvent) -> list[str]:
-    """Refresh-token families issued from this login: bound to its session, or (offline
-    tokens, which outlive it) carrying its authentication time."""
+    """Live refresh-token families issued from this login's session (offline ones too)."""
     handle = (row.detail or {}).get("session")
-    auth_time = (row.detail or {}).get("auth_time")
-    if handle is None and auth_time is None:
+    if not handle:
         return []
-    tokens = provider().db.session.execute(
-        select(RefreshToken.family_id, RefreshToken.sid, RefreshToken.auth_time).where(
-            RefreshToken.account_id == row.account_id, RefreshToken.revoked_at.is_(None),
-            RefreshToken.expires_at > time.time()),
-    ).all()
-    return sorted({family for family, sid, token_auth_time in tokens
-                   if (handle and sid and session_handle(sid) == handle)
-                   or (auth_time is not None and token_auth_time == auth_time)})
+    return list(provider().db.session.scalars(
+        select(RefreshToken.family_id).where(
+            RefreshToken.account_id == row.account_id, RefreshToken.login_session == handle,
+            RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > time.time())
+        .distinct()))
 
 
 def report_not_me(account: Account, row: AuditEvent, via: str) -> NotMeReport:

@@ -91,11 +91,10 @@ def login_succeeded(interaction: Interaction, account: Account, level: int, amr:
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
     save_interaction(interaction)
-    # The session's handle and authentication time tie this row to what the login
-    # started, for "Không phải tôi" (idp.account.not_me).
+    # The session's handle ties this row to what the login started ("Không phải tôi").
     event_id = record_event("login", "success", account_id=account.id,
                             client_id=interaction.client_id, method=method, acr=acr,
-                            session=session_handle(session.sid), auth_time=now)
+                            session=session_handle(session.sid))
     if account.cccd:
         new_browser = device_of(CITIZENS.realm, account.cccd) is None
         # From now on this browser is one the owner used: a stranger's failures elsewhere

@@ -142,7 +142,7 @@ def decide(grant, req: AuthorizationRequest, params: dict, interaction: Interact
         # The session's handle lets "Không phải tôi" on this row end that session.
         record_event("login.sso", "success", account_id=session.account_id,
                      client_id=client.client_id, method="sso", acr=session.acr,
-                     session=session_handle(session.sid), auth_time=session.auth_time)
+                     session=session_handle(session.sid))
 
     scopes = grant.request.scope.split()
     claims = individually_released(release(req.claims, client))

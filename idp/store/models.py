@@ -267,6 +267,10 @@ class RefreshToken(Base):
     with that key refreshes it."""
     claims: Mapped[dict | None] = mapped_column(JSON)
     """What the `claims` parameter released beyond the scopes (idp.oidc.claims_request)."""
+    login_session: Mapped[str | None] = mapped_column(String(24))
+    """The handle (idp.sessions.session_handle) of the SSO session whose login issued the
+    family, carried across rotations, also by offline tokens that outlive the session:
+    "Không phải tôi" on that login revokes them (idp.account.not_me)."""
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id

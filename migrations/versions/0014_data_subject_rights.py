@@ -5,7 +5,8 @@ Revises: 0013
 Create Date: 2026-12-06 02:30:00
 
 Complaints gain a kind (the existing ones are `registration`), the reported account and
-login for "Không phải tôi" complaints.
+login for "Không phải tôi" complaints; refresh tokens the handle of the session whose
+login issued them (tokens issued before have none: "Không phải tôi" misses those).
 """
 
 import sqlalchemy as sa
@@ -27,9 +28,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('event_id', BigId, nullable=True))
         batch_op.add_column(sa.Column('event', sa.JSON(), nullable=True))
         batch_op.create_unique_constraint('uq_complaints_event_id', ['event_id'])
+    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('login_session', sa.String(length=24), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.drop_column('login_session')
     with op.batch_alter_table('complaints', schema=None) as batch_op:
         batch_op.drop_constraint('uq_complaints_event_id', type_='unique')
         batch_op.drop_column('event')
