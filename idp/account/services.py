@@ -40,9 +40,10 @@ WRONG_CURRENT = "Mật khẩu hiện tại không đúng."
 TOO_MANY_TRIES = "Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần. Vui lòng thử lại sau một giờ."
 
 
-def is_recent(session: SsoSession) -> bool:
-    """Whether the session's last authentication is recent enough for a sensitive change."""
-    return time.time() - session.auth_time <= RECENT_AUTH_SECONDS
+def is_recent(session: SsoSession, max_age: int = RECENT_AUTH_SECONDS) -> bool:
+    """Whether the session's last authentication is recent enough for a sensitive change
+    (or, with `max_age`, another sensitive step)."""
+    return time.time() - session.auth_time <= max_age
 
 
 def notify_phone(phone: OtpPhone | str | None, text: str) -> None:
