@@ -124,7 +124,7 @@ def test_account_console_pages(stack, chromium_browser, audit):  # noqa: F811
     log_in(page, provider, person, provider.url + "/account")
     for path in ("/account", "/account/history", "/account/sessions", "/account/security",
                  "/account/email", "/account/portals", "/account/sharing", "/account/totp",
-                 "/account/password", "/account/usb", "/account/sim"):
+                 "/account/password", "/account/usb", "/account/sim", "/account/data"):
         page.goto(provider.url + path)
         audit.check(page, path.strip("/").replace("/", "-"))
     page.goto(provider.url + "/account/password")
@@ -137,6 +137,10 @@ def test_account_console_pages(stack, chromium_browser, audit):  # noqa: F811
     page.fill("#phone", "12")
     page.click("#add-phone")
     audit.check(page, "account-security-refused")
+    page.goto(provider.url + "/account/history")
+    page.get_by_role("button", name="Không phải tôi").first.click()  # last: it logs out
+    expect(page.locator("#complaint-number")).to_be_visible()
+    audit.check(page, "account-not-me-done")
     audit.assert_clean()
 
 
