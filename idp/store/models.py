@@ -357,6 +357,41 @@ class AuditEvent(Base):
     """SHA-256 over prev_hash and this row's content: an edited or deleted row breaks the chain."""
 
 
+class AuditCheckpoint(Base):
+    """A seal over one batch of `idp data purge` (idp.audit_retention): the rows whose
+    predecessor in their chain was deleted, with the hash they link to (AuditLink), so the
+    chains still verify. Sealed with a key derived from the server's secret key and
+    chained to the previous checkpoint: a forged, edited or deleted checkpoint shows."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    through_id: Mapped[int] = mapped_column(BigId)
+    """The last audit row id this batch looked at."""
+    rows_purged: Mapped[int] = mapped_column(Integer)
+    links_digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 over this checkpoint's links, sorted by row id."""
+    prev_seal: Mapped[str] = mapped_column(String(64))
+    seal: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLink(Base):
+    """An audit row whose predecessor in its chain was purged: the hash it links to, and
+    the row that now comes before it in its chain, are vouched for by its checkpoint (the
+    latest checkpoint's link of a row counts)."""
+
+    __tablename__ = "audit_links"
+
+    checkpoint_id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                               autoincrement=False)
+    row_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    prev_kept_id: Mapped[int] = mapped_column(BigId)
+    """The row before it in its chain after the purge (0: none), so deleting that row,
+    which no hash covers any more, is still found."""
+
+
 class Complaint(Base):
     """A complaint the helpdesk handles: "someone registered with my CCCD" (kind
     `registration`, filed from registration) or "this login wasn't me" (kind `not_me`,
