@@ -355,6 +355,9 @@ def audit_verify(ctx: Context) -> None:
         click.echo(f"BROKEN at row {report.broken_at}: {report.reason} "
                    f"({report.rows} rows before it are intact)", err=True)
         sys.exit(1)
+    if report.checkpoints:
+        click.echo(f"{report.checkpoints} sealed purge checkpoint(s) vouch for the links over "
+                   "purged rows")
     click.echo(f"intact: {report.rows} rows in {len(report.heads)} chain(s); last hash of each:")
     for chain, head in sorted(report.heads.items()):
         click.echo(f"  chain {chain}: {head}")

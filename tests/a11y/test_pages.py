@@ -9,6 +9,7 @@ Screenshots of a refused form go to $IDP_SCREENSHOTS when set.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,9 @@ def test_account_console_pages(stack, chromium_browser, audit):  # noqa: F811
     page.fill("#phone", "12")
     page.click("#add-phone")
     audit.check(page, "account-security-refused")
+    notice = provider.settings.path(provider.settings.sms.outbox_path).read_text()
+    page.goto(re.findall(r"(http\S+/account/not-me/\S+)", notice)[-1])
+    audit.check(page, "account-not-me-confirm")
     page.goto(provider.url + "/account/history")
     page.get_by_role("button", name="Không phải tôi").first.click()  # last: it logs out
     expect(page.locator("#complaint-number")).to_be_visible()

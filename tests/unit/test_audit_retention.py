@@ -145,3 +145,4 @@ def test_cli_purges_with_progress_and_audit_verify_passes(app, provider, setting
     assert _events(provider) == ["login"] * 4 + ["audit.purge"]
     verified = CliRunner().invoke(main, ["--config", str(config_file), "audit", "verify"])
     assert verified.exit_code == 0, verified.output
+    assert "sealed purge checkpoint(s)" in verified.output
