@@ -72,8 +72,9 @@ def _verification(account: Account) -> dict:
         "verified_by": account.verified_by,
         "verified_by_label": VERIFIED_BY.get(account.verified_by, account.verified_by),
         "evidence": [{"method": item.method, "checked_at": _when(item.checked_at),
-                      "organization": item.organization, "staff": item.staff,
-                      "document": item.document} for item in account.evidence],
+                      "organization": item.organization, "document": item.document}
+                     # The counter's staff member is named by office only, as elsewhere.
+                     for item in account.evidence],
     }
 
 
@@ -133,8 +134,7 @@ def _history(account_id: int) -> list[dict]:
             "result": row.result, "result_label": result_label(row.result),
             "ip": row.ip, "device": describe_device(row.user_agent),
             "portal": names.get(row.client_id, row.client_id) if row.client_id else None,
-            "by": "staff" if row.actor else "you",
-            "staff_role": row.actor_role,
+            "by_staff": row.actor is not None, "staff_role": row.actor_role,
         } for row in batch)
         last = batch[-1].id
     return rows
