@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from idp.audit_retention import seal_key, trusted_links
 from idp.ops.metrics import count_event
 from idp.provider import provider
 from idp.store.models import AuditEvent
@@ -115,8 +116,9 @@ def record_event(
     actor: str | None = None,
     actor_role: str | None = None,
     **detail,
-) -> None:
-    """Append one event; `detail` must never hold a password, OTP, token or full CCCD."""
+) -> int:
+    """Append one event; returns its id. `detail` must never hold a password, OTP, token or
+    full CCCD."""
     ip = user_agent = None
     if has_request_context():
         ip = request.remote_addr
@@ -128,9 +130,10 @@ def record_event(
     }
     p = provider()
     with p.db.engine.begin() as connection:
-        append_event(connection, values, p.settings.audit.chains)
+        row_id = append_event(connection, values, p.settings.audit.chains)
     count_event(event, result)
     log.info("%s %s account=%s client=%s actor=%s", event, result, account_id, client_id, actor)
+    return row_id
 
 
 @dataclass
@@ -143,30 +146,44 @@ class ChainReport:
     reason: str = ""
     after_id: int = 0
     """Only rows after this id were checked (0: the whole log)."""
+    checkpoints: int = 0
+    """Sealed checkpoints of purges (idp.audit_retention) the check relied on."""
 
 
 def verify_chain(session: Session, *, after_id: int = 0, batch: int = 5000,
                  on_progress: Callable[[int, int], None] | None = None,
-                 progress_every: int = 100_000) -> ChainReport:
+                 progress_every: int = 100_000, secret_key: str | None = None) -> ChainReport:
     """Recompute every hash in id order, each row against the previous row of its chain;
     report the first row that does not fit. With `after_id`, only the rows after it: the
     first of them in each chain is taken as linked to whatever it names (its own hash is
     still checked), so edits inside the window are found and edits before it are not.
+    Where a purge deleted a row's predecessor, the link is checked against the purge's
+    sealed checkpoint instead (`secret_key`: the server's, which the seals derive from).
     `on_progress(rows, last_id)` is called every `progress_every` rows."""
+    trusted = trusted_links(session, seal_key(secret_key) if secret_key else None)
+    if trusted.broken:
+        return ChainReport(0, {}, 0, trusted.broken, after_id, trusted.checkpoints)
     heads: dict[int, str] = {}
+    head_ids: dict[int, int] = {}
     count = 0
     for row in _rows(session, batch, after_id):
         prev = heads.get(row.chain, row.prev_hash if after_id else "")
-        if row.prev_hash != prev:
+        link = trusted.links.get(row.id)
+        if row.prev_hash != prev and (link is None or link[0] != row.prev_hash or (
+                (not after_id or row.chain in head_ids)
+                and head_ids.get(row.chain, 0) != link[1])):
             return ChainReport(count, heads, row.id, "liên kết tới dòng trước bị sai "
-                               "(một dòng trước đó đã bị xóa hoặc sửa)", after_id)
-        if row.row_hash != row_digest(row, prev):
-            return ChainReport(count, heads, row.id, "nội dung dòng đã bị sửa", after_id)
+                               "(một dòng trước đó đã bị xóa hoặc sửa)", after_id,
+                               trusted.checkpoints)
+        if row.row_hash != row_digest(row, row.prev_hash):
+            return ChainReport(count, heads, row.id, "nội dung dòng đã bị sửa", after_id,
+                               trusted.checkpoints)
         heads[row.chain] = row.row_hash
+        head_ids[row.chain] = row.id
         count += 1
         if on_progress is not None and count % progress_every == 0:
             on_progress(count, row.id)
-    return ChainReport(count, heads, None, after_id=after_id)
+    return ChainReport(count, heads, None, after_id=after_id, checkpoints=trusted.checkpoints)
 
 
 def recent_window(session: Session, rows: int) -> int:

@@ -7,7 +7,11 @@ labels. An event without a label shows its code, so a new event is never hidden.
 from __future__ import annotations
 
 EVENTS = {
+    "account.export": "Tải về dữ liệu cá nhân",
     "account.ial_raised": "Nâng mức định danh",
+    "audit.purge": "Xóa nhật ký quá hạn lưu trữ",
+    "login.not_me": "Báo lượt đăng nhập không phải của mình",
+    "notice.new_browser": "Báo đăng nhập từ thiết bị mới",
     "complaint.filed": "Gửi khiếu nại",
     "consent": "Đồng ý chia sẻ thông tin",
     "consent.revoke": "Thu hồi đồng ý chia sẻ",

@@ -348,12 +348,16 @@ def audit_verify(ctx: Context) -> None:
     sessions = ctx.sessions()
     click.echo("==> verifying the audit chain, every row from the first")
     with sessions() as session:
-        report = verify_chain(session, on_progress=lambda rows, last_id: click.echo(
-            f"  {rows:,} rows intact so far (up to row {last_id})"))
+        report = verify_chain(session, secret_key=ctx.settings.server.secret_key,
+                              on_progress=lambda rows, last_id: click.echo(
+                                  f"  {rows:,} rows intact so far (up to row {last_id})"))
     if report.broken_at is not None:
         click.echo(f"BROKEN at row {report.broken_at}: {report.reason} "
                    f"({report.rows} rows before it are intact)", err=True)
         sys.exit(1)
+    if report.checkpoints:
+        click.echo(f"{report.checkpoints} sealed purge checkpoint(s) vouch for the links over "
+                   "purged rows")
     click.echo(f"intact: {report.rows} rows in {len(report.heads)} chain(s); last hash of each:")
     for chain, head in sorted(report.heads.items()):
         click.echo(f"  chain {chain}: {head}")
@@ -384,6 +388,41 @@ def tokens_purge(ctx: Context, batch: int) -> None:
     finally:
         engine.dispose()
     click.echo(f"done: {total} refresh token(s) deleted")
+
+
+@main.group()
+def data() -> None:
+    """Personal data past its retention."""
+
+
+@data.command("purge")
+@click.option("--batch", type=click.IntRange(100, 100_000), default=5000, show_default=True,
+              help="Audit rows looked at per transaction.")
+@pass_context
+def data_purge(ctx: Context, batch: int) -> None:
+    """Delete audit rows past [retention] (run it daily, e.g. from a systemd timer); each
+    batch seals a checkpoint so `idp audit verify` still passes."""
+    from idp.audit_retention import purge_audit, record_purge
+
+    retention = ctx.settings.retention
+    engine = make_engine(ctx.settings.database_url)
+    click.echo(f"==> deleting access-history rows older than {retention.access_history_days} "
+               f"days and other audit rows older than {retention.audit_days} days, "
+               f"{batch} rows looked at per transaction")
+    looked_at = deleted = 0
+    try:
+        for done in purge_audit(engine, ctx.settings.server.secret_key,
+                                access_days=retention.access_history_days,
+                                audit_days=retention.audit_days, batch=batch):
+            looked_at += done.looked_at
+            deleted += done.deleted
+            click.echo(f"  {looked_at:,} rows looked at, {deleted:,} deleted "
+                       f"(up to row {done.through_id})")
+        if deleted:
+            record_purge(engine, ctx.settings.audit.chains, deleted, retention)
+    finally:
+        engine.dispose()
+    click.echo(f"done: {deleted} audit row(s) deleted")
 
 
 @main.group()

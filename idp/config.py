@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(Exception):
@@ -245,6 +252,40 @@ class AuditSettings(Section):
     the rate grows with this number. Changing it affects new rows only."""
 
 
+class NoticeSettings(Section):
+    """Messages that tell a citizen about their own account's activity."""
+
+    new_browser_login: Literal["sms", "email", "off"] = "sms"
+    """A login from a browser the account never logged in from sends a notice with the
+    access-history link and a "Không phải tôi" link: `sms` to the default OTP phone,
+    `email` to the verified contact e-mail (the phone when there is none), or `off`.
+    SMS by default: every citizen account has a phone, few have a verified e-mail."""
+
+
+class RetentionSettings(Section):
+    """How long the audit log keeps rows (`idp data purge` deletes older ones).
+
+    Decree 13/2023 wants personal data kept no longer than its purpose needs; Decree
+    53/2022 (Art. 26) wants system logs kept at least 12 months, and the helpdesk must be
+    able to answer "was this login mine?" and auditors to follow staff actions."""
+
+    access_history_days: int = Field(400, ge=366, le=3660)
+    """Logins, failed login steps, logouts and QR-share reads (the citizen's access
+    history; most of the log). 400 days: the 12 months Decree 53 asks for, a month for a
+    complaint about the oldest of them to reach the helpdesk, and a few days of margin for
+    a purge that did not run."""
+    audit_days: int = Field(1830, ge=366, le=7320)
+    """Every other row: password, phone and e-mail changes, consents, staff actions,
+    registrations, key and client changes. Five years: the period inspections
+    (thanh tra) and disputes about an account's ownership reach back, and the rows are few."""
+
+    @model_validator(mode="after")
+    def _audit_outlives_access(self) -> RetentionSettings:
+        if self.audit_days < self.access_history_days:
+            raise ValueError("audit_days must be at least access_history_days")
+        return self
+
+
 class CarrierSettings(RegistrySettings):
     """Mobile carriers' subscriber check (registration by phone, lost-phone recovery)."""
 
@@ -372,6 +413,8 @@ class Settings(Section):
     usb_token: UsbTokenSettings = UsbTokenSettings()
     mssp: MsspSettings = MsspSettings()
     sharing: SharingSettings = SharingSettings()
+    notices: NoticeSettings = NoticeSettings()
+    retention: RetentionSettings = RetentionSettings()
     limits: dict[str, str] = {}
     """Named limits whose rate differs from the default of idp/limits.py, e.g.
     "sms.login.phone" = "6 per hour"."""

@@ -7,6 +7,8 @@ stored record is kept small (short keys) because millions may be alive at once.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -129,6 +131,13 @@ def end_account_sessions(account_id: int) -> list[SsoSession]:
     """End every session of an account; returns those that were live."""
     sids = provider().state.members(f"acct-sessions:{account_id}")
     return [s for s in (end_session(sid) for sid in sids) if s is not None]
+
+
+def session_handle(sid: str) -> str:
+    """What pages and audit rows name a session by: the sid is the session cookie and
+    never goes into HTML or the log."""
+    key = provider().settings.server.secret_key.encode()
+    return hmac.new(key, f"session-handle:{sid}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def current_session_id() -> str | None:

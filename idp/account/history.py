@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select
 
-from idp.account.services import session_handle
 from idp.provider import provider
-from idp.sessions import account_sessions
+from idp.sessions import account_sessions, session_handle
 from idp.sharing.claims import CLAIM_LABELS
-from idp.store.models import AuditEvent, Client
+from idp.store.models import AuditEvent, Client, Complaint
 from idp.vntime import vietnam_time
 
 PAGE_SIZE = 20
@@ -21,7 +20,9 @@ CONSOLE_NAME = "Tài khoản định danh"
 
 # Accesses (successes and failures alike), logouts, and reads of the citizen's QR-code
 # shares (idp/sharing): whoever scanned one, when and from where...
-_ACCESS_EVENTS = ("login", "login.sso", "logout", "share.read")
+LOGIN_EVENTS = ("login", "login.sso")
+"""Logins that started or used a session: what "Không phải tôi" can be pressed on."""
+_ACCESS_EVENTS = (*LOGIN_EVENTS, "logout", "share.read")
 # ...and the failed steps of a login: their successes are already the "login" row.
 _STEP_EVENTS = ("login.password", "login.otp", "login.totp")
 
@@ -81,6 +82,11 @@ class HistoryRow:
     portal: str
     result: str
     ok: bool
+    event_id: int
+    reportable: bool
+    """A login this page offers "Không phải tôi" for."""
+    reported: bool
+    """A login the citizen already reported as not theirs."""
 
 
 @dataclass
@@ -119,6 +125,8 @@ def access_history(account_id: int, page: int) -> HistoryPage:
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
     names = portal_names({row.client_id for row in events if row.client_id is not None})
+    reported = set(session.scalars(select(Complaint.event_id).where(
+        Complaint.event_id.in_([row.id for row in events]))))
     rows = [
         HistoryRow(
             at=vietnam_time(row.at),
@@ -130,6 +138,9 @@ def access_history(account_id: int, page: int) -> HistoryPage:
                     else "—"),
             result=RESULTS.get(row.result, row.result),
             ok=row.result == "success",
+            event_id=row.id,
+            reportable=row.event in LOGIN_EVENTS and row.result == "success",
+            reported=row.id in reported,
         )
         for row in events
     ]

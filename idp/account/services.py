@@ -7,7 +7,6 @@ Views call these functions; tests call them too, without HTTP.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
@@ -25,7 +24,7 @@ from idp.oidc.claims import SCOPES
 from idp.oidc.grants import revoke_grant
 from idp.provider import provider
 from idp.security.passwords import check_password_policy, password_user_inputs
-from idp.sessions import SsoSession, account_sessions, end_session
+from idp.sessions import SsoSession, account_sessions, end_session, session_handle
 from idp.store.models import Account, Client, Consent, OtpPhone, RefreshToken
 
 log = logging.getLogger(__name__)
@@ -41,9 +40,10 @@ WRONG_CURRENT = "Mật khẩu hiện tại không đúng."
 TOO_MANY_TRIES = "Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần. Vui lòng thử lại sau một giờ."
 
 
-def is_recent(session: SsoSession) -> bool:
-    """Whether the session's last authentication is recent enough for a sensitive change."""
-    return time.time() - session.auth_time <= RECENT_AUTH_SECONDS
+def is_recent(session: SsoSession, max_age: int = RECENT_AUTH_SECONDS) -> bool:
+    """Whether the session's last authentication is recent enough for a sensitive change
+    (or, with `max_age`, another sensitive step)."""
+    return time.time() - session.auth_time <= max_age
 
 
 def notify_phone(phone: OtpPhone | str | None, text: str) -> None:
@@ -58,12 +58,6 @@ def notify_phone(phone: OtpPhone | str | None, text: str) -> None:
 
 
 # --- sessions ----------------------------------------------------------------------------
-
-
-def session_handle(sid: str) -> str:
-    """What pages name a session by: the sid is the session cookie and never goes into HTML."""
-    key = provider().settings.server.secret_key.encode()
-    return hmac.new(key, f"session-handle:{sid}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def _end_and_notify(sid: str) -> bool:

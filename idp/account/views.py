@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idp.account import console, lost_phone, methods  # noqa: F401 - modules register routes
+from idp.account import console, lost_phone, methods, rights  # noqa: F401 - register routes
 from idp.account.web import bp
 from idp.sharing import console as sharing  # noqa: F401 - registers its console pages
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 
 from idp.account.history import CONSOLE_NAME
-from idp.account.services import is_recent
+from idp.account.not_me import password_change_asked
+from idp.account.services import RECENT_AUTH_SECONDS, is_recent
 from idp.interaction import start_interaction
 from idp.provider import provider
 from idp.sessions import SsoSession, browser_id, current_session
@@ -61,12 +62,15 @@ def viewer() -> Viewer:
     return Viewer(session, account)
 
 
-def recent_viewer(return_endpoint: str) -> Viewer:
-    """The citizen, authenticated within the last 10 minutes (sensitive changes)."""
+def recent_viewer(return_endpoint: str, max_age: int = RECENT_AUTH_SECONDS,
+                  purpose: str | None = None) -> Viewer:
+    """The citizen, authenticated within the last `max_age` seconds (10 minutes: sensitive
+    changes); otherwise a page that sends them to log in again, saying why (`purpose`)."""
     current = viewer()
-    if not is_recent(current.session):
+    if not is_recent(current.session, max_age):
         login_url = _login(url_for(return_endpoint), current.account.cccd)
-        abort(make_response(render_template("account/reauth.html", login_url=login_url)))
+        abort(make_response(render_template("account/reauth.html", login_url=login_url,
+                                            purpose=purpose, minutes=max_age // 60)))
     return current
 
 
@@ -74,6 +78,7 @@ def page(template: str, current: Viewer, status: int = 200, **context):
     """Render a console page (the navigation needs the account)."""
     done = DONE_MESSAGES.get(request.args.get("done", ""))
     return render_template(f"account/{template}", account=current.account, done=done,
+                           change_password=password_change_asked(current.account),
                            **context), status
 
 

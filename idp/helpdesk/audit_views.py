@@ -88,7 +88,8 @@ def audit_verify():
     deleted row. The whole log (billions of rows nationally) is `idp audit verify`'s job:
     a web request must end within the server's timeout."""
     with provider().db.sessions() as session:
-        report = verify_chain(session, after_id=recent_window(session, WEB_VERIFY_ROWS))
+        report = verify_chain(session, after_id=recent_window(session, WEB_VERIFY_ROWS),
+                              secret_key=provider().settings.server.secret_key)
     staff_event("staff.audit_verify", "success" if report.broken_at is None else "failure",
                 current_staff(), "audit", rows=report.rows, broken_at=report.broken_at,
                 after_id=report.after_id)

@@ -142,7 +142,10 @@ def open_complaints(session: Session) -> list[Complaint]:
 
 
 def complaint_account_id(session: Session, complaint: Complaint) -> int | None:
-    """The account registered with the complaint's CCCD (the one the citizen disputes)."""
+    """The account the complaint is about: the one whose login its owner reported, or the
+    one registered with the complaint's CCCD (the one the citizen disputes)."""
+    if complaint.account_id is not None:
+        return complaint.account_id
     return session.scalar(select(Account.id).where(Account.cccd == complaint.cccd))
 
 

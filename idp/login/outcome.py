@@ -20,7 +20,8 @@ from idp.interaction import (
     set_login_to_resume,
 )
 from idp.levels import PASSWORD_SMS_LEVEL, login_acr
-from idp.login.devices import remember_device
+from idp.login.devices import device_of, remember_device
+from idp.login.notice import notify_new_browser
 from idp.login.throttle import CITIZENS
 from idp.oidc.backchannel import notify_portals
 from idp.otp.codes import forget_code
@@ -32,6 +33,7 @@ from idp.sessions import (
     current_session,
     end_session,
     reauthenticate,
+    session_handle,
 )
 from idp.store.models import Account
 
@@ -89,13 +91,18 @@ def login_succeeded(interaction: Interaction, account: Account, level: int, amr:
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
     save_interaction(interaction)
-    record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
-                 method=method, acr=acr)
+    # The session's handle ties this row to what the login started ("Không phải tôi").
+    event_id = record_event("login", "success", account_id=account.id,
+                            client_id=interaction.client_id, method=method, acr=acr,
+                            session=session_handle(session.sid))
     if account.cccd:
+        new_browser = device_of(CITIZENS.realm, account.cccd) is None
         # From now on this browser is one the owner used: a stranger's failures elsewhere
         # never pause it (DESIGN §7).
         CITIZENS.forgive_device(account.cccd)
         remember_device(CITIZENS.realm, account.cccd)
+        if new_browser:
+            notify_new_browser(account, event_id)
     return finish_login(interaction)
 
 

@@ -32,7 +32,7 @@ from idp.oidc.grants import Grantee
 from idp.oidc.subject import subject_for
 from idp.provider import provider
 from idp.security.headers import allow_form_target
-from idp.sessions import browser_id, current_session, touch_session
+from idp.sessions import browser_id, current_session, session_handle, touch_session
 from idp.store.models import Account, Consent
 from idp.usbtoken.verification import usb_token_available
 
@@ -139,8 +139,10 @@ def decide(grant, req: AuthorizationRequest, params: dict, interaction: Interact
             session.account_id, session.auth_time, session.acr, session.amr, session.sid
         )
         # The citizen's access history shows every portal the session logged them in to.
+        # The session's handle lets "Không phải tôi" on this row end that session.
         record_event("login.sso", "success", account_id=session.account_id,
-                     client_id=client.client_id, method="sso", acr=session.acr)
+                     client_id=client.client_id, method="sso", acr=session.acr,
+                     session=session_handle(session.sid))
 
     scopes = grant.request.scope.split()
     claims = individually_released(release(req.claims, client))

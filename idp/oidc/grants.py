@@ -24,7 +24,7 @@ from idp.oidc.dpop import SenderConstrainedGrant, presented_jkt
 from idp.oidc.subject import account_ref, subject_for
 from idp.oidc.tokens import AccessTokenGrant, issue_access_token
 from idp.provider import provider
-from idp.sessions import load_session
+from idp.sessions import load_session, session_handle
 from idp.store.models import Account, Client, RefreshToken
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -52,6 +52,8 @@ class Grantee:
     """Absolute end of a refresh-token family, carried across rotations."""
     claims: dict | None = None
     """What the `claims` parameter released beyond the scopes (idp.oidc.claims_request)."""
+    login_session: str | None = None
+    """The handle of the session whose login the grant came from (RefreshToken.login_session)."""
 
     def get_user_id(self) -> int:
         return self.account_id
@@ -88,6 +90,7 @@ class ClaimedRefreshToken:
     expires_at: float
     dpop_jkt: str | None
     claims: dict | None
+    login_session: str | None
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id
@@ -259,6 +262,7 @@ class AuthorizationCodeGrant(SenderConstrainedGrant, grants.AuthorizationCodeGra
             grant_id=record["gid"],
             nonce=record.get("nonce"),
             claims=record.get("claims"),
+            login_session=session_handle(record["sid"]) if record["sid"] else None,
         )
 
 
@@ -317,6 +321,7 @@ class RefreshTokenGrant(SenderConstrainedGrant, grants.RefreshTokenGrant):
             grant_id=refresh_token.family_id,
             refresh_expires_at=refresh_token.expires_at,
             claims=refresh_token.claims,
+            login_session=refresh_token.login_session,
         )
 
     def revoke_old_credential(self, refresh_token: ClaimedRefreshToken) -> None:
@@ -394,6 +399,7 @@ def save_token(token: dict, request) -> None:
             "revoked_at": None,
             "dpop_jkt": presented_jkt(),
             "claims": user.claims,
+            "login_session": user.login_session,
         },
     )
     session.commit()

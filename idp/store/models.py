@@ -267,6 +267,10 @@ class RefreshToken(Base):
     with that key refreshes it."""
     claims: Mapped[dict | None] = mapped_column(JSON)
     """What the `claims` parameter released beyond the scopes (idp.oidc.claims_request)."""
+    login_session: Mapped[str | None] = mapped_column(String(24))
+    """The handle (idp.sessions.session_handle) of the SSO session whose login issued the
+    family, carried across rotations, also by offline tokens that outlive the session:
+    "Không phải tôi" on that login revokes them (idp.account.not_me)."""
 
     def check_client(self, client: Client) -> bool:
         return client.client_id == self.client_id
@@ -353,11 +357,49 @@ class AuditEvent(Base):
     """SHA-256 over prev_hash and this row's content: an edited or deleted row breaks the chain."""
 
 
+class AuditCheckpoint(Base):
+    """A seal over one batch of `idp data purge` (idp.audit_retention): the rows whose
+    predecessor in their chain was deleted, with the hash they link to (AuditLink), so the
+    chains still verify. Sealed with a key derived from the server's secret key and
+    chained to the previous checkpoint: a forged, edited or deleted checkpoint shows."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    through_id: Mapped[int] = mapped_column(BigId)
+    """The last audit row id this batch looked at."""
+    rows_purged: Mapped[int] = mapped_column(Integer)
+    links_digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 over this checkpoint's links, sorted by row id."""
+    prev_seal: Mapped[str] = mapped_column(String(64))
+    seal: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLink(Base):
+    """An audit row whose predecessor in its chain was purged: the hash it links to, and
+    the row that now comes before it in its chain, are vouched for by its checkpoint (the
+    latest checkpoint's link of a row counts)."""
+
+    __tablename__ = "audit_links"
+
+    checkpoint_id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                               autoincrement=False)
+    row_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    prev_kept_id: Mapped[int] = mapped_column(BigId)
+    """The row before it in its chain after the purge (0: none), so deleting that row,
+    which no hash covers any more, is still found."""
+
+
 class Complaint(Base):
-    """"Someone registered with my CCCD": filed from registration, handled by helpdesk staff."""
+    """A complaint the helpdesk handles: "someone registered with my CCCD" (kind
+    `registration`, filed from registration) or "this login wasn't me" (kind `not_me`,
+    filed from the access history or the login-notice SMS, with the login's details)."""
 
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_status", "status", "id"),)
+    __table_args__ = (Index("ix_complaints_status", "status", "id"),
+                      UniqueConstraint("event_id", name="uq_complaints_event_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cccd: Mapped[str] = mapped_column(String(12))
@@ -371,6 +413,15 @@ class Complaint(Base):
     handled_by: Mapped[str | None] = mapped_column(String(64))
     resolution: Mapped[str | None] = mapped_column(Text)
     handled_at: Mapped[datetime | None] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16), default="registration",
+                                      server_default="registration")
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    """`not_me`: the account whose login was reported (its owner filed it)."""
+    event_id: Mapped[int | None] = mapped_column(BigId)
+    """`not_me`: the audit row of the reported login; one complaint per login."""
+    event: Mapped[dict | None] = mapped_column(JSON)
+    """`not_me`: what the helpdesk needs of that login (time, IP, device, portal, method),
+    copied so the complaint outlives the audit row's retention."""
 
 
 class StaffMember(Base):

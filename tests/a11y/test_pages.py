@@ -10,6 +10,7 @@ Screenshots of a refused form go to $IDP_SCREENSHOTS when set.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -153,7 +154,7 @@ def test_account_console_pages(stack, chromium_browser, audit):  # noqa: F811
     log_in(page, provider, person, provider.url + "/account")
     for path in ("/account", "/account/history", "/account/sessions", "/account/security",
                  "/account/email", "/account/portals", "/account/sharing", "/account/totp",
-                 "/account/password", "/account/usb", "/account/sim"):
+                 "/account/password", "/account/usb", "/account/sim", "/account/data"):
         page.goto(provider.url + path)
         audit.check(page, path.strip("/").replace("/", "-"))
     page.goto(provider.url + "/account/password")
@@ -166,6 +167,13 @@ def test_account_console_pages(stack, chromium_browser, audit):  # noqa: F811
     page.fill("#phone", "12")
     page.click("#add-phone")
     audit.check(page, "account-security-refused")
+    notice = provider.settings.path(provider.settings.sms.outbox_path).read_text()
+    page.goto(re.findall(r"(http\S+/account/not-me/\S+)", notice)[-1])
+    audit.check(page, "account-not-me-confirm")
+    page.goto(provider.url + "/account/history")
+    page.get_by_role("button", name="Không phải tôi").first.click()  # last: it logs out
+    expect(page.locator("#complaint-number")).to_be_visible()
+    audit.check(page, "account-not-me-done")
     audit.assert_clean()
 
 

@@ -6,14 +6,18 @@ portals as their own processes, the browser through Playwright.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import secrets
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import pyotp
 import pytest
+import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +33,10 @@ CITIZEN = {"cccd": "001085012345", "full_name": "Nguyễn Văn An", "birthdate":
            "gender": "male", "phone": "0912345678", "email": "an@example.vn"}
 APP_USER = {"cccd": "001085012346", "full_name": "Nguyễn Văn Bình", "birthdate": "1985-03-16",
             "gender": "male", "phone": "0912345679", "email": ""}
+ROBBED = {"cccd": "001185012347", "full_name": "Nguyễn Thị Cúc", "birthdate": "1985-03-17",
+          "gender": "female", "phone": "0912345670", "email": ""}
+STRANGER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 "
+                  "Firefox/133.0")
 
 
 class SimulatedRegistriesProvider(LiveProvider):
@@ -66,7 +74,7 @@ def stack(tmp_path_factory, simulators):
         started.callback(provider.stop)
         provider.start()
         fixtures = load_fixtures()
-        for person in (CITIZEN, APP_USER, fixtures.one("carrier: two subscriptions").form(),
+        for person in (CITIZEN, APP_USER, ROBBED, fixtures.one("carrier: two subscriptions").form(),
                        fixtures.one("carrier: full match").form()):
             provider.add_account(person, PASSWORD)
         national = LivePortal(provider, "cong-dvc-quoc-gia", "national", free_port(), directory)
@@ -203,3 +211,62 @@ def test_lost_phone_self_service(stack, chromium_browser):  # noqa: F811
     assert "chưa được thay đổi" in error and "bộ phận một cửa" not in error
     assert "cập nhật thông tin thuê bao" in advice and "bộ phận một cửa" in advice
     assert provider.phones(other.cccd) == [other.phone]
+
+
+def _offline_token(page, provider, client) -> str:
+    """In this browser's SSO session, a portal that keeps a refresh token (offline_access)
+    gets one: authorize, consent, code exchange (the redirect is caught in the browser)."""
+    callback = client.base_url + "/callback"
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    page.route(callback + "*", lambda route: route.fulfill(status=200, body="ok"))
+    page.goto(provider.issuer + "/authorize?" + requests.compat.urlencode({
+        "response_type": "code", "client_id": client.client_id, "redirect_uri": callback,
+        "scope": "openid profile offline_access", "state": "s", "nonce": "n",
+        "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256"}))
+    if page.url.startswith(provider.issuer + "/consent"):
+        page.click("#allow")
+    _at(page, callback)
+    code = re.search(r"[?&]code=([^&]+)", page.url).group(1)
+    answer = requests.post(provider.url + "/token", auth=(client.client_id, client.secret),
+                           data={"grant_type": "authorization_code", "code": code,
+                                 "redirect_uri": callback, "code_verifier": verifier},
+                           timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["refresh_token"]
+
+
+def test_not_me_logs_the_strangers_portal_out_and_kills_its_refresh_token(
+        stack, chromium_browser):  # noqa: F811
+    provider, national, _, _ = stack
+    bank = provider.add_portal("ngan-hang-thu", f"http://127.0.0.1:{free_port()}",
+                               name="Ngân hàng thử")
+    stranger = chromium_browser.new_context(locale="vi-VN", user_agent=STRANGER_AGENT).new_page()
+    _login_at(stranger, provider, national, ROBBED)
+    stolen = _offline_token(stranger, provider, bank)
+    assert _logged_in(stranger, national)
+
+    owner = chromium_browser.new_context(locale="vi-VN").new_page()
+    owner.goto(provider.issuer + "/account/history")
+    _password_step(owner, provider, ROBBED["cccd"])
+    owner.fill("#otp", provider.last_otp())
+    owner.click("#verify")
+    _at(owner, provider.issuer + "/account/history")
+    unknown = owner.locator("#history tbody tr", has_text="Firefox trên Windows").filter(
+        has_text="cong-dvc-quoc-gia")
+    expect(unknown).to_have_count(1)
+    unknown.get_by_role("button", name=re.compile("^Không phải tôi")).click()
+    expect(owner.locator("#complaint-number")).to_be_visible()
+    expect(owner.locator("#sessions-ended")).to_contain_text("đã bị đăng xuất")
+
+    deadline = time.monotonic() + 10
+    while _logged_in(stranger, national) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _logged_in(stranger, national)  # the portal got the back-channel logout
+    refused = requests.post(provider.url + "/token", auth=(bank.client_id, bank.secret),
+                            data={"grant_type": "refresh_token", "refresh_token": stolen},
+                            timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    # The owner's console goes on, and asks for a new password.
+    owner.goto(provider.issuer + "/account")
+    expect(owner.locator("#change-password-asked")).to_be_visible()

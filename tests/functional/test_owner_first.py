@@ -156,7 +156,7 @@ def test_thirty_resets_and_registrations_never_cost_the_owner_a_login_code(
     auth = flow.login(person)
     assert "code" in auth.params
     login_codes = [m for m in read_otps(settings)
-                   if m["to"] == person.phone and "đăng nhập" in m["text"]]
+                   if m["to"] == person.phone and "(OTP) đăng nhập" in m["text"]]
     assert len(login_codes) == 1
 
 

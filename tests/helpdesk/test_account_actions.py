@@ -3,12 +3,14 @@ audit row; a suspended citizen cannot log in, an unlocked one can."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from idp.identity import mask_cccd, mask_phone
 from idp.sessions import account_sessions
 from idp.store.models import Account, Complaint
-from tests.conftest import make_person, query
+from tests.conftest import Flow, csrf_from, make_person, query
 from tests.helpdesk.conftest import audit_rows
 
 REJECTED = "Số định danh hoặc mật khẩu không đúng"
@@ -164,3 +166,23 @@ def test_account_events_read_in_vietnamese_and_vietnam_time(console, provider, m
         at = provider.db.session.scalars(select(AuditEvent).where(
             AuditEvent.event == "phone.recover")).one().at
     assert vietnam_time(at) in [row[0] for row in rows]  # UTC + 7, not the stored UTC
+
+
+def test_not_me_report_reaches_the_complaints_with_the_login(console, browser, settings,
+                                                             make_account, make_portal,
+                                                             provider):
+    account_id, person = make_account()
+    Flow(browser, settings, make_portal()).login(person)
+    [login] = audit_rows(provider, "login", account_id=account_id)
+    history = browser.get("/account/history")
+    browser.post("/account/not-me", data={
+        "csrf_token": csrf_from(history.get_data(as_text=True)), "event": str(login.id)})
+
+    page = console("helpdesk")
+    listing = page.get("/helpdesk/complaints").get_data(as_text=True)
+    [number] = re.findall(r'id="complaint-(\d+)"', listing)
+    assert "Không phải tôi" in listing
+    detail = page.get(f"/helpdesk/complaints/{number}").get_data(as_text=True)
+    assert 'id="reported-login"' in detail and "Cổng portal-a" in detail
+    assert f"Mã sự kiện nhật ký: {login.id}" in detail
+    assert f'/helpdesk/accounts/{account_id}"' in detail
