@@ -4,7 +4,7 @@
 Creates a fresh database on 127.0.0.1:5432 with the provider's schema, fills `accounts`
 with N synthetic citizens by COPY (valid-looking, unique CCCDs; one argon2id hash computed
 once and reused, since hashing is not what is measured), ANALYZEs, then times the lookup the
-password login does (idp/login/password.py: `select(Account).where(Account.cccd == cccd)`
+password login does (idp/login/password.py: `select(Account).where(Account.cccd_is(cccd))`
 through the ORM) for random existing CCCDs, and the bare indexed SELECT, p50/p99. Drops the
 database afterwards (unless --keep).
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with Session(engine) as session:
             def orm(number):
-                found = session.scalar(select(Account).where(Account.cccd == number))
+                found = session.scalar(select(Account).where(Account.cccd_is(number)))
                 session.expunge_all()
                 return found
 

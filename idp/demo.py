@@ -154,7 +154,7 @@ def _prepare(settings: Settings, directory: Path, port: int) -> dict[str, str]:
         pw = settings.passwords
         hasher = PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism)
         for person in DEMO_PEOPLE:
-            if session.scalar(select(Account.id).where(Account.cccd == person["cccd"])):
+            if session.scalar(select(Account.id).where(Account.cccd_is(person["cccd"]))):
                 continue
             data = validate_new_account(person, person["password"], 0)
             create_account(session, data, person["password"], hasher,

@@ -74,7 +74,7 @@ def find_account(session: Session, staff: StaffContext, cccd: str) -> Account | 
         cccd = validate_cccd(cccd)
     except InvalidField as exc:
         raise ActionRefused(exc.message) from None
-    account = session.scalar(select(Account).where(Account.cccd == cccd))
+    account = session.scalar(select(Account).where(Account.cccd_is(cccd)))
     staff_event("staff.search", "success" if account else "not_found", staff, "search",
                 account_id=account.id if account else None, cccd=mask_cccd(cccd))
     return account
@@ -143,7 +143,7 @@ def open_complaints(session: Session) -> list[Complaint]:
 
 def complaint_account_id(session: Session, complaint: Complaint) -> int | None:
     """The account registered with the complaint's CCCD (the one the citizen disputes)."""
-    return session.scalar(select(Account.id).where(Account.cccd == complaint.cccd))
+    return session.scalar(select(Account.id).where(Account.cccd_is(complaint.cccd)))
 
 
 def handle_complaint(session: Session, staff: StaffContext, complaint: Complaint,

@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.accounts import AccountExists, create_account, validate_new_account
 from idp.cli import main
 from idp.clients import CLIENTS_STAMP, ClientRegistration, InvalidClient, register_client
+from idp.config import load_settings
 from idp.identity import InvalidPerson
 from idp.security.passwords import PasswordHasher
+from idp.store import data_keys
 from idp.store.models import Account, Base, Client, OtpPhone, SigningKey
 from idp.store.state import SqlStateStore
+from tests.conftest import make_settings
 
 STRONG = "Lua-Thu#Ha-Noi-2024"
 PERSON = {
@@ -38,8 +41,10 @@ def hasher() -> PasswordHasher:
 
 @pytest.fixture
 def session(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'idp.sqlite3'}")
+    url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    engine = create_engine(url)
     Base.metadata.create_all(engine)
+    data_keys.bind(engine, make_settings(tmp_path, url, "sql"))
     with sessionmaker(engine, expire_on_commit=False)() as db:
         yield db
     engine.dispose()
@@ -51,7 +56,7 @@ def session(tmp_path):
 def test_valid_account_is_normalised_and_stored(session, hasher):
     person = validate_new_account(PERSON, STRONG, 3)
     account = create_account(session, person, STRONG, hasher, verified_by="operator")
-    stored = session.scalar(select(Account).where(Account.cccd == "001085000123"))
+    stored = session.scalar(select(Account).where(Account.cccd_is("001085000123")))
     assert stored.id == account.id
     assert stored.gender == "male"
     assert stored.birthdate.isoformat() == "1985-03-15"
@@ -70,7 +75,7 @@ def test_duplicate_cccd_is_refused(session, hasher):
     again = validate_new_account({**PERSON, "phone": "0987654321"}, STRONG, 3)
     with pytest.raises(AccountExists, match="Số định danh này đã có tài khoản"):
         create_account(session, again, STRONG, hasher, verified_by="operator")
-    assert session.scalar(select(Account.id).where(Account.cccd == PERSON["cccd"])) is not None
+    assert session.scalar(select(Account.id).where(Account.cccd_is(PERSON["cccd"]))) is not None
     assert len(session.scalars(select(Account)).all()) == 1
     assert len(session.scalars(select(OtpPhone)).all()) == 1
 
@@ -240,7 +245,9 @@ def cli(tmp_path, migrated, monkeypatch):
 
 
 def _db(path: Path) -> Session:
-    return Session(create_engine(f"sqlite:///{path}"))
+    engine = create_engine(f"sqlite:///{path}")
+    data_keys.bind(engine, load_settings(path.parent / "idp.toml"))
+    return Session(engine)
 
 
 def test_db_upgrade_is_idempotent(cli):
@@ -309,7 +316,7 @@ def test_account_add(cli):
     result = cli(*args)
     assert "account created: sub=" in result.output
     with _db(cli.database) as db:
-        account = db.scalar(select(Account).where(Account.cccd == "001085000123"))
+        account = db.scalar(select(Account).where(Account.cccd_is("001085000123")))
         assert account is not None and account.full_name == "Nguyễn Văn An"
         assert [phone.phone for phone in account.phones] == ["+84912345678"]
         assert PasswordHasher(8192, 1).verify(account.password_hash, STRONG)
