@@ -227,7 +227,8 @@ def migrated(tmp_path_factory) -> Path:
 @pytest.fixture
 def cli(tmp_path, migrated, monkeypatch):
     """Run `idp --config <a fresh copy of the migrated database>`."""
-    for name in ("IDP_CONFIG", "IDP_SECRET_KEY", "IDP_KEY_PASSPHRASE", "IDP_PAIRWISE_SALT"):
+    for name in ("IDP_CONFIG", "IDP_SECRET_KEY", "IDP_KEY_PASSPHRASE", "IDP_PAIRWISE_SALT",
+                 "IDP_DATA_KEK"):
         monkeypatch.delenv(name, raising=False)
     shutil.copy(migrated, tmp_path / "idp.sqlite3")
     config = tmp_path / "idp.toml"
@@ -452,3 +453,21 @@ def test_client_add_with_a_key_set(cli, tmp_path):
                  "--redirect-uri", "https://bank.vn/cb", "--profile", "fapi2",
                  "--jwks", str(jwks), ok=False)
     assert broken.exit_code == 1 and "--jwks: not JSON" in broken.output
+
+
+def test_data_key_rotation_and_encryption_from_the_cli(cli):
+    for n in range(3):
+        cli("account", "add", "--cccd", f"00108500012{n}", "--name", "Nguyễn Văn An",
+            "--birthdate", "15/03/1985", "--gender", "nam", "--phone", f"091234567{n}",
+            "--password", STRONG)
+    rotated = cli("keys", "rotate-data-key", "--batch", "2").output
+    assert "new data key 3" in rotated  # keys 1 and 2: the first data key, the index key
+    assert "accounts: 2/3 rows read" in rotated and "accounts: 3/3 rows read" in rotated
+    assert "otp_phones: 3/3 rows read, 3 re-encrypted" in rotated
+    again = cli("data", "encrypt").output
+    assert "0 rows (re-)encrypted; every personal value is under data key 3" in again
+    with _db(cli.database) as db:
+        accounts = db.scalars(select(Account).order_by(Account.id)).all()
+        assert [a.cccd for a in accounts] == [f"00108500012{n}" for n in range(3)]
+        assert db.scalar(select(OtpPhone.account_id).where(
+            OtpPhone.phone_is("+84912345672"))) == accounts[2].id
