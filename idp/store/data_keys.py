@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from sqlalchemy import inspect, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.store.encrypted import DataKeyError, register
@@ -133,14 +134,20 @@ class DataKeyRing:
     def reload(self) -> _Loaded:
         """Read the keys again (after a rotation); creates the first ones on a new database."""
         with self._lock:
-            with Session(self._engine) as session, session.begin():
-                rows = list(session.scalars(select(DataKey).order_by(DataKey.id)))
-                if not any(row.purpose == DATA and row.state == ACTIVE for row in rows) or \
-                        not any(row.purpose == INDEX for row in rows):
-                    rows = _create_first_keys(session, self._kek, rows)
-                self._loaded = self._unwrap(rows)
+            try:
+                self._loaded = self._read()
+            except IntegrityError:  # another node made the index key first: use its
+                self._loaded = self._read()
             self._next_reload = time.monotonic() + self._reload_seconds
             return self._loaded
+
+    def _read(self) -> _Loaded:
+        with Session(self._engine) as session, session.begin():
+            rows = list(session.scalars(select(DataKey).order_by(DataKey.id)))
+            if not any(row.purpose == DATA and row.state == ACTIVE for row in rows) or \
+                    not any(row.purpose == INDEX for row in rows):
+                rows = _create_first_keys(session, self._kek, rows)
+            return self._unwrap(rows)
 
     def _current(self) -> _Loaded:
         loaded = self._loaded
@@ -157,7 +164,7 @@ class DataKeyRing:
                                    f"the configured KEK is {self._kek.name}")
             key = self._kek.unwrap(base64.b64decode(row.wrapped))
             if row.purpose == INDEX:
-                index = index or key  # the first index key stays: indexes depend on it
+                index = key
             else:
                 data[row.id] = AESGCM(key)
                 if row.state == ACTIVE:

@@ -462,6 +462,12 @@ class DataKey(Base):
     wrapped by the key-encryption key (idp.store.data_keys)."""
 
     __tablename__ = "data_keys"
+    __table_args__ = (
+        # One index key per database: two nodes starting on a new database at once must not
+        # each make their own (their blind indexes would differ).
+        Index("uq_data_keys_index", "purpose", unique=True,
+              sqlite_where=text("purpose = 'index'"), postgresql_where=text("purpose = 'index'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     """The key id written in each envelope it made."""

@@ -60,6 +60,9 @@ def upgrade() -> None:
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('id'),
     )
+    op.create_index('uq_data_keys_index', 'data_keys', ['purpose'], unique=True,
+                    sqlite_where=sa.text("purpose = 'index'"),
+                    postgresql_where=sa.text("purpose = 'index'"))
     postgresql = _postgresql()
     for table, columns in ENCRYPTED.items():
         with op.batch_alter_table(table, naming_convention=SQLITE_NAMES) as batch_op:
@@ -99,4 +102,5 @@ def downgrade() -> None:
             if table in OLD_UNIQUE:
                 batch_op.create_unique_constraint(OLD_UNIQUE[table][0 if postgresql else 1],
                                                   OLD_UNIQUE_COLUMNS[table])
+    op.drop_index('uq_data_keys_index', table_name='data_keys')
     op.drop_table('data_keys')
