@@ -112,6 +112,7 @@ class DataKeyRing:
         self._reload_seconds = reload_seconds
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
+        self._unwrapped: dict[str, bytes] = {}
         self._next_reload = 0.0
 
     def encryption_key(self) -> tuple[int, AESGCM]:
@@ -131,9 +132,14 @@ class DataKeyRing:
     def index_key(self) -> bytes:
         return self._current().index
 
-    def reload(self) -> _Loaded:
-        """Read the keys again (after a rotation); creates the first ones on a new database."""
+    def reload(self, *, unless_fresh: bool = False) -> _Loaded:
+        """Read the keys again (after a rotation); creates the first ones on a new database.
+
+        `unless_fresh`: not when another thread has just done it.
+        """
         with self._lock:
+            if unless_fresh and self._loaded and time.monotonic() <= self._next_reload:
+                return self._loaded
             try:
                 self._loaded = self._read()
             except IntegrityError:  # another node made the index key first: use its
@@ -152,7 +158,7 @@ class DataKeyRing:
     def _current(self) -> _Loaded:
         loaded = self._loaded
         if loaded is None or time.monotonic() > self._next_reload:
-            loaded = self.reload()
+            loaded = self.reload(unless_fresh=True)
         return loaded
 
     def _unwrap(self, rows: list[DataKey]) -> _Loaded:
@@ -162,7 +168,11 @@ class DataKeyRing:
             if row.kek != self._kek.name:
                 raise DataKeyError(f"data key {row.id} is wrapped by KEK {row.kek}, "
                                    f"the configured KEK is {self._kek.name}")
-            key = self._kek.unwrap(base64.b64decode(row.wrapped))
+            # Keys unwrapped before are kept: an HSM is asked only about new ones.
+            key = self._unwrapped.get(row.wrapped)
+            if key is None:
+                key = self._unwrapped[row.wrapped] = self._kek.unwrap(
+                    base64.b64decode(row.wrapped))
             if row.purpose == INDEX:
                 index = key
             else:
