@@ -82,6 +82,7 @@ def db() -> None:
 def db_upgrade(ctx: Context) -> None:
     """Apply migrations, then create signing keys on first run."""
     from idp.migrate import upgrade
+    from idp.store.reencryption import accounts_in_clear
     from keys import ensure_keys, make_backends
 
     click.echo("==> applying migrations")
@@ -91,6 +92,9 @@ def db_upgrade(ctx: Context) -> None:
     with ctx.sessions().begin() as session:
         for change in ensure_keys(session, backend):
             click.echo(f"    {change}")
+    if accounts_in_clear(ctx.engine()[0]):
+        click.echo("==> some personal data is still stored in clear: run `idp data encrypt` "
+                   "before serving logins")
     click.echo("database is up to date")
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from idp.store.data_keys import DataKeyRing
 from idp.store.encrypted import (
+    VERSION,
     BlindIndex,
     EncryptedText,
     blind_index,
@@ -54,6 +55,14 @@ def encrypted_tables() -> list[EncryptedTable]:
 
 
 Progress = Callable[[str], None]
+
+
+def accounts_in_clear(engine: Engine) -> bool:
+    """Whether some account is still stored in clear (written before encryption at rest)."""
+    accounts = table("accounts", column("id"), column("full_name"))
+    with engine.connect() as connection:
+        return connection.scalar(select(accounts.c.id).where(
+            accounts.c.full_name.not_like(f"{VERSION}.%")).limit(1)) is not None
 
 
 def reencrypt_all(engine: Engine, ring: DataKeyRing, progress: Progress,

@@ -15,7 +15,7 @@ from idp.audit import append_event, row_digest, verify_chain
 from idp.migrate import alembic_config, check, upgrade
 from idp.store import data_keys
 from idp.store.models import Account, OtpPhone
-from idp.store.reencryption import reencrypt_all
+from idp.store.reencryption import accounts_in_clear, reencrypt_all
 from tests.conftest import fresh_postgres_database, make_settings
 
 
@@ -114,9 +114,11 @@ def _upgrade_clear_rows(tmp_path, url: str) -> None:
         upgrade(settings)
         check(settings)
         ring = data_keys.bind(engine, settings)
+        assert accounts_in_clear(engine)  # what `idp db upgrade` warns about
         lines: list[str] = []
         reencrypt_all(engine, ring, lines.append)
         assert "accounts: 1/1 rows read, 1 re-encrypted" in lines
+        assert not accounts_in_clear(engine)
         with engine.connect() as connection:
             raw = connection.execute(text("SELECT cccd, full_name, birthdate FROM accounts")).one()
         assert all(value.startswith("v1.") for value in raw)
