@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, column, func, select, table
+from sqlalchemy import bindparam, column, func, select, table
 from sqlalchemy.engine import Engine
 
 from idp.store.data_keys import DataKeyRing
@@ -86,6 +86,12 @@ def _pass(engine: Engine, ring: DataKeyRing, spec: EncryptedTable, progress: Pro
           batch: int) -> tuple[int, int]:
     index_columns = [index for index, _ in spec.indexes.values()]
     raw = table(spec.name, column("id"), *map(column, spec.columns), *map(column, index_columns))
+    # One statement per batch, sent as a batch (executemany): a row is rewritten only if
+    # none of its encrypted values changed since it was read.
+    rewrite = raw.update().where(
+        raw.c.id == bindparam("row_id"),
+        *(raw.c[name].is_not_distinct_from(bindparam(f"old_{name}")) for name in spec.columns),
+    ).values({name: bindparam(f"new_{name}") for name in (*spec.columns, *index_columns)})
     with engine.connect() as connection:
         total = connection.scalar(select(func.count()).select_from(raw))
     seen = rewritten = raced = 0
@@ -100,34 +106,37 @@ def _pass(engine: Engine, ring: DataKeyRing, spec: EncryptedTable, progress: Pro
                 break
             last_id = rows[-1]["id"]
             active, _ = ring.encryption_key()
-            for row in rows:
-                values = _rewritten(ring, spec, row, active)
-                if not values:
-                    continue
-                unchanged = and_(raw.c.id == row["id"],
-                                 *(raw.c[name] == row[name] for name in spec.columns
-                                   if name in values))
-                result = connection.execute(raw.update().where(unchanged).values(values))
-                rewritten += result.rowcount
-                raced += 1 - result.rowcount
+            changes = [change for row in rows
+                       if (change := _rewritten(ring, spec, row, active)) is not None]
+            if changes:
+                done = connection.execute(rewrite, changes).rowcount
+                rewritten += done
+                raced += len(changes) - done
         seen += len(rows)
         progress(f"{spec.name}: {seen}/{total} rows read, {rewritten} re-encrypted")
     return rewritten, raced
 
 
-def _rewritten(ring: DataKeyRing, spec: EncryptedTable, row, active: int) -> dict[str, str]:
-    """The new envelopes (and blind indexes) of a row not wholly under `active`."""
-    values = {}
+def _rewritten(ring: DataKeyRing, spec: EncryptedTable, row, active: int) -> dict | None:
+    """The parameters rewriting a row not wholly under `active` (every value encrypted
+    again, blind indexes computed), or None for a row that is."""
+    def done(name: str) -> bool:
+        stored = row[name]
+        index = spec.indexes.get(name)
+        return stored is None or (key_id_of(stored) == active
+                                  and (index is None or row[index[0]] is not None))
+
+    if all(done(name) for name in spec.columns):
+        return None
+    change = {"row_id": row["id"]}
     for name in spec.columns:
         stored = row[name]
-        if stored is None:
-            continue
-        key_id = key_id_of(stored)
-        if key_id == active and not (name in spec.indexes and row[spec.indexes[name][0]] is None):
-            continue
-        plain = stored if key_id is None else decrypt(ring, f"{spec.name}.{name}", stored)
-        values[name] = encrypt(ring, f"{spec.name}.{name}", plain)
+        plain = stored if stored is None or key_id_of(stored) is None else decrypt(
+            ring, f"{spec.name}.{name}", stored)
+        change[f"old_{name}"] = stored
+        change[f"new_{name}"] = None if plain is None else encrypt(
+            ring, f"{spec.name}.{name}", plain)
         if name in spec.indexes:
             index, kind = spec.indexes[name]
-            values[index] = blind_index(ring, kind, plain)
-    return values
+            change[f"new_{index}"] = None if plain is None else blind_index(ring, kind, plain)
+    return change

@@ -186,3 +186,34 @@ def test_rows_written_in_clear_are_encrypted_and_found(backend, app, provider):
         account = session.scalar(select(Account).where(Account.cccd_is(PERSON.cccd)))
         assert (account.subject, account.full_name, account.birthdate.isoformat()) == (
             "legacy-sub", PERSON.full_name, PERSON.birthdate)
+
+
+def test_a_row_changed_during_the_pass_is_not_overwritten(backend, app, provider, settings,
+                                                          make_account, monkeypatch):
+    if backend == "sqlite":
+        pytest.skip("SQLite lets one writer in at a time: nothing can change under a batch")
+    import idp.store.reencryption as reencryption
+
+    account_id, _ = make_account(make_person(760))
+    engine = provider.db.engine
+    ring = ring_for(engine.dialect)
+    with Session(engine) as session, session.begin():
+        add_data_key(session, configured_kek(settings))
+    ring.reload()
+    original, changed = reencryption._rewritten, []
+
+    def citizen_renamed_meanwhile(ring_, spec, row, active):
+        if spec.name == "accounts" and not changed:
+            with Session(engine) as session, session.begin():
+                session.get(Account, account_id).full_name = "Nguyễn Văn Bình"
+            changed.append(row["id"])
+        return original(ring_, spec, row, active)
+
+    monkeypatch.setattr(reencryption, "_rewritten", citizen_renamed_meanwhile)
+    lines: list[str] = []
+    reencrypt_all(engine, ring, lines.append)
+    assert "accounts: 1 rows changed meanwhile, another pass" in lines
+    with Session(engine) as session:
+        assert session.get(Account, account_id).full_name == "Nguyễn Văn Bình"
+    assert all(key_id_of(row["full_name"]) == ring.encryption_key()[0]
+               for row in _raw_accounts(engine))
