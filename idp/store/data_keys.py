@@ -89,7 +89,11 @@ def configured_kek(settings: Settings) -> Kek:
     if data.kek:
         return ConfiguredKek(base64.b64decode(data.kek))
     if data.kek_file:
-        return ConfiguredKek(base64.b64decode(settings.path(data.kek_file).read_bytes()))
+        path = settings.path(data.kek_file)
+        try:
+            return ConfiguredKek(base64.b64decode(path.read_bytes().strip(), validate=True))
+        except (OSError, ValueError) as exc:
+            raise DataKeyError(f"[data] kek_file {path}: {exc}") from None
     log.warning("[data] kek is not set: the personal-data KEK is derived from "
                 "keys.passphrase; set a separate KEK or use the HSM in production")
     return ConfiguredKek(HKDF(hashes.SHA256(), 32, salt=None, info=b"idp data kek v1")

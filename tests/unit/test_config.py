@@ -258,3 +258,19 @@ def test_data_kek_in_the_hsm_needs_the_hsm(tmp_path):
     path.write_text(VALID + '[data]\nkek_backend = "pkcs11"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="data.kek_backend"):
         load_settings(path)
+
+
+def test_data_kek_from_a_file_as_openssl_writes_it(tmp_path):
+    import base64
+
+    from idp.store.data_keys import ConfiguredKek, configured_kek
+    from idp.store.encrypted import DataKeyError
+
+    secret = bytes(range(32))
+    (tmp_path / "kek").write_text(base64.b64encode(secret).decode() + "\n", encoding="utf-8")
+    path = tmp_path / "idp.toml"
+    path.write_text(VALID + '[data]\nkek_file = "kek"\n', encoding="utf-8")
+    assert configured_kek(load_settings(path)).name == ConfiguredKek(secret).name
+    (tmp_path / "kek").unlink()
+    with pytest.raises(DataKeyError, match="kek_file"):
+        configured_kek(load_settings(path))
