@@ -157,6 +157,31 @@ def keys_rotate_data_key(ctx: Context, batch: int) -> None:
                "`idp data encrypt` again later to move them too")
 
 
+@keys.command("rewrap-data-keys")
+@click.option("--from-config", "old_config", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="The configuration whose [data] KEK wraps the data keys now.")
+@pass_context
+def keys_rewrap_data_keys(ctx: Context, old_config: str) -> None:
+    """Move the personal-data keys to the KEK of this configuration (a new KEK, or the HSM).
+
+    Only the data keys are re-wrapped (no row changes). Stop the providers first, or they
+    fail to read the keys until they are restarted with the new configuration.
+    """
+    from idp.config import load_settings
+    from idp.store.data_keys import configured_kek, rewrap
+
+    try:
+        old = configured_kek(load_settings(old_config))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    new = configured_kek(ctx.settings)
+    engine = make_engine(ctx.settings.database_url)
+    with sessionmaker(engine).begin() as session:
+        count = rewrap(session, old, new)
+    click.echo(f"{count} data keys moved from KEK {old.name} to KEK {new.name}")
+
+
 @keys.command("withdraw")
 @click.argument("kid")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

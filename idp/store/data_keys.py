@@ -212,6 +212,18 @@ def add_data_key(session: Session, kek: Kek) -> DataKey:
     return key
 
 
+def rewrap(session: Session, old: Kek, new: Kek) -> int:
+    """Wrap every key wrapped by `old` with `new` instead; returns how many. The keys
+    themselves do not change, so no row is rewritten."""
+    rows = list(session.scalars(select(DataKey).where(DataKey.kek == old.name)))
+    for row in rows:
+        row.wrapped = base64.b64encode(new.wrap(old.unwrap(base64.b64decode(row.wrapped)))
+                                       ).decode()
+        row.kek = new.name
+    session.flush()
+    return len(rows)
+
+
 def bind(engine: Engine, settings: Settings) -> DataKeyRing:
     """Give `engine` the data keys of its database: its encrypted columns then work.
 

@@ -19,6 +19,7 @@ from idp.config import load_settings
 from idp.identity import InvalidPerson
 from idp.security.passwords import PasswordHasher
 from idp.store import data_keys
+from idp.store.encrypted import DataKeyError
 from idp.store.models import Account, Base, Client, OtpPhone, SigningKey
 from idp.store.state import SqlStateStore
 from tests.conftest import make_settings
@@ -471,3 +472,28 @@ def test_data_key_rotation_and_encryption_from_the_cli(cli):
         assert [a.cccd for a in accounts] == [f"00108500012{n}" for n in range(3)]
         assert db.scalar(select(OtpPhone.account_id).where(
             OtpPhone.phone_is("+84912345672"))) == accounts[2].id
+
+
+def test_data_keys_move_to_a_new_kek(cli, tmp_path):
+    import base64
+
+    cli("account", "add", "--cccd", "001085000123", "--name", "Nguyễn Văn An",
+        "--birthdate", "15/03/1985", "--gender", "nam", "--phone", "0912345678",
+        "--password", STRONG)
+    old = tmp_path / "idp.toml"
+    new = tmp_path / "new.toml"
+    kek = base64.b64encode(bytes(range(32))).decode()
+    new.write_text(old.read_text(encoding="utf-8") + f'\n[data]\nkek = "{kek}"\n',
+                   encoding="utf-8")
+    moved = CliRunner().invoke(main, ["--config", str(new), "keys", "rewrap-data-keys",
+                                      "--from-config", str(old)])
+    assert moved.exit_code == 0, moved.output
+    assert "2 data keys moved from KEK config:" in moved.output
+    engine = create_engine(f"sqlite:///{cli.database}")
+    data_keys.bind(engine, load_settings(new))
+    with Session(engine) as session:
+        account = session.scalar(select(Account).where(Account.cccd_is("001085000123")))
+        assert account.full_name == "Nguyễn Văn An"
+    engine.dispose()
+    with pytest.raises(DataKeyError, match="wrapped by KEK"):  # the old KEK opens nothing
+        _db(cli.database)

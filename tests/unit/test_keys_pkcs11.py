@@ -458,5 +458,15 @@ def test_personal_data_keys_are_wrapped_by_a_kek_that_stays_on_the_token(hsm, tm
         session.close()
 
     software = make_settings(tmp_path, url, "sql")  # the configured KEK is not the token's
+    engine = create_engine(url)
     with pytest.raises(DataKeyError, match="pkcs11:test-kek"):
-        data_keys.bind(create_engine(url), software)
+        data_keys.bind(engine, software)
+    # Out of the HSM again: the data keys re-wrapped under the configured KEK.
+    with Session(engine) as session, session.begin():
+        moved = data_keys.rewrap(session, data_keys.configured_kek(settings),
+                                 data_keys.configured_kek(software))
+    assert moved == 2
+    data_keys.bind(engine, software)
+    with Session(engine) as session:
+        assert session.scalar(select(Account.full_name)) == "Lê Thị Hòa"
+    engine.dispose()
