@@ -1,12 +1,16 @@
 #!/usr/bin/env python
-"""CCCD lookup with N synthetic accounts in PostgreSQL (DESIGN §8, issue #6).
+"""CCCD lookup with N synthetic accounts in PostgreSQL (DESIGN §8, issues #6 and #19).
 
 Creates a fresh database on 127.0.0.1:5432 with the provider's schema, fills `accounts`
 with N synthetic citizens by COPY (valid-looking, unique CCCDs; one argon2id hash computed
-once and reused, since hashing is not what is measured), ANALYZEs, then times the lookup the
-password login does (idp/login/password.py: `select(Account).where(Account.cccd == cccd)`
-through the ORM) for random existing CCCDs, and the bare indexed SELECT, p50/p99. Drops the
-database afterwards (unless --keep).
+once and reused, since hashing is not what is measured), encrypted at rest as the provider
+stores them (CCCD, name and birth date as AES-GCM envelopes, the CCCD's blind index, with
+the provider's own functions and keys), ANALYZEs, then times the lookup the password login
+does (idp/login/password.py: `select(Account).where(Account.cccd_is(cccd))` through the
+ORM: HMAC of the CCCD, index probe, decryption of the row) for random existing CCCDs, the
+bare indexed SELECT on the blind index, and the encryption's own share (the HMAC, and the
+decryption of one account's personal fields), p50/p99. Drops the database afterwards
+(unless --keep).
 
     .venv/bin/python bench/accounts.py --count 10000
     .venv/bin/python bench/accounts.py --count 1000000 --output bench/results/accounts-1m.json
@@ -34,10 +38,15 @@ PROVINCES = [1, 2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 
              34, 35, 36, 37, 38, 40, 42, 44, 45, 46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64,
              66, 67, 68, 70, 72, 74, 75, 77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94,
              95, 96]
-COLUMNS = ("subject", "cccd", "full_name", "birthdate", "gender", "email_verified",
+COLUMNS = ("subject", "cccd", "cccd_index", "full_name", "birthdate", "gender", "email_verified",
            "password_hash", "account_type", "ial", "verified_by", "status", "created_at",
            "password_changed_at")
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng"]
+SETTINGS = {"server": {"secret_key": "bench-secret-key-0123456789abcdefghij",
+                       "pairwise_salt": "bench-pairwise-salt"},
+            "keys": {"passphrase": "bench-key-passphrase"},
+            "data": {"kek": "YmVuY2ggZGF0YSBrZXktZW5jcnlwdGlvbiBrZXkgMzI="}}
+"""What binding the personal-data keys needs: a fixed KEK (a bench, not a provider)."""
 GIVEN = ["An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Khánh", "Linh", "Minh", "Nam", "Thảo"]
 
 
@@ -72,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import create_engine, select, text
     from sqlalchemy.orm import Session
 
+    from idp.config import load_settings
+    from idp.store import data_keys
+    from idp.store.encrypted import blind_index, decrypt, encrypt
     from idp.store.models import Account, Base
 
     name = f"idp_accounts_{uuid.uuid4().hex[:10]}"
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict = {"count": args.count, "database": name}
     try:
         Base.metadata.create_all(engine)  # the models = the migrations (tests check the drift)
+        ring = data_keys.bind(engine, load_settings(None, **SETTINGS))
         hashed = argon2.PasswordHasher(memory_cost=19456, time_cost=2, parallelism=1,
                                        type=argon2.Type.ID).hash("Lua-Thu#Ha-Noi-2024")
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -97,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
                         for i in range(start, min(args.count, start + chunk)):
                             number, year, gender = cccd(i)
                             full = f"{FAMILY[i % 10]} Văn {GIVEN[i % 11]}"
+                            born = f"{year}-{1 + i % 12:02d}-{1 + i % 28:02d}"
                             lines.append(
-                                f"{uuid.uuid4().hex}{i:011d}\t{number}\t{full}\t"
-                                f"{year}-{1 + i % 12:02d}-{1 + i % 28:02d}\t{gender}\tf\t"
+                                f"{uuid.uuid4().hex}{i:011d}\t"
+                                f"{encrypt(ring, 'accounts.cccd', number)}\t"
+                                f"{blind_index(ring, 'cccd', number)}\t"
+                                f"{encrypt(ring, 'accounts.full_name', full)}\t"
+                                f"{encrypt(ring, 'accounts.birthdate', born)}\t{gender}\tf\t"
                                 f"{hashed}\tcitizen\t2\tbench\tactive\t{now}\t{now}\n")
                         copy.write("".join(lines))
                         done = min(args.count, start + chunk)
@@ -122,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         targets = [cccd(rng.randrange(args.count))[0] for _ in range(args.lookups)]
         with engine.connect() as connection:
             plan = "\n".join(connection.execute(text(
-                "EXPLAIN SELECT * FROM accounts WHERE cccd = :c"), {"c": targets[0]}).scalars())
+                "EXPLAIN SELECT * FROM accounts WHERE cccd_index = :c"),
+                {"c": blind_index(ring, "cccd", targets[0])}).scalars())
         figures["plan"] = plan
         log("plan: " + plan.replace("\n", " | "))
 
@@ -140,22 +158,45 @@ def main(argv: list[str] | None = None) -> int:
 
         with Session(engine) as session:
             def orm(number):
-                found = session.scalar(select(Account).where(Account.cccd == number))
+                found = session.scalar(select(Account).where(Account.cccd_is(number)))
                 session.expunge_all()
                 return found
 
             timed(orm)  # warm the cache the same way a running provider has it warm
             figures["orm_lookup"] = timed(orm)
+            ids = {number: session.scalar(select(Account.id).where(Account.cccd_is(number)))
+                   for number in targets}
+
+            def orm_by_id(number):
+                found = session.scalar(select(Account).where(Account.id == ids[number]))
+                session.expunge_all()
+                return found
+
+            # The same row read the same way by its primary key: what is left of the
+            # difference is the blind index's share.
+            figures["orm_lookup_by_id"] = timed(orm_by_id)
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:
             def bare(number):
-                return conn.execute("SELECT id FROM accounts WHERE cccd = %s",
-                                    (number,)).fetchone()
+                return conn.execute("SELECT id FROM accounts WHERE cccd_index = %s",
+                                    (blind_index(ring, "cccd", number),)).fetchone()
 
             figures["sql_lookup"] = timed(bare)
+            stored = dict(zip(("cccd", "full_name", "birthdate"), conn.execute(
+                "SELECT cccd, full_name, birthdate FROM accounts LIMIT 1").fetchone(),
+                strict=True))
+        figures["blind_index"] = timed(lambda number: blind_index(ring, "cccd", number))
+
+        def decrypt_account(_number):
+            return [decrypt(ring, f"accounts.{name}", value) for name, value in stored.items()]
+
+        figures["decrypt_3_fields"] = timed(decrypt_account)
         log(f"{args.lookups:,} random CCCD look-ups among {args.count:,} accounts: login's "
             f"ORM query p50 {figures['orm_lookup']['p50_ms']} ms, p99 "
-            f"{figures['orm_lookup']['p99_ms']} ms; bare SELECT p50 "
-            f"{figures['sql_lookup']['p50_ms']} ms, p99 {figures['sql_lookup']['p99_ms']} ms")
+            f"{figures['orm_lookup']['p99_ms']} ms (the same row by primary key p50 "
+            f"{figures['orm_lookup_by_id']['p50_ms']} ms); bare SELECT p50 "
+            f"{figures['sql_lookup']['p50_ms']} ms, p99 {figures['sql_lookup']['p99_ms']} ms; "
+            f"of which encryption: blind index p50 {figures['blind_index']['p50_ms']} ms, "
+            f"decrypting CCCD + name + birth date p50 {figures['decrypt_3_fields']['p50_ms']} ms")
     finally:
         engine.dispose()
         if not args.keep:

@@ -73,6 +73,8 @@ REFERENCE_DIR = REPO / "bench" / "reference"
 TICK = os.sysconf("SC_CLK_TCK")
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
+BENCH_KEK = base64.b64encode(b"bench data key-encryption key 32").decode()
+"""The personal-data KEK of the bench provider (a fixed value: benches only)."""
 PASSWORD = "Lua-Thu#Ha-Noi-2024"
 CCCD = "001085000001"
 ARGON2 = {"memory_kib": 19456, "time_cost": 2, "parallelism": 1}
@@ -214,6 +216,7 @@ class BenchProvider:
         from idp.config import load_settings
         from idp.db import make_engine
         from idp.migrate import upgrade
+        from idp.store import data_keys
         from keys import ensure_keys, make_backends
 
         self.directory = directory
@@ -245,6 +248,7 @@ class BenchProvider:
             f'[state]\nbackend = "{state}"\nredis_url = "{REDIS_URL}"\n'
             f'key_prefix = "{self.redis_prefix or "idp:"}"\n'
             '[keys]\npassphrase = "bench-key-passphrase"\n'
+            f'[data]\nkek = "{BENCH_KEK}"\n'
             f"[passwords]\nmemory_kib = {ARGON2['memory_kib']}\n"
             f"time_cost = {ARGON2['time_cost']}\nparallelism = {ARGON2['parallelism']}\n"
             # requests (like curl) never sends a Secure cookie over plain http.
@@ -259,6 +263,7 @@ class BenchProvider:
         self.settings = load_settings(self.config)
         upgrade(self.settings)
         self.engine = make_engine(self.settings.database_url)
+        data_keys.bind(self.engine, self.settings)
         with Session(self.engine) as session:
             ensure_keys(session, make_backends(self.settings.keys)["software"])
             session.commit()
@@ -585,7 +590,7 @@ def code_grantee(provider: BenchProvider, tokens: dict):
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     with Session(provider.engine) as session:
         account = session.execute(
-            select(Account.id, Account.subject).where(Account.cccd == CCCD)).one()
+            select(Account.id, Account.subject).where(Account.cccd_is(CCCD))).one()
     return Grantee(account_id=account.id, subject=account.subject,
                    auth_time=claims["auth_time"], acr=claims["acr"], amr=claims["amr"],
                    sid=claims.get("sid"), grant_id="")
@@ -1249,12 +1254,15 @@ def rotation_floor(provider: BenchProvider, client_id: str, count: int = 2000) -
 
     from idp.db import make_engine
     from idp.oidc.grants import ACTIVE_ACCOUNT, CLAIM_REFRESH_TOKEN, INSERT_REFRESH_TOKEN, digest
+    from idp.store import data_keys
     from idp.store.models import Account
 
     engine = make_engine(provider.settings.database_url)
+    data_keys.bind(engine, provider.settings)
     try:
         with engine.begin() as connection:
-            account_id = connection.execute(select(Account.id).where(Account.cccd == CCCD)).scalar()
+            account_id = connection.execute(
+                select(Account.id).where(Account.cccd_is(CCCD))).scalar()
 
         def successor(token: str) -> dict:
             now = time.time()

@@ -23,6 +23,7 @@ from idp.security import headers
 from idp.security.form_session import FormSessionInterface
 from idp.security.passwords import PasswordHasher
 from idp.sessions import write_cookies
+from idp.store import data_keys
 from idp.store.state import make_state_store
 from idp.vntime import vietnam_time
 from keys import KeyRing, make_backends
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # close a database connection (a new server process on PostgreSQL).
     db.init_app(app, settings.database_url, pool_size=2 * settings.server.threads,
                 echo=settings.database.echo)
+    data_keys.bind(db.engine, settings)
     pw = settings.passwords
     state = make_state_store(settings, db.engine)
     app.extensions["idp.provider"] = Provider(

@@ -63,7 +63,7 @@ def create_account(
     A registry or counter check (`verified_by`) is kept as the account's evidence, with
     `evidence`'s details (organization, staff, document) when the caller has them.
     """
-    if session.scalar(select(Account.id).where(Account.cccd == person.cccd)) is not None:
+    if session.scalar(select(Account.id).where(Account.cccd_is(person.cccd))) is not None:
         raise AccountExists(DUPLICATE_CCCD)
     account = Account(
         subject=secrets.token_urlsafe(32),

@@ -7,11 +7,14 @@ import json
 import sys
 
 import click
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from idp.config import ConfigError, Settings, load_settings
 from idp.db import make_engine
+from idp.store import data_keys
+from idp.store.encrypted import DataKeyError
 from keys.base import SigningKeyError
 
 
@@ -32,7 +35,12 @@ class Context:
         return self._settings
 
     def sessions(self) -> sessionmaker:
-        return sessionmaker(make_engine(self.settings.database_url), expire_on_commit=False)
+        return sessionmaker(self.engine()[0], expire_on_commit=False)
+
+    def engine(self) -> tuple[Engine, data_keys.DataKeyRing]:
+        """An engine to the database, with the personal-data keys bound to it."""
+        engine = make_engine(self.settings.database_url)
+        return engine, data_keys.bind(engine, self.settings)
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -46,6 +54,8 @@ class OperatorCommands(click.Group):
             return super().invoke(ctx)
         except SigningKeyError as exc:
             raise click.ClickException(f"signing keys: {exc}") from None
+        except DataKeyError as exc:
+            raise click.ClickException(f"personal-data keys: {exc}") from None
         except OperationalError as exc:
             raise click.ClickException(f"cannot use the database: {exc.orig}") from None
 
@@ -72,6 +82,7 @@ def db() -> None:
 def db_upgrade(ctx: Context) -> None:
     """Apply migrations, then create signing keys on first run."""
     from idp.migrate import upgrade
+    from idp.store.reencryption import accounts_in_clear
     from keys import ensure_keys, make_backends
 
     click.echo("==> applying migrations")
@@ -81,6 +92,9 @@ def db_upgrade(ctx: Context) -> None:
     with ctx.sessions().begin() as session:
         for change in ensure_keys(session, backend):
             click.echo(f"    {change}")
+    if accounts_in_clear(ctx.engine()[0]):
+        click.echo("==> some personal data is still stored in clear: run `idp data encrypt` "
+                   "before serving logins")
     click.echo("database is up to date")
 
 
@@ -117,6 +131,55 @@ def keys_rotate(ctx: Context) -> None:
     with ctx.sessions().begin() as session:
         for change in rotate(session, backend, max_token_ttl=_max_token_ttl(ctx.settings)):
             click.echo(str(change))
+
+
+@keys.command("rotate-data-key")
+@click.option("--batch", default=1000, show_default=True, help="Rows per committed batch.")
+@pass_context
+def keys_rotate_data_key(ctx: Context, batch: int) -> None:
+    """New key for personal data; every row re-encrypted under it, in batches, while serving.
+
+    Interrupted, it is finished by `idp data encrypt`. Older data keys are kept, so every
+    row stays readable throughout.
+    """
+    from idp.store.data_keys import add_data_key, configured_kek
+    from idp.store.reencryption import reencrypt_all
+
+    engine, ring = ctx.engine()
+    with ctx.sessions().begin() as session:
+        key = add_data_key(session, configured_kek(ctx.settings))
+        click.echo(f"new data key {key.id}; running providers encrypt with it within "
+                   f"{ctx.settings.keys.reload_seconds} s")
+    ring.reload()
+    rows = reencrypt_all(engine, ring, lambda line: click.echo(f"    {line}"), batch)
+    click.echo(f"{rows} rows re-encrypted under data key {key.id}; rows written meanwhile "
+               "by a provider that had not yet reloaded stay readable: run "
+               "`idp data encrypt` again later to move them too")
+
+
+@keys.command("rewrap-data-keys")
+@click.option("--from-config", "old_config", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="The configuration whose [data] KEK wraps the data keys now.")
+@pass_context
+def keys_rewrap_data_keys(ctx: Context, old_config: str) -> None:
+    """Move the personal-data keys to the KEK of this configuration (a new KEK, or the HSM).
+
+    Only the data keys are re-wrapped (no row changes). Stop the providers first, or they
+    fail to read the keys until they are restarted with the new configuration.
+    """
+    from idp.config import load_settings
+    from idp.store.data_keys import configured_kek, rewrap
+
+    try:
+        old = configured_kek(load_settings(old_config))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    new = configured_kek(ctx.settings)
+    engine = make_engine(ctx.settings.database_url)
+    with sessionmaker(engine).begin() as session:
+        count = rewrap(session, old, new)
+    click.echo(f"{count} data keys moved from KEK {old.name} to KEK {new.name}")
 
 
 @keys.command("withdraw")
@@ -157,6 +220,28 @@ def keys_list(ctx: Context, as_json: bool) -> None:
     for r in rows:
         until = f" (published until {r.unpublish_at:%Y-%m-%d %H:%M})" if r.unpublish_at else ""
         click.echo(f"{r.alg:6} {r.state:8} {r.kid}{until}")
+
+
+@main.group()
+def data() -> None:
+    """Personal data encrypted at rest."""
+
+
+@data.command("encrypt")
+@click.option("--batch", default=1000, show_default=True, help="Rows per committed batch.")
+@pass_context
+def data_encrypt(ctx: Context, batch: int) -> None:
+    """Encrypt rows still in clear and move rows under older data keys to the active one.
+
+    Run after `idp db upgrade` from a version without encryption at rest; safe to stop and
+    run again.
+    """
+    from idp.store.reencryption import reencrypt_all
+
+    engine, ring = ctx.engine()
+    rows = reencrypt_all(engine, ring, lambda line: click.echo(f"    {line}"), batch)
+    click.echo(f"{rows} rows (re-)encrypted; every personal value is under data key "
+               f"{ring.encryption_key()[0]}")
 
 
 # --- clients ------------------------------------------------------------------------

@@ -123,6 +123,36 @@ class KeySettings(Section):
     """The token's user PIN. The environment variable IDP_PKCS11_PIN overrides it."""
 
 
+class DataSettings(Section):
+    """Encryption at rest of personal data (CCCD, names, birth dates, phones, e-mails...)."""
+
+    kek_backend: Literal["config", "pkcs11"] = "config"
+    """Where the key-encryption key that wraps the data keys lives: `config` (below) or
+    `pkcs11` (an AES key on the HSM token of [keys], which never leaves it)."""
+    kek: str = ""
+    """Base64 of 32 random bytes (`openssl rand -base64 32`). The environment variable
+    IDP_DATA_KEK overrides it. Empty (and no `kek_file`): derived from keys.passphrase,
+    with a warning at start-up; production sets its own KEK, or uses the HSM, so that a
+    copy of the configuration's signing-key passphrase does not open the data too."""
+    kek_file: str = ""
+    """A file holding the base64 KEK instead (e.g. a mounted secret)."""
+    pkcs11_kek_label: str = "idp-data-kek"
+    """Label of the AES key on the token (made on first use when missing)."""
+
+    @field_validator("kek")
+    @classmethod
+    def _kek_is_32_bytes(cls, value: str) -> str:
+        import base64
+        import binascii
+
+        try:
+            if value and len(base64.b64decode(value, validate=True)) != 32:
+                raise ValueError
+        except (ValueError, binascii.Error):
+            raise ValueError("base64 of 32 bytes (openssl rand -base64 32)") from None
+        return value
+
+
 class TokenSettings(Section):
     access_token_ttl: Seconds = 600
     id_token_ttl: Seconds = 600
@@ -395,6 +425,7 @@ class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     state: StateSettings = StateSettings()
     keys: KeySettings = KeySettings()
+    data: DataSettings = DataSettings()
     tokens: TokenSettings = TokenSettings()
     oauth: OAuthSettings = OAuthSettings()
     session: SessionSettings = SessionSettings()
@@ -481,7 +512,7 @@ def load_settings(path: str | os.PathLike | None = None, **overrides) -> Setting
     """Load settings from `path`, `$IDP_CONFIG`, or the defaults.
 
     Secrets may come from the environment (IDP_SECRET_KEY, IDP_PAIRWISE_SALT,
-    IDP_KEY_PASSPHRASE, IDP_PKCS11_PIN) so they stay out of the file. Raises
+    IDP_KEY_PASSPHRASE, IDP_DATA_KEK, IDP_PKCS11_PIN) so they stay out of the file. Raises
     ConfigError with one line per bad key.
     """
     path = path or os.environ.get("IDP_CONFIG")
@@ -504,6 +535,8 @@ def load_settings(path: str | os.PathLike | None = None, **overrides) -> Setting
         data.setdefault("server", {})["pairwise_salt"] = salt
     if passphrase := os.environ.get("IDP_KEY_PASSPHRASE"):
         data.setdefault("keys", {})["passphrase"] = passphrase
+    if kek := os.environ.get("IDP_DATA_KEK"):
+        data.setdefault("data", {})["kek"] = kek
     if pin := os.environ.get("IDP_PKCS11_PIN"):
         data.setdefault("keys", {})["pkcs11_pin"] = pin
     data.setdefault("base_dir", base_dir)
@@ -530,6 +563,8 @@ def _check_secrets(settings: Settings) -> None:
             "  keys.passphrase: at least 16 characters (or set IDP_KEY_PASSPHRASE)"
         )
     problems.extend(_pkcs11_problems(settings.keys))
+    if settings.data.kek_backend == "pkcs11" and not settings.keys.pkcs11_module:
+        problems.append('  data.kek_backend: "pkcs11" needs the token of [keys] pkcs11_module')
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(problems))
 

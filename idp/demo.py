@@ -27,6 +27,7 @@ from idp.config import Settings, load_settings
 from idp.db import make_engine
 from idp.migrate import upgrade
 from idp.security.passwords import PasswordHasher
+from idp.store import data_keys
 from idp.store.models import Account, Client
 from keys import ensure_keys, make_backends
 
@@ -129,6 +130,7 @@ def _prepare(settings: Settings, directory: Path, port: int) -> dict[str, str]:
     from sqlalchemy.orm import Session
 
     engine = make_engine(settings.database_url)
+    data_keys.bind(engine, settings)
     secrets_file = directory / "portals.json"
     portal_secrets = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
     with Session(engine, expire_on_commit=False) as session:
@@ -154,7 +156,7 @@ def _prepare(settings: Settings, directory: Path, port: int) -> dict[str, str]:
         pw = settings.passwords
         hasher = PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism)
         for person in DEMO_PEOPLE:
-            if session.scalar(select(Account.id).where(Account.cccd == person["cccd"])):
+            if session.scalar(select(Account.id).where(Account.cccd_is(person["cccd"]))):
                 continue
             data = validate_new_account(person, person["password"], 0)
             create_account(session, data, person["password"], hasher,

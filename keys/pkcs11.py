@@ -35,6 +35,7 @@ from pkcs11.exceptions import (
     DeviceError,
     DeviceRemoved,
     KeyHandleInvalid,
+    NoSuchKey,
     ObjectHandleInvalid,
     PinIncorrect,
     PKCS11Error,
@@ -43,6 +44,7 @@ from pkcs11.exceptions import (
     TokenNotPresent,
     UserNotLoggedIn,
 )
+from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
 from keys.base import SigningKeyError, check_alg
@@ -354,3 +356,47 @@ class Pkcs11KeyBackend:
         if alg == "RS256":
             return _TokenRSAKey(public, _RSASigner(self._token, stored_private))
         return _TokenECKey(public, _ECSigner(self._token, stored_private))
+
+
+_KEK_AAD = b"idp data key v1"
+
+
+class Pkcs11Kek:
+    """The key-encryption key of personal data (idp.store.data_keys) as an AES-256 key on
+    the token: data keys are wrapped and unwrapped there with AES-GCM, and the KEK, made
+    sensitive and non-extractable on first use, never leaves the HSM."""
+
+    def __init__(self, module_path: str, token_label: str, user_pin: str, label: str) -> None:
+        if not (module_path and token_label and user_pin and label):
+            raise ValueError("a PKCS#11 module path, token label, user PIN and key label "
+                             "are all needed")
+        self._token = _token_for(module_path, token_label, user_pin)
+        self._label = label
+        self.name = f"pkcs11:{label}"
+
+    def wrap(self, key: bytes) -> bytes:
+        """nonce (12) | AES-GCM of `key` under the token's KEK."""
+        nonce = secrets.token_bytes(12)
+        sealed = self._token._run(lambda session: self._kek(session).encrypt(
+            key, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, _KEK_AAD)))
+        return nonce + sealed
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        """The key that `wrap` sealed; raises SigningKeyError if the token refuses it."""
+        return self._token._run(lambda session: self._kek(session).decrypt(
+            wrapped[12:], mechanism=Mechanism.AES_GCM,
+            mechanism_param=GCMParams(wrapped[:12], _KEK_AAD)))
+
+    def _kek(self, session: pkcs11.Session) -> Any:
+        found = self._token._objects.get((self._label, ObjectClass.SECRET_KEY))
+        if found is None:
+            try:
+                found = session.get_key(object_class=ObjectClass.SECRET_KEY,
+                                        key_type=KeyType.AES, label=self._label)
+            except NoSuchKey:
+                found = session.generate_key(
+                    KeyType.AES, 256, label=self._label, store=True,
+                    capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+                    template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False})
+            self._token._objects[(self._label, ObjectClass.SECRET_KEY)] = found
+        return found

@@ -34,6 +34,7 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 ISSUER = "https://sso.test"
 STRONG_PASSWORD = "Lua-Thu#Ha-Noi-2024"
+TEST_KEK = base64.b64encode(b"test data key-encryption key 32b").decode()
 
 
 def _reachable(port: int) -> bool:
@@ -56,6 +57,7 @@ def make_settings(tmp: Path, database_url: str, state_backend: str, **sections) 
         "state": {"backend": state_backend, "redis_url": REDIS_URL,
                   "key_prefix": f"idptest:{uuid.uuid4().hex[:8]}:"},
         "keys": {"passphrase": "test-key-passphrase"},
+        "data": {"kek": TEST_KEK},
         "passwords": {"memory_kib": 8192, "time_cost": 1},
         "sms": {"outbox_path": str(tmp / "sms.jsonl")},
     }

@@ -32,6 +32,7 @@ from idp.config import Settings, load_settings
 from idp.db import make_engine
 from idp.migrate import upgrade
 from idp.security.passwords import PasswordHasher
+from idp.store import data_keys
 from idp.store.models import StateEntry
 from keys import ensure_keys, make_backends
 
@@ -101,6 +102,7 @@ class LiveProvider:
         self.settings: Settings = load_settings(self.config)
         upgrade(self.settings)
         self.engine = make_engine(self.settings.database_url)
+        data_keys.bind(self.engine, self.settings)
         with Session(self.engine) as session:
             ensure_keys(session, make_backends(self.settings.keys)["software"])
             session.commit()

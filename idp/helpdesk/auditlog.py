@@ -68,7 +68,7 @@ def parse_filter(session: Session, args: Mapping[str, str]) -> tuple[AuditFilter
         except InvalidField as exc:
             return AuditFilter(event=event, staff=staff), exc.message
         # An unknown CCCD matches no row (id 0 is never assigned), it does not widen the search.
-        account_id = session.scalar(select(Account.id).where(Account.cccd == cccd)) or 0
+        account_id = session.scalar(select(Account.id).where(Account.cccd_is(cccd))) or 0
     return AuditFilter(account_id, event, staff), error
 
 

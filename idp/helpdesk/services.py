@@ -74,7 +74,7 @@ def find_account(session: Session, staff: StaffContext, cccd: str) -> Account | 
         cccd = validate_cccd(cccd)
     except InvalidField as exc:
         raise ActionRefused(exc.message) from None
-    account = session.scalar(select(Account).where(Account.cccd == cccd))
+    account = session.scalar(select(Account).where(Account.cccd_is(cccd)))
     staff_event("staff.search", "success" if account else "not_found", staff, "search",
                 account_id=account.id if account else None, cccd=mask_cccd(cccd))
     return account
@@ -146,7 +146,7 @@ def complaint_account_id(session: Session, complaint: Complaint) -> int | None:
     one registered with the complaint's CCCD (the one the citizen disputes)."""
     if complaint.account_id is not None:
         return complaint.account_id
-    return session.scalar(select(Account.id).where(Account.cccd == complaint.cccd))
+    return session.scalar(select(Account.id).where(Account.cccd_is(complaint.cccd)))
 
 
 def handle_complaint(session: Session, staff: StaffContext, complaint: Complaint,

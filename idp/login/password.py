@@ -64,7 +64,7 @@ def check_password_login(
         if answer.gate is not Gate.CAPTCHA:
             record_event("login.password", "refused", reason=answer.gate.value)
         return PasswordResult(answer)
-    account = session.scalar(select(Account).where(Account.cccd == cccd))
+    account = session.scalar(select(Account).where(Account.cccd_is(cccd)))
     reason = verify_login_password(session, account, password, status_prefix="account")
     if reason != "ok":
         CITIZENS.record_failure(cccd, ip)

@@ -102,7 +102,7 @@ def start_password_reset(cccd: str, browser: str, ip: str | None) -> PasswordRes
     # Counted before the account is looked up, so it answers alike for every CCCD.
     if not p.limits.hit("reset.starts.address", ip):
         raise TooManyResetAttempts(p.limits.resets_at("reset.starts.address", ip))
-    account = p.db.session.scalar(select(Account).where(Account.cccd == cccd))
+    account = p.db.session.scalar(select(Account).where(Account.cccd_is(cccd)))
     active = account is not None and account.status == "active"
     reset = PasswordReset(id=secrets.token_urlsafe(24), browser=browser, cccd=cccd,
                           account_id=account.id if active else None)

@@ -223,4 +223,4 @@ def activate_by_email(token: str, browser: str) -> Registration | None:
 
 def cccd_has_account(cccd: str) -> bool:
     """Asked only after the registrant proved control of a matching phone or e-mail."""
-    return provider().db.session.scalar(select(Account.id).where(Account.cccd == cccd)) is not None
+    return provider().db.session.scalar(select(Account.id).where(Account.cccd_is(cccd))) is not None

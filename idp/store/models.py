@@ -11,7 +11,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -24,7 +23,9 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from idp.store.encrypted import BlindIndex, EncryptedDate, EncryptedText
 
 # Ids of the tables that grow with traffic (a row per refresh, per audited event): 64-bit
 # on PostgreSQL, where a 32-bit sequence runs out after 2.1 billion rows (days at the
@@ -53,16 +54,20 @@ class Account(Base):
         # An MST names one enterprise; an agency's certificate may carry its MST as well.
         Index("uq_accounts_type_tax_code", "account_type", "tax_code", unique=True),
         Index("uq_accounts_budget_code", "budget_code", unique=True),
+        Index("uq_accounts_cccd_index", "cccd_index", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(43), unique=True)
     """Random, stable `sub`; never derived from the CCCD."""
-    cccd: Mapped[str | None] = mapped_column(String(12), unique=True)
-    """Citizens only."""
-    full_name: Mapped[str] = mapped_column(String(100))
+    cccd: Mapped[str | None] = mapped_column(EncryptedText("accounts.cccd"))
+    """Citizens only. Encrypted, like every personal field (idp.store.encrypted): look an
+    account up with `Account.cccd_is`."""
+    cccd_index: Mapped[str | None] = mapped_column(BlindIndex("cccd"))
+    """Blind index of `cccd`, kept in step by `_index_cccd`."""
+    full_name: Mapped[str] = mapped_column(EncryptedText("accounts.full_name"))
     """A citizen's name, or the organisation's name as its certificate's CN gives it."""
-    birthdate: Mapped[date | None] = mapped_column(Date)
+    birthdate: Mapped[date | None] = mapped_column(EncryptedDate("accounts.birthdate"))
     """Citizens only."""
     birthdate_verified: Mapped[bool] = mapped_column(Boolean, default=True,
                                                      server_default=true())
@@ -71,7 +76,7 @@ class Account(Base):
     forms but never released to portals as if it were checked."""
     gender: Mapped[str | None] = mapped_column(String(8))
     """Citizens only."""
-    email: Mapped[str | None] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(EncryptedText("accounts.email"))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     """None for an account that logs in with its certificate only."""
@@ -86,7 +91,7 @@ class Account(Base):
     ial: Mapped[int] = mapped_column(Integer, default=2)
     verified_by: Mapped[str] = mapped_column(String(32))
     """Which check proved the identity: operator, counter, carrier, bhxh, post, ..."""
-    bhxh_code: Mapped[str | None] = mapped_column(String(10))
+    bhxh_code: Mapped[str | None] = mapped_column(EncryptedText("accounts.bhxh_code"))
     """Social insurance code, when the BHXH registry verified the account."""
     totp_secret: Mapped[str | None] = mapped_column(String(200))
     """Authenticator-app secret, sealed (see idp.security.sealed); None when not enrolled."""
@@ -105,6 +110,16 @@ class Account(Base):
         cascade="all, delete-orphan", order_by="IdentityEvidence.id",
     )
 
+    @validates("cccd")
+    def _index_cccd(self, _key: str, value: str | None) -> str | None:
+        self.cccd_index = value  # the column's type turns it into the HMAC when stored
+        return value
+
+    @staticmethod
+    def cccd_is(cccd: str):
+        """The condition "this account's CCCD is `cccd`", answered by the blind index."""
+        return Account.cccd_index == cccd
+
     @property
     def default_phone(self) -> OtpPhone | None:
         for phone in self.phones:
@@ -117,16 +132,31 @@ class OtpPhone(Base):
     """A phone bound to an account that may receive its OTP."""
 
     __tablename__ = "otp_phones"
-    __table_args__ = (UniqueConstraint("account_id", "phone"),)
+    __table_args__ = (Index("uq_otp_phones_account_phone", "account_id", "phone_index",
+                            unique=True),
+                      Index("ix_otp_phones_phone_index", "phone_index"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    phone: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(EncryptedText("otp_phones.phone"))
     """E.164, e.g. +84912345678. A phone may serve several accounts."""
+    phone_index: Mapped[str | None] = mapped_column(BlindIndex("phone"))
+    """Blind index of `phone`: the accounts a phone serves, one index probe away. (None
+    only on a row written before encryption, until `idp data encrypt` has run.)"""
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="phones")
+
+    @validates("phone")
+    def _index_phone(self, _key: str, value: str) -> str:
+        self.phone_index = value
+        return value
+
+    @staticmethod
+    def phone_is(phone: str):
+        """The condition "this OTP phone is `phone`" (E.164), answered by the blind index."""
+        return OtpPhone.phone_index == phone
 
 
 class Client(Base):
@@ -402,11 +432,11 @@ class Complaint(Base):
                       UniqueConstraint("event_id", name="uq_complaints_event_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    cccd: Mapped[str] = mapped_column(String(12))
-    full_name: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str] = mapped_column(String(16))
+    cccd: Mapped[str] = mapped_column(EncryptedText("complaints.cccd"))
+    full_name: Mapped[str] = mapped_column(EncryptedText("complaints.full_name"))
+    phone: Mapped[str] = mapped_column(EncryptedText("complaints.phone"))
     """The phone the complainant proved control of with an OTP."""
-    email: Mapped[str | None] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(EncryptedText("complaints.email"))
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -464,10 +494,11 @@ class PhoneResetRequest(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    new_phone: Mapped[str] = mapped_column(String(16))
+    new_phone: Mapped[str] = mapped_column(EncryptedText("phone_reset_requests.new_phone"))
     reason: Mapped[str] = mapped_column(Text)
     evidence_type: Mapped[str] = mapped_column(String(32))
-    evidence_number: Mapped[str] = mapped_column(String(32))
+    evidence_number: Mapped[str] = mapped_column(
+        EncryptedText("phone_reset_requests.evidence_number"))
     requested_by: Mapped[int] = mapped_column(ForeignKey("staff_members.id"))
     carrier_confirmed: Mapped[bool | None] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(20), default="awaiting_otp")
@@ -475,6 +506,30 @@ class PhoneResetRequest(Base):
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class DataKey(Base):
+    """A key that encrypts personal data (`data`) or computes its blind indexes (`index`),
+    wrapped by the key-encryption key (idp.store.data_keys)."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (
+        # One index key per database: two nodes starting on a new database at once must not
+        # each make their own (their blind indexes would differ).
+        Index("uq_data_keys_index", "purpose", unique=True,
+              sqlite_where=text("purpose = 'index'"), postgresql_where=text("purpose = 'index'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    """The key id written in each envelope it made."""
+    purpose: Mapped[str] = mapped_column(String(8))
+    wrapped: Mapped[str] = mapped_column(String(200))
+    """Base64 of the key wrapped by the KEK (RFC 3394 key wrap)."""
+    kek: Mapped[str] = mapped_column(String(100))
+    """Which KEK wrapped it: `config:<fingerprint>` or `pkcs11:<label>`."""
+    state: Mapped[str] = mapped_column(String(8))
+    """active (the newest active data key encrypts) or retired (still decrypts)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StateEntry(Base):
@@ -511,8 +566,9 @@ class AccountCertificate(Base):
     sha256_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     serial_hex: Mapped[str] = mapped_column(String(64))
     issuer: Mapped[str] = mapped_column(String(200))
-    common_name: Mapped[str | None] = mapped_column(String(200))
-    cccd: Mapped[str | None] = mapped_column(String(12))
+    common_name: Mapped[str | None] = mapped_column(
+        EncryptedText("account_certificates.common_name"))
+    cccd: Mapped[str | None] = mapped_column(EncryptedText("account_certificates.cccd"))
     tax_code: Mapped[str | None] = mapped_column(String(14))
     budget_code: Mapped[str | None] = mapped_column(String(7))
     not_after: Mapped[datetime] = mapped_column()

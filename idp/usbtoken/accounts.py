@@ -39,7 +39,7 @@ def account_for(session: Session, identity: CertificateIdentity) -> Account | No
     if identity.kind == "citizen":
         if identity.cccd is None:
             return None
-        query = select(Account).where(Account.cccd == identity.cccd)
+        query = select(Account).where(Account.cccd_is(identity.cccd))
     elif identity.kind == "enterprise":
         query = select(Account).where(Account.account_type == "enterprise",
                                       Account.tax_code == identity.tax_code)

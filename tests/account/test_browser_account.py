@@ -59,7 +59,7 @@ class SimulatedRegistriesProvider(LiveProvider):
 
     def phones(self, cccd: str) -> list[str]:
         with Session(self.engine) as session:
-            account_id = session.scalar(select(Account.id).where(Account.cccd == cccd))
+            account_id = session.scalar(select(Account.id).where(Account.cccd_is(cccd)))
             return list(session.scalars(select(OtpPhone.phone).where(
                 OtpPhone.account_id == account_id).order_by(OtpPhone.id)))
 

@@ -22,6 +22,7 @@ from idp.audit import append_event
 from idp.config import load_settings
 from idp.migrate import upgrade
 from idp.security.passwords import PasswordHasher
+from idp.store import data_keys
 from idp.store.models import Account
 from keys import ensure_keys, make_backends
 from tests.cluster import person_fields
@@ -55,6 +56,7 @@ def _heads(verify_output: str) -> dict[str, str]:
 
 def _write(settings, people: range, audit_rows: int) -> None:
     engine = create_engine(settings.database_url)
+    data_keys.bind(engine, settings)
     hasher = PasswordHasher(8192, 1, 1)
     with Session(engine) as session:
         for n in people:
@@ -102,6 +104,10 @@ def test_restore_drill(tmp_path):
         assert _heads(verified) == heads_at_backup
         engine = create_engine(load_settings(restored).database_url)
         started.callback(engine.dispose)
+        data_keys.bind(engine, load_settings(restored))  # the KEK kept apart from the backup
         with Session(engine) as session:
             assert session.scalar(select(func.count()).select_from(Account)) == 3
+            restored_person, _ = person_fields(500)
+            assert session.scalar(select(Account.full_name).where(
+                Account.cccd_is(restored_person.cccd))) == restored_person.full_name
         assert "intact: 100 rows" in _idp(config, "audit", "verify")  # the primary has them

@@ -97,7 +97,7 @@ class OwnerFirstProvider(LiveProvider):
         with create_app(self.settings).app_context():
             sealed = seal(secret, PURPOSE)
         with Session(self.engine) as session:
-            session.scalars(select(Account).where(Account.cccd == cccd)).one().totp_secret = sealed
+            session.scalars(select(Account).where(Account.cccd_is(cccd))).one().totp_secret = sealed
             session.commit()
         return pyotp.TOTP(secret)
 

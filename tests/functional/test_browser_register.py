@@ -60,7 +60,7 @@ class RegistryProvider(LiveProvider):
         with self.engine.connect() as connection:
             row = connection.execute(select(Account.ial, Account.verified_by,
                                             Account.email_verified)
-                                     .where(Account.cccd == cccd)).first()
+                                     .where(Account.cccd_is(cccd))).first()
         return None if row is None else dict(row._mapping)
 
 

@@ -272,7 +272,7 @@ def test_otp_goes_only_to_phones_of_the_account(
     with provider.db.sessions() as session:
         foreign = session.scalar(select(OtpPhone).where(OtpPhone.account_id == other_id))
         mine = session.scalar(select(OtpPhone).where(OtpPhone.account_id == account_id,
-                                                     OtpPhone.phone == extra))
+                                                     OtpPhone.phone_is(extra)))
         foreign_id, mine_id = foreign.id, mine.id
     tx = to_otp_step(flow, person)
     assert read_otps(settings)[-1]["to"] == person.phone

@@ -199,7 +199,7 @@ def accounts(provider, cccd: str | None = None) -> list[dict]:
     with provider.db.sessions() as session:
         statement = select(Account)
         if cccd is not None:
-            statement = statement.where(Account.cccd == cccd)
+            statement = statement.where(Account.cccd_is(cccd))
         return [
             {"id": a.id, "cccd": a.cccd, "full_name": a.full_name, "ial": a.ial,
              "verified_by": a.verified_by, "bhxh_code": a.bhxh_code, "email": a.email,

@@ -102,6 +102,7 @@ def test_cli_creates_the_first_admin(app, provider, settings, tmp_path):
     config.write_text(
         f'[server]\nsecret_key = "{"s" * 40}"\npairwise_salt = "{"p" * 20}"\n'
         f'[keys]\npassphrase = "{settings.keys.passphrase}"\n'
+        f'[data]\nkek = "{settings.data.kek}"\n'
         f'[database]\nurl = "{settings.database_url}"\n'
         "[passwords]\nmemory_kib = 8192\ntime_cost = 1\n", encoding="utf-8")
     runner = CliRunner()

@@ -41,7 +41,7 @@ def set_password(browser, link: str, password: str, confirm: str | None = None):
 
 def accounts(provider, cccd: str) -> list[Account]:
     with provider.db.sessions() as session:
-        return list(session.scalars(select(Account).where(Account.cccd == cccd)))
+        return list(session.scalars(select(Account).where(Account.cccd_is(cccd))))
 
 
 def test_registration_activation_and_login(console, provider, settings, browser, make_portal):

@@ -60,7 +60,7 @@ def _share(provider: LiveProvider, items: list[str], *, one_time: bool) -> str:
     app = create_app(provider.settings)
     with app.test_request_context():
         session = app.extensions["idp.provider"].db.session
-        account = session.query(Account).filter_by(cccd=CITIZEN["cccd"]).one()
+        account = session.query(Account).filter(Account.cccd_is(CITIZEN["cccd"])).one()
         _, code = create_share(account, ShareRequest(items, None, 900, one_time))
         url = share_url(code)
     app.extensions["idp.provider"].db.engine.dispose()
@@ -73,7 +73,7 @@ def _revoke_all(provider: LiveProvider) -> None:
     app = create_app(provider.settings)
     with app.test_request_context():
         session = app.extensions["idp.provider"].db.session
-        account = session.query(Account).filter_by(cccd=CITIZEN["cccd"]).one()
+        account = session.query(Account).filter(Account.cccd_is(CITIZEN["cccd"])).one()
         for share in live_shares(account.id):
             revoke_share(account.id, share.id)
     app.extensions["idp.provider"].db.engine.dispose()

@@ -15,10 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.accounts import AccountExists, create_account, validate_new_account
 from idp.cli import main
 from idp.clients import CLIENTS_STAMP, ClientRegistration, InvalidClient, register_client
+from idp.config import load_settings
 from idp.identity import InvalidPerson
 from idp.security.passwords import PasswordHasher
+from idp.store import data_keys
+from idp.store.encrypted import DataKeyError
 from idp.store.models import Account, Base, Client, OtpPhone, SigningKey
 from idp.store.state import SqlStateStore
+from tests.conftest import make_settings
 
 STRONG = "Lua-Thu#Ha-Noi-2024"
 PERSON = {
@@ -38,8 +42,10 @@ def hasher() -> PasswordHasher:
 
 @pytest.fixture
 def session(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'idp.sqlite3'}")
+    url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    engine = create_engine(url)
     Base.metadata.create_all(engine)
+    data_keys.bind(engine, make_settings(tmp_path, url, "sql"))
     with sessionmaker(engine, expire_on_commit=False)() as db:
         yield db
     engine.dispose()
@@ -51,7 +57,7 @@ def session(tmp_path):
 def test_valid_account_is_normalised_and_stored(session, hasher):
     person = validate_new_account(PERSON, STRONG, 3)
     account = create_account(session, person, STRONG, hasher, verified_by="operator")
-    stored = session.scalar(select(Account).where(Account.cccd == "001085000123"))
+    stored = session.scalar(select(Account).where(Account.cccd_is("001085000123")))
     assert stored.id == account.id
     assert stored.gender == "male"
     assert stored.birthdate.isoformat() == "1985-03-15"
@@ -70,7 +76,7 @@ def test_duplicate_cccd_is_refused(session, hasher):
     again = validate_new_account({**PERSON, "phone": "0987654321"}, STRONG, 3)
     with pytest.raises(AccountExists, match="Số định danh này đã có tài khoản"):
         create_account(session, again, STRONG, hasher, verified_by="operator")
-    assert session.scalar(select(Account.id).where(Account.cccd == PERSON["cccd"])) is not None
+    assert session.scalar(select(Account.id).where(Account.cccd_is(PERSON["cccd"]))) is not None
     assert len(session.scalars(select(Account)).all()) == 1
     assert len(session.scalars(select(OtpPhone)).all()) == 1
 
@@ -222,7 +228,8 @@ def migrated(tmp_path_factory) -> Path:
 @pytest.fixture
 def cli(tmp_path, migrated, monkeypatch):
     """Run `idp --config <a fresh copy of the migrated database>`."""
-    for name in ("IDP_CONFIG", "IDP_SECRET_KEY", "IDP_KEY_PASSPHRASE", "IDP_PAIRWISE_SALT"):
+    for name in ("IDP_CONFIG", "IDP_SECRET_KEY", "IDP_KEY_PASSPHRASE", "IDP_PAIRWISE_SALT",
+                 "IDP_DATA_KEK"):
         monkeypatch.delenv(name, raising=False)
     shutil.copy(migrated, tmp_path / "idp.sqlite3")
     config = tmp_path / "idp.toml"
@@ -240,7 +247,9 @@ def cli(tmp_path, migrated, monkeypatch):
 
 
 def _db(path: Path) -> Session:
-    return Session(create_engine(f"sqlite:///{path}"))
+    engine = create_engine(f"sqlite:///{path}")
+    data_keys.bind(engine, load_settings(path.parent / "idp.toml"))
+    return Session(engine)
 
 
 def test_db_upgrade_is_idempotent(cli):
@@ -309,7 +318,7 @@ def test_account_add(cli):
     result = cli(*args)
     assert "account created: sub=" in result.output
     with _db(cli.database) as db:
-        account = db.scalar(select(Account).where(Account.cccd == "001085000123"))
+        account = db.scalar(select(Account).where(Account.cccd_is("001085000123")))
         assert account is not None and account.full_name == "Nguyễn Văn An"
         assert [phone.phone for phone in account.phones] == ["+84912345678"]
         assert PasswordHasher(8192, 1).verify(account.password_hash, STRONG)
@@ -445,3 +454,46 @@ def test_client_add_with_a_key_set(cli, tmp_path):
                  "--redirect-uri", "https://bank.vn/cb", "--profile", "fapi2",
                  "--jwks", str(jwks), ok=False)
     assert broken.exit_code == 1 and "--jwks: not JSON" in broken.output
+
+
+def test_data_key_rotation_and_encryption_from_the_cli(cli):
+    for n in range(3):
+        cli("account", "add", "--cccd", f"00108500012{n}", "--name", "Nguyễn Văn An",
+            "--birthdate", "15/03/1985", "--gender", "nam", "--phone", f"091234567{n}",
+            "--password", STRONG)
+    rotated = cli("keys", "rotate-data-key", "--batch", "2").output
+    assert "new data key 3" in rotated  # keys 1 and 2: the first data key, the index key
+    assert "accounts: 2/3 rows read" in rotated and "accounts: 3/3 rows read" in rotated
+    assert "otp_phones: 3/3 rows read, 3 re-encrypted" in rotated
+    again = cli("data", "encrypt").output
+    assert "0 rows (re-)encrypted; every personal value is under data key 3" in again
+    with _db(cli.database) as db:
+        accounts = db.scalars(select(Account).order_by(Account.id)).all()
+        assert [a.cccd for a in accounts] == [f"00108500012{n}" for n in range(3)]
+        assert db.scalar(select(OtpPhone.account_id).where(
+            OtpPhone.phone_is("+84912345672"))) == accounts[2].id
+
+
+def test_data_keys_move_to_a_new_kek(cli, tmp_path):
+    import base64
+
+    cli("account", "add", "--cccd", "001085000123", "--name", "Nguyễn Văn An",
+        "--birthdate", "15/03/1985", "--gender", "nam", "--phone", "0912345678",
+        "--password", STRONG)
+    old = tmp_path / "idp.toml"
+    new = tmp_path / "new.toml"
+    kek = base64.b64encode(bytes(range(32))).decode()
+    new.write_text(old.read_text(encoding="utf-8") + f'\n[data]\nkek = "{kek}"\n',
+                   encoding="utf-8")
+    moved = CliRunner().invoke(main, ["--config", str(new), "keys", "rewrap-data-keys",
+                                      "--from-config", str(old)])
+    assert moved.exit_code == 0, moved.output
+    assert "2 data keys moved from KEK config:" in moved.output
+    engine = create_engine(f"sqlite:///{cli.database}")
+    data_keys.bind(engine, load_settings(new))
+    with Session(engine) as session:
+        account = session.scalar(select(Account).where(Account.cccd_is("001085000123")))
+        assert account.full_name == "Nguyễn Văn An"
+    engine.dispose()
+    with pytest.raises(DataKeyError, match="wrapped by KEK"):  # the old KEK opens nothing
+        _db(cli.database)

@@ -128,6 +128,7 @@ def test_cli_verify_reports_and_fails_on_tampering(app, provider, settings, tmp_
     config.write_text(
         f'[server]\nsecret_key = "{"s" * 40}"\npairwise_salt = "{"p" * 20}"\n'
         f'[keys]\npassphrase = "{"k" * 20}"\n[database]\nurl = "{settings.database_url}"\n'
+        f'[data]\nkek = "{settings.data.kek}"\n'
     )
     runner = CliRunner()
     ok = runner.invoke(main, ["--config", str(config), "audit", "verify"])

@@ -133,8 +133,9 @@ def test_cli_purges_with_progress_and_audit_verify_passes(app, provider, setting
     config_file = tmp_path / "cli.toml"
     config_file.write_text(
         f'[server]\nsecret_key = "{settings.server.secret_key}"\n'
-        f'pairwise_salt = "{"p" * 20}"\n[keys]\npassphrase = "{"k" * 20}"\n'
-        f'[database]\nurl = "{settings.database_url}"\n[audit]\nchains = 2\n')
+        f'pairwise_salt = "{"p" * 20}"\n[keys]\npassphrase = "{settings.keys.passphrase}"\n'
+        f'[database]\nurl = "{settings.database_url}"\n[audit]\nchains = 2\n'
+        f'[data]\nkek = "{settings.data.kek}"\n')
 
     result = CliRunner().invoke(main, ["--config", str(config_file), "data", "purge",
                                        "--batch", "100"])

@@ -28,7 +28,8 @@ passphrase = "{PASSPHRASE}"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
     """No secret or config path leaks in from the developer's shell."""
-    for name in ("IDP_CONFIG", "IDP_SECRET_KEY", "IDP_KEY_PASSPHRASE", "IDP_PAIRWISE_SALT"):
+    for name in ("IDP_CONFIG", "IDP_SECRET_KEY", "IDP_KEY_PASSPHRASE", "IDP_PAIRWISE_SALT",
+                 "IDP_DATA_KEK"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -237,3 +238,39 @@ def test_keys_that_became_limits_say_where_they_went(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_settings(write(tmp_path, VALID + "\n[otp]\nper_phone_per_hour = 3\n"))
     assert '[limits] "sms.login.phone"' in str(error.value)
+
+
+def test_data_kek_is_32_bytes_of_base64_and_may_come_from_the_environment(tmp_path,
+                                                                         monkeypatch):
+    import base64
+
+    path = tmp_path / "idp.toml"
+    path.write_text(VALID + '[data]\nkek = "c2hvcnQ="\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"data\.kek: base64 of 32 bytes"):
+        load_settings(path)
+    kek = base64.b64encode(bytes(range(32))).decode()
+    monkeypatch.setenv("IDP_DATA_KEK", kek)
+    assert load_settings(path).data.kek == kek
+
+
+def test_data_kek_in_the_hsm_needs_the_hsm(tmp_path):
+    path = tmp_path / "idp.toml"
+    path.write_text(VALID + '[data]\nkek_backend = "pkcs11"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="data.kek_backend"):
+        load_settings(path)
+
+
+def test_data_kek_from_a_file_as_openssl_writes_it(tmp_path):
+    import base64
+
+    from idp.store.data_keys import ConfiguredKek, configured_kek
+    from idp.store.encrypted import DataKeyError
+
+    secret = bytes(range(32))
+    (tmp_path / "kek").write_text(base64.b64encode(secret).decode() + "\n", encoding="utf-8")
+    path = tmp_path / "idp.toml"
+    path.write_text(VALID + '[data]\nkek_file = "kek"\n', encoding="utf-8")
+    assert configured_kek(load_settings(path)).name == ConfiguredKek(secret).name
+    (tmp_path / "kek").unlink()
+    with pytest.raises(DataKeyError, match="kek_file"):
+        configured_kek(load_settings(path))

@@ -418,3 +418,55 @@ def test_id_token_from_a_login_verifies_against_the_jwks(flow, make_account, bro
     current = {row.alg: row.kid for row in stored if row.state == CURRENT}
     assert id_token.header["kid"] == current["RS256"]
     assert access.header["kid"] == current["ES256"]
+
+
+# --- the key-encryption key of personal data on the token -------------------------------------
+
+
+def test_personal_data_keys_are_wrapped_by_a_kek_that_stays_on_the_token(hsm, tmp_path):
+    from idp.store import data_keys
+    from idp.store.encrypted import DataKeyError
+    from idp.store.models import Account, DataKey
+
+    hsm_keys = {"pkcs11_module": MODULE, "pkcs11_token": TOKEN, "pkcs11_pin": PIN}
+    url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    settings = make_settings(tmp_path, url, "sql", keys=hsm_keys,
+                             data={"kek_backend": "pkcs11", "pkcs11_kek_label": "test-kek"})
+    upgrade(settings)
+    engine = create_engine(url)
+    data_keys.bind(engine, settings)
+    with Session(engine) as session, session.begin():
+        session.add(Account(subject="hsm-sub", cccd="001085000777", full_name="Lê Thị Hòa",
+                            verified_by="operator"))
+    engine.dispose()
+
+    other = create_engine(url)  # another node: unwraps the data keys through the token
+    data_keys.bind(other, settings)
+    with Session(other) as session:
+        account = session.scalar(select(Account).where(Account.cccd_is("001085000777")))
+        assert account.full_name == "Lê Thị Hòa"
+        assert {row.kek for row in session.scalars(select(DataKey))} == {"pkcs11:test-kek"}
+    other.dispose()
+
+    session = pkcs11.lib(MODULE).get_token(token_label=TOKEN).open()
+    try:
+        kek = session.get_key(object_class=ObjectClass.SECRET_KEY, label="test-kek")
+        assert kek[Attribute.SENSITIVE] and not kek[Attribute.EXTRACTABLE]
+        with pytest.raises(AttributeSensitive):
+            kek[Attribute.VALUE]
+    finally:
+        session.close()
+
+    software = make_settings(tmp_path, url, "sql")  # the configured KEK is not the token's
+    engine = create_engine(url)
+    with pytest.raises(DataKeyError, match="pkcs11:test-kek"):
+        data_keys.bind(engine, software)
+    # Out of the HSM again: the data keys re-wrapped under the configured KEK.
+    with Session(engine) as session, session.begin():
+        moved = data_keys.rewrap(session, data_keys.configured_kek(settings),
+                                 data_keys.configured_kek(software))
+    assert moved == 2
+    data_keys.bind(engine, software)
+    with Session(engine) as session:
+        assert session.scalar(select(Account.full_name)) == "Lê Thị Hòa"
+    engine.dispose()

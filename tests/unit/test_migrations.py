@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
+import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from idp.audit import append_event, row_digest, verify_chain
 from idp.migrate import alembic_config, check, upgrade
+from idp.store import data_keys
+from idp.store.models import Account, OtpPhone
+from idp.store.reencryption import accounts_in_clear, reencrypt_all
 from tests.conftest import fresh_postgres_database, make_settings
 
 
@@ -78,3 +82,51 @@ def _upgrade_with_old_audit_rows(settings, engine) -> None:
     command.downgrade(alembic_config(settings), "0004")
     upgrade(settings)
     check(settings)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_rows_in_clear_before_0015_are_encrypted_after_it(dialect, tmp_path):
+    """The upgrade path of a live database: 0015 changes the columns, `idp data encrypt`
+    (reencrypt_all) then encrypts the rows and fills their blind indexes."""
+    if dialect == "sqlite":
+        _upgrade_clear_rows(tmp_path, f"sqlite:///{tmp_path / 'clear.sqlite3'}")
+        return
+    with fresh_postgres_database("idp_migrate", "PostgreSQL migration skipped") as url:
+        _upgrade_clear_rows(tmp_path, url)
+
+
+def _upgrade_clear_rows(tmp_path, url: str) -> None:
+    settings = make_settings(tmp_path, url, "sql")
+    upgrade(settings, "0014")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO accounts (id, subject, cccd, full_name, birthdate, gender, "
+                "email, email_verified, password_hash, account_type, ial, verified_by, "
+                "status, created_at, password_changed_at, birthdate_verified) VALUES (7, "
+                "'sub-7', '001085000123', 'Nguyễn Văn An', :born, 'male', 'an@example.vn', "
+                "false, 'x', 'citizen', 2, 'operator', 'active', :now, :now, true)"),
+                {"born": date(1985, 3, 15), "now": datetime.now(UTC)})
+            connection.execute(text(
+                "INSERT INTO otp_phones (account_id, phone, is_default, created_at) "
+                "VALUES (7, '+84912345678', true, :now)"), {"now": datetime.now(UTC)})
+        upgrade(settings)
+        check(settings)
+        ring = data_keys.bind(engine, settings)
+        assert accounts_in_clear(engine)  # what `idp db upgrade` warns about
+        lines: list[str] = []
+        reencrypt_all(engine, ring, lines.append)
+        assert "accounts: 1/1 rows read, 1 re-encrypted" in lines
+        assert not accounts_in_clear(engine)
+        with engine.connect() as connection:
+            raw = connection.execute(text("SELECT cccd, full_name, birthdate FROM accounts")).one()
+        assert all(value.startswith("v1.") for value in raw)
+        with Session(engine) as session:
+            account = session.scalar(select(Account).where(Account.cccd_is("001085000123")))
+            assert (account.id, account.full_name, account.birthdate) == (
+                7, "Nguyễn Văn An", date(1985, 3, 15))
+            assert session.scalar(select(OtpPhone.account_id).where(
+                OtpPhone.phone_is("+84912345678"))) == 7
+    finally:
+        engine.dispose()

@@ -31,7 +31,10 @@ def test_every_account_type_offers_the_token(browser, account_type):
 
 def _account(app, provider, **where) -> Account | None:
     with app.app_context():
-        query = select(Account).filter_by(**where)
+        query = select(Account)
+        if "cccd" in where:  # encrypted: found through its blind index
+            query = query.where(Account.cccd_is(where.pop("cccd")))
+        query = query.filter_by(**where)
         account = provider.db.session.scalar(query)
         if account is not None:
             provider.db.session.expunge(account)
@@ -130,7 +133,7 @@ def test_a_typed_birth_date_is_kept_but_never_released_as_checked(signer, app, p
     assert "chưa xác minh" in signer.open(confirm)
     signer.complete_registration(confirm, birthdate=CITIZEN_BIRTHDATE)
     with app.app_context():
-        account = provider.db.session.scalar(select(Account).filter_by(cccd=CITIZEN_CCCD))
+        account = provider.db.session.scalar(select(Account).where(Account.cccd_is(CITIZEN_CCCD)))
         assert account.birthdate.isoformat() == CITIZEN_BIRTHDATE
         assert not account.birthdate_verified
         claims = user_claims(account, ["openid", "profile"], sub="s")
@@ -148,6 +151,7 @@ def test_a_birth_date_the_ca_vouches_for_is_used_and_released(signer, app, provi
     response = signer.complete_registration(confirm, birthdate="1990-01-01")  # ignored
     assert response.status_code == 200
     with app.app_context():
-        account = provider.db.session.scalar(select(Account).filter_by(cccd="079195000123"))
+        account = provider.db.session.scalar(select(Account).where(
+            Account.cccd_is("079195000123")))
         assert account.birthdate.isoformat() == "1995-08-21" and account.birthdate_verified
         assert user_claims(account, ["profile"], sub="s")["birthdate"] == "1995-08-21"
