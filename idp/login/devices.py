@@ -58,7 +58,7 @@ def device_of(realm: str, login_name: str) -> str | None:
     """The nonce of this browser's entry for `login_name`, or None (an unknown browser)."""
     tag = _tag(realm, login_name)
     for entry_tag, nonce, _issued in _entries():
-        if hmac.compare_digest(str(entry_tag), tag):
+        if hmac.compare_digest(str(entry_tag).encode(), tag.encode()):
             return str(nonce)
     return None
 

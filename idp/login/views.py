@@ -30,6 +30,7 @@ from idp.oidc.claims_request import claims_to_consent
 from idp.oidc.consent import consent_lines
 from idp.otp.codes import LOGIN, Challenge, pending_code, spend_try
 from idp.otp.step import CodeStep, OtherWays
+from idp.params import parse_id
 from idp.provider import provider
 from idp.security.captcha import captcha_audio, captcha_image, check_captcha, new_captcha
 from idp.security.headers import allow_form_target
@@ -219,10 +220,10 @@ def resend_otp():
     interaction = current_login()
     account = pending_account(interaction)
     phone = account.default_phone
-    chosen = request.form.get("phone_id", "")
-    if chosen.isascii() and chosen.isdigit() and len(chosen) < 10:
+    chosen = parse_id(request.form.get("phone_id"))
+    if chosen is not None:
         phone = provider().db.session.scalar(
-            select(OtpPhone).where(OtpPhone.id == int(chosen), OtpPhone.account_id == account.id)
+            select(OtpPhone).where(OtpPhone.id == chosen, OtpPhone.account_id == account.id)
         ) or phone
     if phone is None:
         return _otp_page(interaction, account)
@@ -255,7 +256,8 @@ def cancel():
     except OAuth2Error as error:
         return answer_with_error(error, interaction.params.get("state"))
     return answer_with_error(
-        AccessDeniedError("Người dùng đã hủy đăng nhập.", redirect_uri=grant.redirect_uri),
+        # error_description is ASCII only (RFC 6749 §4.1.2.1); the portal shows its own text.
+        AccessDeniedError("The user cancelled the login.", redirect_uri=grant.redirect_uri),
         interaction.params.get("state"))
 
 

@@ -31,6 +31,7 @@ from idp.oidc.claims_request import ClaimsRequest, parse_claims_request
 from idp.oidc.decision import UnmetAuthenticationRequirements, decide, redirect_to_portal
 from idp.oidc.par import pushed_request
 from idp.oidc.request_object import decode_request_object
+from idp.params import ID_MAX, parse_number
 from idp.provider import provider
 from idp.sessions import browser_id
 
@@ -88,9 +89,10 @@ def check_max_age(data) -> int | None:
     value = data.get("max_age")
     if value in (None, ""):
         return None
-    if not value.isdigit() or len(value) > 10:
+    seconds = parse_number(value, maximum=ID_MAX)
+    if seconds is None:
         raise InvalidRequestError("'max_age' must be a non-negative integer.")
-    return int(value)
+    return seconds
 
 
 def check_claims_parameter(data) -> ClaimsRequest | None:
