@@ -23,7 +23,7 @@ from idp.provider import Provider
 from idp.security import headers, host
 from idp.security.form_session import FormSessionInterface
 from idp.security.passwords import PasswordHasher
-from idp.sessions import write_cookies
+from idp.sessions import cookie_name, write_cookies
 from idp.store.state import make_state_store
 from idp.vntime import vietnam_time
 from keys import KeyRing, make_backends
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any route: ids the database holds
     app.config.update(
         SECRET_KEY=settings.server.secret_key,
-        SESSION_COOKIE_NAME="idp_form",
+        SESSION_COOKIE_NAME=cookie_name("idp_form", settings),
         SESSION_COOKIE_SECURE=settings.session.cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -13,6 +13,7 @@ from idp.errors import error_page, refuse
 from idp.interaction import (
     Authentication,
     Interaction,
+    bind_to_new_browser_id,
     end_interaction,
     load_interaction,
     login_to_resume,
@@ -88,7 +89,7 @@ def login_succeeded(interaction: Interaction, account: Account, level: int, amr:
     session = start_login_session(account.id, now, acr, amr)
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
-    save_interaction(interaction)
+    bind_to_new_browser_id(interaction)
     record_event("login", "success", account_id=account.id, client_id=interaction.client_id,
                  method=method, acr=acr)
     if account.cccd:

@@ -15,7 +15,12 @@ from idp.account.totp import PASSWORD_TOTP_AMR, verify_login_code
 from idp.audit import record_event
 from idp.deadline import grant_more_time, more_time_answer
 from idp.identity import mask_phone
-from idp.interaction import Interaction, end_interaction, save_interaction
+from idp.interaction import (
+    Interaction,
+    bind_to_new_browser_id,
+    end_interaction,
+    save_interaction,
+)
 from idp.levels import PASSWORD_SMS_AMR
 from idp.login.outcome import (
     current_login,
@@ -103,7 +108,7 @@ def _second_factor(interaction: Interaction, account: Account):
     first and no SMS is sent; otherwise an SMS goes to the default phone, and when it
     cannot, the page says why and offers the other ways on."""
     interaction.pending_account_id = account.id
-    save_interaction(interaction)
+    bind_to_new_browser_id(interaction)
     phone = account.default_phone
     if account.totp_secret is None and phone is not None:
         LOGIN_CODE.send(_challenge(interaction, account), phone.phone)

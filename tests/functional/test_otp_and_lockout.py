@@ -138,7 +138,7 @@ def test_five_wrong_tries_end_the_login_and_count_as_a_failure(
     assert page.status_code == 302 and "/login?tx=" in page.headers["Location"]
     late = browser.post("/login/otp", data={"tx": tx, "otp": right, "csrf_token": token})
     assert late.status_code == 302 and "/login?tx=" in late.headers["Location"]
-    assert browser.get_cookie("idp_session", domain="sso.test") is None
+    assert browser.get_cookie("__Host-idp_session", domain="sso.test") is None
     with app.app_context():
         from idp.login.throttle import CITIZENS
 
@@ -216,7 +216,7 @@ def test_expired_otp_refused(flow, make_account, browser, settings, app, provide
     response = post_otp(browser, tx, code)
     assert response.status_code == 400
     assert OTP_EXPIRED in response.get_data(as_text=True)
-    assert browser.get_cookie("idp_session", domain="sso.test") is None
+    assert browser.get_cookie("__Host-idp_session", domain="sso.test") is None
 
 
 def test_otp_cannot_be_used_twice(flow, make_account, browser, settings):
@@ -227,7 +227,7 @@ def test_otp_cannot_be_used_twice(flow, make_account, browser, settings):
     form = {"csrf_token": csrf_from(page.get_data(as_text=True)), "tx": tx, "otp": code}
     first = browser.post("/login/otp", data=form)
     assert first.status_code == 303 and "/authorize/resume" in first.headers["Location"]
-    assert browser.get_cookie("idp_session", domain="sso.test") is not None
+    assert browser.get_cookie("__Host-idp_session", domain="sso.test") is not None
     second = browser.post("/login/otp", data=form)
     assert second.status_code != 303
     assert "/authorize/resume" not in second.headers.get("Location", "")
