@@ -268,6 +268,23 @@ def make_portal(app, provider):
     return create
 
 
+@contextmanager
+def forged_host(app, host: str = "evil.example") -> Iterator[None]:
+    """Requests reach the provider with `Host` and `X-Forwarded-Host` set to `host`, as an
+    attacker with their own browser session (its cookies for the real site) would send."""
+    inner = app.wsgi_app
+
+    def forge(environ, start_response):
+        environ["HTTP_HOST"] = environ["HTTP_X_FORWARDED_HOST"] = host
+        return inner(environ, start_response)
+
+    app.wsgi_app = forge
+    try:
+        yield
+    finally:
+        app.wsgi_app = inner
+
+
 # --- protocol helpers ---------------------------------------------------------------------
 
 
