@@ -108,11 +108,14 @@ def second_factor_passed(interaction: Interaction, account: Account, amr: list[s
     return login_succeeded(interaction, account, PASSWORD_SMS_LEVEL, amr, method)
 
 
-def second_factor_exhausted(interaction: Interaction, account: Account):
+def second_factor_exhausted(interaction: Interaction, account: Account, counted: bool = True):
     """Too many wrong codes: this try ends and counts as a failed login for this CCCD from
     this browser, so typing the password again never buys free guesses. The login itself
-    goes on at the password step, so the citizen is never stranded."""
-    CITIZENS.record_failure(account.cccd, request.remote_addr)
+    goes on at the password step, so the citizen is never stranded. `counted` is False for
+    a request that found the tries already spent: the one that spent the last try counted
+    the failure, and one exhausted login counts once however many codes arrive together."""
+    if counted:
+        CITIZENS.record_failure(account.cccd, request.remote_addr)
     forget_code(interaction.id)
     interaction.pending_account_id = None
     save_interaction(interaction)

@@ -190,6 +190,7 @@ def otp():
         passed=lambda: second_factor_passed(interaction, account, PASSWORD_SMS_AMR, "pwd+sms",
                                             "login.otp"),
         exhausted=lambda: _exhausted(interaction, account, "login.otp"),
+        spent=lambda: second_factor_exhausted(interaction, account, counted=False),
         ways=_ways(interaction, account),
     )
 
@@ -212,7 +213,9 @@ def totp():
         return second_factor_passed(interaction, account, PASSWORD_TOTP_AMR, "pwd+totp",
                                     "login.totp")
     record_event("login.totp", "failure", account_id=account.id)
-    if not left:
+    if left is None:
+        return second_factor_exhausted(interaction, account, counted=False)
+    if left == 0:
         return second_factor_exhausted(interaction, account)
     return _otp_page(interaction, account, "Mã của ứng dụng xác thực không đúng hoặc đã được "
                      f"dùng. Bạn còn {left} lần thử.", 400)

@@ -149,6 +149,41 @@ def test_five_wrong_tries_end_the_login_and_count_as_a_failure(
     assert post_otp(browser, tx, last_otp(settings)).status_code == 303
 
 
+def test_parallel_wrong_codes_count_one_exhausted_login_once(flow, make_account, browser,
+                                                             settings, app):
+    """Eight wrong codes sent at the same moment (five tries allowed): the login is
+    exhausted once, so the CCCD has one failed login, not four."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import HttpsClient
+
+    _, person = make_account()
+    tx = to_otp_step(flow, person)
+    code = wrong_code(last_otp(settings))
+    token = csrf_from(browser.get("/login/otp", query_string={"tx": tx}).get_data(as_text=True))
+    app.test_client_class = HttpsClient
+    clients = []
+    for _ in range(8):  # eight tabs of the same browser: its cookies, its form token
+        client = app.test_client()
+        for cookie in browser._cookies.values():
+            client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+        clients.append(client)
+    ready = threading.Barrier(len(clients))
+
+    def send(client):
+        ready.wait()
+        return client.post("/login/otp", data={"csrf_token": token, "tx": tx, "otp": code})
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(send, clients))
+    assert any(OTP_EXHAUSTED in a.get_data(as_text=True) for a in answers)
+    assert {a.status_code for a in answers} <= {302, 400}
+    with app.app_context():
+        from idp.login.throttle import CITIZENS
+
+        assert CITIZENS.failures_counted(person.cccd) == 1
+
+
 @config(limits=QUICK_RESEND)
 def test_resend_never_resets_the_try_count(flow, make_account, browser, settings, app, provider):
     _, person = make_account()
