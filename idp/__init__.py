@@ -18,6 +18,7 @@ from idp.limits import Limiter
 from idp.login.devices import write_device_cookie
 from idp.oidc.client_keys import ClientKeySets
 from idp.oidc.published import PublishedDocuments
+from idp.otp.queue import SmsQueue
 from idp.params import IdConverter
 from idp.provider import Provider
 from idp.security import headers, host
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                                   settings.oauth.client_jwks_refresh_floor),
     )
 
+    app.extensions["idp.sms_queue"] = SmsQueue(app)
     csrf.init_app(app)
     errors.init_app(app)
     ops.init_app(app)

@@ -148,10 +148,32 @@ def settings_for(request, backend, tmp_path, sqlite_template):
     return build
 
 
+def drain_sms_after_each_request(app) -> None:
+    """The SMS queue (idp/otp/queue.py) drained right after each request, before the test
+    client returns, instead of by its thread: tests read the outbox as soon as the page is
+    back. (In a server the answer leaves first; the drain follows.)"""
+    queue = app.extensions["idp.sms_queue"]
+    queue.background = False
+    inner = app.wsgi_app
+
+    def serve_then_drain(environ, start_response):
+        answer = inner(environ, start_response)
+        try:
+            body = list(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        queue.drain()
+        return body
+
+    app.wsgi_app = serve_then_drain
+
+
 @pytest.fixture
 def app(settings):
     app = create_app(settings)
     app.config["TESTING"] = True
+    drain_sms_after_each_request(app)
     yield app
     provider = app.extensions["idp.provider"]
     state = provider.state
