@@ -21,7 +21,7 @@ import secrets
 import threading
 from collections.abc import Callable
 
-from flask import Flask, current_app
+from flask import Flask, Response, after_this_request, current_app, has_request_context
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,20 @@ class SmsQueue:
         job_id = secrets.token_urlsafe(12)
         self._state.put(f"{QUEUE_KEY}:{job_id}", {"kind": kind, **job}, JOB_TTL)
         self._state.add_member(QUEUE_KEY, job_id, JOB_TTL)
-        if self.background:
-            self._ensure_thread()
+        if not self.background:
+            return
+        self._ensure_thread()
+        if not has_request_context():
             self._wake.set()
+            return
+
+        # Woken once the answer has left (the server closes the response), never while
+        # this request still runs: the drain would slow its answer down, and only when a
+        # code is really sent.
+        @after_this_request
+        def wake_after_answer(response: Response) -> Response:
+            response.call_on_close(self._wake.set)
+            return response
 
     def drain(self) -> int:
         """Carry out every queued job (each taken by one drainer only); how many ran."""
