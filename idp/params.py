@@ -37,6 +37,12 @@ def page_number(value: str | None, last: int = 100_000) -> int:
     return parse_number(value, minimum=1, maximum=last) or 1
 
 
+def is_protocol_text(value: str) -> bool:
+    """Printable ASCII without '"' or '\\': what RFC 6749 §4.1.2.1 allows in an
+    error_description, which Authlib may quote such a parameter in."""
+    return all(" " <= char <= "~" and char not in '"\\' for char in value)
+
+
 class IdConverter(BaseConverter):
     """`<int:…>` in routes: ASCII digits within the id range; anything else is a 404, not a
     value the database cannot hold."""
