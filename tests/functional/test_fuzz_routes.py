@@ -25,7 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Flow, basic, last_otp, query
+from connectors.simulators.fixtures import load_fixtures
+from tests.conftest import Flow, basic, config, last_otp, query
 from tests.helpdesk.conftest import Console, make_staff  # noqa: F401 (a fixture)
 
 CORPUS = Path(__file__).with_name("fuzz_corpus.json")
@@ -116,7 +117,7 @@ class Fuzzer:
         self.portal = make_portal()
         self.account_id, self.person = make_account()
         self.new_staff = new_staff
-        self.requests = 0
+        self.requests = self.restarts = 0
         self.answers: Counter = Counter()
         self.failures: list[str] = []
         self.login()
@@ -128,31 +129,59 @@ class Fuzzer:
         console = Console(self.app, self.staff).login()
         self.browser = console.client
         Flow(self.browser, self.settings, self.portal).login(self.person)
-        self.start_logins()
+        self.start_flows()
 
-    def start_logins(self) -> None:
-        """One login at the password step, one at the code step (its SMS code known)."""
+    def start_flows(self) -> None:
+        """One login at the code step (its SMS code known), one at the password step (in
+        that order: passing the password moves the browser to a new id), a password reset
+        and a registration, all in this browser (`tx`, `f`, `r`)."""
         flow = Flow(self.browser, self.settings, self.portal)
-        response, *_ = flow.authorize(prompt="login")
-        self.fresh_tx = query(response.headers["Location"])["tx"]
         response, *_ = flow.authorize(prompt="login")
         location = response.headers["Location"]
         self.otp_tx = query(location)["tx"]
         flow.submit_password(location, self.person.cccd, self.person.password)
         self.code = last_otp(self.settings)
+        response, *_ = flow.authorize(prompt="login")
+        self.fresh_tx = query(response.headers["Location"])["tx"]
+        response = self.browser.post("/forgot", data={"cccd": self.person.cccd,
+                                                      **self._captcha("/forgot")})
+        self.reset_id = query(response.headers["Location"])["f"]
+        person = load_fixtures().one("carrier: full match")
+        response = self.browser.post("/register/mobile", data={
+            **person.form(), **self._captcha("/register/mobile")})
+        self.registration_id = query(response.headers["Location"])["r"]
 
-    def logins_alive(self) -> bool:
-        state = self.app.extensions["idp.provider"].state
+    def _captcha(self, path: str) -> dict[str, str]:
+        html = self.browser.get(path).get_data(as_text=True)
+        captcha_id = re.search(r'name="captcha_id" value="([^"]+)"', html).group(1)
         with self.app.app_context():
-            otp_step = state.get(f"tx:{self.otp_tx}")
-            return (state.get(f"tx:{self.fresh_tx}") is not None and otp_step is not None
-                    and otp_step["authenticated"] is None)
+            answer = self.app.extensions["idp.provider"].state.get(f"captcha:{captcha_id}")
+        return {"captcha_id": captcha_id, "captcha": answer["answer"]}
+
+    def flows_alive(self) -> bool:
+        """Whether the flows in progress are still this browser's (a right password or code
+        among the fuzzed values moves the browser to a new id, or ends a step)."""
+        state = self.app.extensions["idp.provider"].state
+        cookie = self.browser.get_cookie("__Host-idp_browser", domain="sso.test")
+        with self.app.app_context():
+            records = [state.get(key) for key in (
+                f"tx:{self.otp_tx}", f"tx:{self.fresh_tx}", f"fp:{self.reset_id}",
+                f"reg:{self.registration_id}")]
+        return (cookie is not None
+                and all(r is not None and r["browser"] == cookie.value for r in records)
+                and records[0]["authenticated"] is None
+                and records[0]["pending_account_id"] is not None)
+
+    def restart_flows(self) -> None:
+        self.restarts += 1
+        self.start_flows()
 
     def known(self) -> dict[str, list[str]]:
         """Valid values for each name, sent along with the hostile ones so that requests get
         past the early checks (a missing tx, client or redirect URI) to the code behind."""
         return {
             "tx": [self.otp_tx, self.fresh_tx], "client_id": [self.portal.client_id],
+            "f": [self.reset_id], "r": [self.registration_id],
             "redirect_uri": [self.portal.redirect_uri], "response_type": ["code"],
             "scope": ["openid profile"], "code_challenge_method": ["S256"],
             "code_challenge": ["E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuz-w7cQ-cM"],
@@ -231,6 +260,16 @@ def fuzzer(app, settings, make_account, make_portal, make_staff):  # noqa: F811
     return Fuzzer(app, settings, make_account, make_portal, make_staff)
 
 
+# The fuzzing browser restarts its logins, resets and registrations from one address, for
+# one CCCD and phone, far more often than a person: lift the caps it would meet.
+LIFTED = {name: "1000000 per day" for name in (
+    "reset.starts.address", "sms.reset.cccd", "sms.register.cccd", "sms.register.phone",
+    "sms.register.address", "sms.login.phone", "sms.login.phone_daily", "sms.login.address",
+    "login.attempts.address", "login.failures.cccd", "login.failures.device",
+    "login.failures.address", "register.checks.address", "register.checks.cccd")}
+
+
+@config(limits=LIFTED)
 def test_every_route_survives_hostile_input(fuzzer, caplog, backend):
     """Every route of the URL map, with generated hostile values in each parameter, path
     segment and header: no 5xx, no traceback; the corpus first."""
@@ -240,15 +279,15 @@ def test_every_route_survives_hostile_input(fuzzer, caplog, backend):
     targets = _targets(fuzzer.app, fuzzer.known())
     targets.sort(key=lambda t: t.rule in LAST)
     for target in targets:
-        if not fuzzer.logins_alive():
-            fuzzer.start_logins()
+        if not fuzzer.flows_alive():
+            fuzzer.restart_flows()
         fuzzer.fuzz(target)
         if target.rule not in LAST and not fuzzer.still_logged_in():
             fuzzer.login()
     tracebacks = [r.getMessage() for r in caplog.records if r.exc_info]
     seconds = time.monotonic() - started
     print(f"\nfuzz[{backend}]: {fuzzer.requests} requests on {len(targets)} routes "
-          f"in {seconds:.1f} s")
+          f"in {seconds:.1f} s ({fuzzer.restarts} restarts of the flows in progress)")
     assert not fuzzer.failures, "\n".join(fuzzer.failures[:40])
     assert not tracebacks, tracebacks[:10]
     # Every route of the URL map answered requests (a new route is covered by being there).
