@@ -23,12 +23,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from connectors.simulators.fixtures import load_fixtures
 from tests.conftest import Flow, basic, config, last_otp, query
 from tests.helpdesk.conftest import Console, make_staff  # noqa: F401 (a fixture)
+from tests.simsign.conftest import API_KEY as MSSP_KEY
+from tests.simsign.conftest import mssp  # noqa: F401 (a fixture)
+from tests.usbtoken.conftest import usb_pki  # noqa: F401 (a fixture)
 
 CORPUS = Path(__file__).with_name("fuzz_corpus.json")
 # Per route and method; IDP_FUZZ_EXAMPLES=60 for a deeper run (≈ 19,000 requests, 2.5 min).
@@ -214,7 +218,7 @@ class Fuzzer:
         known = self.known()
         names = st.sampled_from(NAMES)
 
-        @settings(max_examples=EXAMPLES_PER_ROUTE, deadline=None, derandomize=True,
+        @examples(max_examples=EXAMPLES_PER_ROUTE, deadline=None, derandomize=True,
                   database=None, suppress_health_check=list(HealthCheck))
         @given(
             path_values=st.fixed_dictionaries(
@@ -254,6 +258,18 @@ class Fuzzer:
             params = {k: v.format(**fill) for k, v in entry.get("params", {}).items()}
             headers = {k: v.format(**fill) for k, v in entry.get("headers", {}).items()}
             self.send(target, {}, params, headers)
+
+
+@pytest.fixture
+def settings(settings_for, simulators, usb_pki, mssp, overrides):  # noqa: F811
+    """Every login method on: the registries, the test PKI (USB tokens) and the MSSP (SIM
+    signatures), so their routes are fuzzed past "not offered here"."""
+    sections: dict[str, dict] = {name: {"url": sim.url} for name, sim in simulators.items()}
+    sections["usb_token"] = usb_pki.usb_token_settings()
+    sections["mssp"] = {"url": mssp.url, "api_key": MSSP_KEY, "poll_ms": 100}
+    for name, values in overrides.items():
+        sections[name] = {**sections.get(name, {}), **values}
+    return settings_for(**sections)
 
 
 @pytest.fixture
