@@ -89,9 +89,9 @@ def create_session(account_id: int, auth_time: int, acr: str, amr: list[str]) ->
 def reauthenticate(session: SsoSession, auth_time: int, acr: str, amr: list[str]) -> SsoSession:
     """The same account logged in again (prompt=login, max_age): keep the sid, renew the rest.
 
-    The sid stays because portals hold it (ID tokens, back-channel logout); it cannot have
-    been planted: its cookie is `__Host-` on https, and a session is only ever created here,
-    by a login of this same account."""
+    The sid stays because portals hold it (ID tokens, back-channel logout). It cannot have
+    been planted: its cookie is `__Host-` on https, and this runs only when the browser's
+    session already belongs to the account that just proved itself again."""
     session.auth_time, session.acr, session.amr = auth_time, acr, amr
     _save(session)
     return session
