@@ -18,11 +18,13 @@ from idp.limits import Limiter
 from idp.login.devices import write_device_cookie
 from idp.oidc.client_keys import ClientKeySets
 from idp.oidc.published import PublishedDocuments
+from idp.otp.queue import SmsQueue
+from idp.params import IdConverter
 from idp.provider import Provider
-from idp.security import headers
+from idp.security import headers, host
 from idp.security.form_session import FormSessionInterface
 from idp.security.passwords import PasswordHasher
-from idp.sessions import write_cookies
+from idp.sessions import cookie_name, write_cookies
 from idp.store import data_keys
 from idp.store.state import make_state_store
 from idp.vntime import vietnam_time
@@ -47,9 +49,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the provider from `settings` (or from `--config` / `$IDP_CONFIG`)."""
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter  # before any route: ids the database holds
     app.config.update(
         SECRET_KEY=settings.server.secret_key,
-        SESSION_COOKIE_NAME="idp_form",
+        SESSION_COOKIE_NAME=cookie_name("idp_form", settings),
         SESSION_COOKIE_SECURE=settings.session.cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -60,7 +63,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.session_interface = FormSessionInterface()
     if settings.server.trust_proxy_headers:
         hops = settings.server.trust_proxy_headers
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Not x_host: no URL is built from the request's host (see Provider.origin).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db = Database()
     # A request holds its session's connection while the audit trail (and the SQL state
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                                   settings.oauth.client_jwks_refresh_floor),
     )
 
+    app.extensions["idp.sms_queue"] = SmsQueue(app)
     csrf.init_app(app)
     errors.init_app(app)
     ops.init_app(app)
@@ -114,6 +119,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.exempt(app.view_functions["ops.metrics"])
     for endpoint in CSRF_EXEMPT:
         csrf.exempt(app.view_functions[endpoint])
+
+    if settings.server.enforce_host:
+        app.before_request(host.refuse_other_hosts)
 
     @app.before_request
     def _reload_keys():

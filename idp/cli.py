@@ -224,7 +224,7 @@ def keys_list(ctx: Context, as_json: bool) -> None:
 
 @main.group()
 def data() -> None:
-    """Personal data encrypted at rest."""
+    """Personal data: encrypted at rest, purged past its retention."""
 
 
 @data.command("encrypt")
@@ -473,11 +473,6 @@ def tokens_purge(ctx: Context, batch: int) -> None:
     finally:
         engine.dispose()
     click.echo(f"done: {total} refresh token(s) deleted")
-
-
-@main.group()
-def data() -> None:
-    """Personal data past its retention."""
 
 
 @data.command("purge")

@@ -50,7 +50,11 @@ class ServerSettings(Section):
     """Secret mixed into pairwise subjects; at least 16 characters and never changed
     once portals have stored subjects. The environment variable IDP_PAIRWISE_SALT overrides it."""
     trust_proxy_headers: int = Field(0, ge=0, le=5)
-    """Number of reverse proxies whose X-Forwarded-* headers are trusted."""
+    """Number of reverse proxies whose X-Forwarded-For/Proto headers are trusted (never
+    X-Forwarded-Host: every absolute URL comes from `issuer`)."""
+    enforce_host: bool = False
+    """Refuse (400) a request whose Host is not the issuer's host: on where the front proxy
+    passes the Host header through, so a forged one never reaches the views."""
 
     @field_validator("issuer")
     @classmethod

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from idp.provider import provider
-from idp.sessions import browser_record
+from idp.sessions import browser_record, rotate_browser_id
 
 
 @dataclass
@@ -74,6 +74,14 @@ def load_interaction(interaction_id: str, browser: str) -> Interaction | None:
     interaction = Interaction(**data)
     interaction.authenticated = Authentication(**auth) if auth else None
     return interaction
+
+
+def bind_to_new_browser_id(interaction: Interaction) -> None:
+    """A step of this login passed (password, second factor): the browser that proved it gets
+    a new id and the login follows it. A browser still holding the old id (an attacker who
+    planted it before the login) can no longer answer the consent or receive the code."""
+    interaction.browser = rotate_browser_id()
+    save_interaction(interaction)
 
 
 def end_interaction(interaction: Interaction) -> None:

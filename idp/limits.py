@@ -291,6 +291,13 @@ class Limiter:
         """Count one hit; False when this one is past the limit."""
         return self._window.hit(self._items[name], *self._ids(who))
 
+    def hits_left(self, name: str, *who: object) -> int:
+        """Count one hit; the hits the window still allows after it (negative past the
+        limit). Read from the same atomic increment, so among parallel hits exactly one sees
+        0: the one that used the last."""
+        item = self._items[name]
+        return item.amount - self._storage.incr(self._key(name, who), item.get_expiry())
+
     def spent(self, name: str, *who: object) -> bool:
         """Whether the limit is used up for `who` (counts nothing)."""
         return not self._window.test(self._items[name], *self._ids(who))

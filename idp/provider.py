@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -45,6 +46,17 @@ class Provider:
     @property
     def issuer(self) -> str:
         return self.settings.server.issuer
+
+    @property
+    def origin(self) -> str:
+        """Scheme and host of the issuer: the start of every absolute URL the provider
+        writes (links in e-mails and SMS), never taken from the request's Host."""
+        parts = urlsplit(self.settings.server.issuer)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def external_url(self, path: str) -> str:
+        """`path` (from url_for, so with any script root) as an absolute URL."""
+        return self.origin + path
 
 
 def provider() -> Provider:

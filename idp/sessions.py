@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
 
 from flask import Response, g, request
 
+from idp.config import Settings
 from idp.provider import provider
 
 SESSION_COOKIE = "idp_session"
 BROWSER_COOKIE = "idp_browser"
+_BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{20,64}")
+
+
+def cookie_name(name: str, settings: Settings | None = None) -> str:
+    """`name` with the `__Host-` prefix where the deployment is https: browsers then accept
+    the cookie only if Secure, with Path=/ and no Domain, so a sibling domain of a national
+    domain can neither plant nor overwrite it."""
+    settings = settings or provider().settings
+    https = settings.server.issuer.startswith("https://") and settings.session.cookie_secure
+    return f"__Host-{name}" if https else name
 
 
 @dataclass
@@ -77,7 +89,11 @@ def create_session(account_id: int, auth_time: int, acr: str, amr: list[str]) ->
 
 
 def reauthenticate(session: SsoSession, auth_time: int, acr: str, amr: list[str]) -> SsoSession:
-    """The same account logged in again (prompt=login, max_age): keep the sid, renew the rest."""
+    """The same account logged in again (prompt=login, max_age): keep the sid, renew the rest.
+
+    The sid stays because portals hold it (ID tokens, back-channel logout). It cannot have
+    been planted: its cookie is `__Host-` on https, and this runs only when the browser's
+    session already belongs to the account that just proved itself again."""
     session.auth_time, session.acr, session.amr = auth_time, acr, amr
     _save(session)
     return session
@@ -98,7 +114,7 @@ def current_session() -> SsoSession | None:
     """The session of the browser making this request."""
     if "new_sso_session" in g:
         return g.new_sso_session
-    return load_session(request.cookies.get(SESSION_COOKIE))
+    return load_session(request.cookies.get(cookie_name(SESSION_COOKIE)))
 
 
 def touch_session(session: SsoSession, client_id: str | None = None) -> None:
@@ -114,6 +130,7 @@ def end_session(sid: str) -> SsoSession | None:
     record = state.take(f"sso:{sid}")
     if current_session_id() == sid:
         g.ended_sso_session = True
+        rotate_browser_id()
     if record is None:
         return None
     session = SsoSession.from_record(sid, record)
@@ -144,17 +161,26 @@ def current_session_id() -> str | None:
     """The sid in this browser's cookie, if any."""
     if "new_sso_session" in g:
         return g.new_sso_session.sid
-    return request.cookies.get(SESSION_COOKIE)
+    return request.cookies.get(cookie_name(SESSION_COOKIE))
 
 
 def browser_id() -> str:
     """A random id for this browser, kept in a cookie; binds interactions to it."""
     if "browser_id" not in g:
-        value = request.cookies.get(BROWSER_COOKIE, "")
-        if not (20 <= len(value) <= 64) or not value.replace("-", "").replace("_", "").isalnum():
+        value = request.cookies.get(cookie_name(BROWSER_COOKIE), "")
+        if not _BROWSER_ID.fullmatch(value):
             value = secrets.token_urlsafe(24)
             g.set_browser_cookie = True
         g.browser_id = value
+    return g.browser_id
+
+
+def rotate_browser_id() -> str:
+    """Give this browser a new id (sent in this response) and return it. Called on every
+    change of authentication state (OWASP session management), so an id planted in the
+    browser before a login is worth nothing after it."""
+    g.browser_id = secrets.token_urlsafe(24)
+    g.set_browser_cookie = True
     return g.browser_id
 
 
@@ -173,11 +199,12 @@ def write_cookies(response: Response) -> Response:
     """Set or clear the session and browser cookies decided during this request."""
     secure = provider().settings.session.cookie_secure
     flags = {"secure": secure, "httponly": True, "samesite": "Lax", "path": "/"}
-    if g.get("set_browser_cookie"):
-        response.set_cookie(BROWSER_COOKIE, g.browser_id, max_age=400 * 24 * 3600, **flags)
     if "new_sso_session" in g:
         session = g.new_sso_session
-        response.set_cookie(SESSION_COOKIE, session.sid, **flags)
+        response.set_cookie(cookie_name(SESSION_COOKIE), session.sid, **flags)
     elif g.get("ended_sso_session"):
-        response.delete_cookie(SESSION_COOKIE, **flags)
+        response.delete_cookie(cookie_name(SESSION_COOKIE), **flags)
+    if g.get("set_browser_cookie"):
+        response.set_cookie(cookie_name(BROWSER_COOKIE), g.browser_id,
+                            max_age=400 * 24 * 3600, **flags)
     return response

@@ -150,10 +150,32 @@ def settings_for(request, backend, tmp_path, sqlite_template):
     return build
 
 
+def drain_sms_after_each_request(app) -> None:
+    """The SMS queue (idp/otp/queue.py) drained right after each request, before the test
+    client returns, instead of by its thread: tests read the outbox as soon as the page is
+    back. (In a server the answer leaves first; the drain follows.)"""
+    queue = app.extensions["idp.sms_queue"]
+    queue.background = False
+    inner = app.wsgi_app
+
+    def serve_then_drain(environ, start_response):
+        answer = inner(environ, start_response)
+        try:
+            body = list(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        queue.drain()
+        return body
+
+    app.wsgi_app = serve_then_drain
+
+
 @pytest.fixture
 def app(settings):
     app = create_app(settings)
     app.config["TESTING"] = True
+    drain_sms_after_each_request(app)
     yield app
     provider = app.extensions["idp.provider"]
     state = provider.state
@@ -268,6 +290,23 @@ def make_portal(app, provider):
                           reg.post_logout_redirect_uris[0], reg.backchannel_logout_uri)
 
     return create
+
+
+@contextmanager
+def forged_host(app, host: str = "evil.example") -> Iterator[None]:
+    """Requests reach the provider with `Host` and `X-Forwarded-Host` set to `host`, as an
+    attacker with their own browser session (its cookies for the real site) would send."""
+    inner = app.wsgi_app
+
+    def forge(environ, start_response):
+        environ["HTTP_HOST"] = environ["HTTP_X_FORWARDED_HOST"] = host
+        return inner(environ, start_response)
+
+    app.wsgi_app = forge
+    try:
+        yield
+    finally:
+        app.wsgi_app = inner
 
 
 # --- protocol helpers ---------------------------------------------------------------------

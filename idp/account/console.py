@@ -10,6 +10,7 @@ from idp.account.web import bp, page, viewer
 from idp.identity import mask_cccd, mask_phone
 from idp.levels import LEVEL_LABELS, VERIFIED_BY
 from idp.oidc.claims import GENDERS
+from idp.params import page_number
 from idp.vntime import vietnam_time
 
 
@@ -32,8 +33,7 @@ def home():
 def history():
     """Access history: time, IP, device, method, portal, result; 20 per page."""
     current = viewer()
-    number = request.args.get("page", "1")
-    result = access_history(current.account.id, int(number) if number.isdigit() else 1)
+    result = access_history(current.account.id, page_number(request.args.get("page")))
     return page("history.html", current, history=result)
 
 

@@ -103,7 +103,8 @@ def lost_phone_otp():
     return LOST_PHONE_CODE.answer_code(
         f"lost-{interaction.id}", request.form.get("otp") or "", hidden,
         passed=lambda: _recovered(interaction, account, phone),
-        exhausted=lambda: _exhausted(interaction, account), ways=_ways(interaction))
+        exhausted=lambda: _exhausted(interaction, account),
+        spent=lambda: _exhausted(interaction, account, counted=False), ways=_ways(interaction))
 
 
 def _recovered(interaction: Interaction, account: Account, phone: str):
@@ -113,9 +114,9 @@ def _recovered(interaction: Interaction, account: Account, phone: str):
                                 "login.otp")
 
 
-def _exhausted(interaction: Interaction, account: Account):
+def _exhausted(interaction: Interaction, account: Account, counted: bool = True):
     provider().state.delete(f"lost:{interaction.id}")
-    return second_factor_exhausted(interaction, account)
+    return second_factor_exhausted(interaction, account, counted)
 
 
 @bp.route("/login/lost-phone/resend", methods=["POST"])

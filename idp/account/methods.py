@@ -222,7 +222,7 @@ def email():
         return page("email.html", current, 429, sent_to=None,
                     error="Bạn đã yêu cầu gửi thư quá nhiều lần. Vui lòng thử lại sau một giờ.")
     services.send_email_link(current.account, address,
-                             url_for(".verify_email", _external=True))
+                             provider().external_url(url_for(".verify_email")))
     return page("email.html", current, error=None, sent_to=address)
 
 

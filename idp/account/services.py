@@ -71,7 +71,8 @@ def _end_and_notify(sid: str) -> bool:
 def end_session_by_handle(account_id: int, handle: str) -> bool:
     """End one of the account's own sessions (and tell its portals)."""
     for session in account_sessions(account_id):
-        if hmac.compare_digest(session_handle(session.sid), handle):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+        if hmac.compare_digest(session_handle(session.sid).encode(), handle.encode()):
             ended = _end_and_notify(session.sid)
             record_event("logout", "success" if ended else "failure", account_id=account_id,
                          scope="one")

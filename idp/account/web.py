@@ -10,6 +10,7 @@ from idp.account.history import CONSOLE_NAME
 from idp.account.not_me import password_change_asked
 from idp.account.services import RECENT_AUTH_SECONDS, is_recent
 from idp.interaction import start_interaction
+from idp.params import parse_id
 from idp.provider import provider
 from idp.sessions import SsoSession, browser_id, current_session
 from idp.store.models import Account
@@ -57,7 +58,9 @@ def viewer() -> Viewer:
     session = current_session()
     account = provider().db.session.get(Account, session.account_id) if session else None
     if session is None or account is None or account.status != "active":
-        back = request.full_path.rstrip("?") if request.method == "GET" else url_for(".home")
+        # "account.home", not ".home": other blueprints (usb, sim) call this too.
+        back = (request.full_path.rstrip("?") if request.method == "GET"
+                else url_for("account.home"))
         abort(redirect(_login(back), 303 if request.method == "POST" else 302))
     return Viewer(session, account)
 
@@ -83,6 +86,5 @@ def page(template: str, current: Viewer, status: int = 200, **context):
 
 
 def form_int(name: str) -> int | None:
-    """An integer form field (an id), or None when absent or malformed."""
-    value = request.form.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    """An id form field, or None when absent or malformed (see idp.params)."""
+    return parse_id(request.form.get(name))

@@ -17,6 +17,7 @@ from idp.helpdesk.auditlog import (
 )
 from idp.helpdesk.auth import current_staff, requires, staff_event
 from idp.helpdesk.blueprint import bp
+from idp.params import page_number
 from idp.provider import provider
 
 WEB_VERIFY_ROWS = 200_000
@@ -34,8 +35,7 @@ def audit():
     audit_filter, error = _filter()
     if error:
         return _audit_page(audit_filter, error)
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < len(page) < 7 else 1
+    page = page_number(request.args.get("page"))
     rows, has_next = page_of_events(provider().db.session, audit_filter, page)
     staff_event("staff.audit_view", "success", current_staff(), "audit", page=page,
                 **audit_filter.summary())

@@ -18,6 +18,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from idp.identity import InvalidField, validate_cccd
+from idp.params import parse_id
 from idp.store.models import Account, AuditEvent
 
 PAGE_SIZE = 50
@@ -58,9 +59,8 @@ def parse_filter(session: Session, args: Mapping[str, str]) -> tuple[AuditFilter
     staff = (args.get("staff") or "").strip().lower().removeprefix("staff:")[:64]
     account_id, error = None, None
     if account_text:
-        if account_text.isdigit() and len(account_text) <= 12:
-            account_id = int(account_text)
-        else:
+        account_id = parse_id(account_text)
+        if account_id is None:
             error = "Mã tài khoản phải là số."
     if cccd_text:
         try:

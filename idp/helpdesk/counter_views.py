@@ -47,7 +47,7 @@ def register():
         return _form(form, exc.errors, 400)
     except AccountExists as exc:
         return _form(form, {"cccd": str(exc)}, 409)
-    send_activation(account, url_for("counter.activate", token=token, _external=True))
+    send_activation(account, provider().external_url(url_for("counter.activate", token=token)))
     return render_template("helpdesk/register_done.html", account=account,
                            phone=mask_phone(account.default_phone.phone))
 

@@ -20,6 +20,7 @@ from flask import Response, g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from idp.provider import provider
+from idp.sessions import cookie_name
 
 COOKIE = "idp_device"
 MAX_ENTRIES = 6
@@ -42,7 +43,7 @@ def _tag(realm: str, login_name: str) -> str:
 def _entries() -> list[list]:
     """This browser's entries [tag, nonce, issued], newest last (read once per request)."""
     if "device_entries" not in g:
-        raw = request.cookies.get(COOKIE, "")
+        raw = request.cookies.get(cookie_name(COOKIE), "")
         entries: list[list] = []
         if raw and len(raw) < 2048:
             try:
@@ -58,7 +59,7 @@ def device_of(realm: str, login_name: str) -> str | None:
     """The nonce of this browser's entry for `login_name`, or None (an unknown browser)."""
     tag = _tag(realm, login_name)
     for entry_tag, nonce, _issued in _entries():
-        if hmac.compare_digest(str(entry_tag), tag):
+        if hmac.compare_digest(str(entry_tag).encode(), tag.encode()):
             return str(nonce)
     return None
 
@@ -77,7 +78,7 @@ def write_device_cookie(response: Response) -> Response:
     """Set the device cookie when this request remembered a login."""
     if g.get("write_device_cookie"):
         response.set_cookie(
-            COOKIE, _serializer().dumps(g.device_entries), max_age=_lifetime(),
+            cookie_name(COOKIE), _serializer().dumps(g.device_entries), max_age=_lifetime(),
             secure=provider().settings.session.cookie_secure, httponly=True, samesite="Lax",
             path="/",
         )

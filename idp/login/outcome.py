@@ -13,6 +13,7 @@ from idp.errors import error_page, refuse
 from idp.interaction import (
     Authentication,
     Interaction,
+    bind_to_new_browser_id,
     end_interaction,
     load_interaction,
     login_to_resume,
@@ -90,7 +91,7 @@ def login_succeeded(interaction: Interaction, account: Account, level: int, amr:
     session = start_login_session(account.id, now, acr, amr)
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
-    save_interaction(interaction)
+    bind_to_new_browser_id(interaction)
     # The session's handle ties this row to what the login started ("Không phải tôi").
     event_id = record_event("login", "success", account_id=account.id,
                             client_id=interaction.client_id, method=method, acr=acr,
@@ -114,11 +115,14 @@ def second_factor_passed(interaction: Interaction, account: Account, amr: list[s
     return login_succeeded(interaction, account, PASSWORD_SMS_LEVEL, amr, method)
 
 
-def second_factor_exhausted(interaction: Interaction, account: Account):
+def second_factor_exhausted(interaction: Interaction, account: Account, counted: bool = True):
     """Too many wrong codes: this try ends and counts as a failed login for this CCCD from
     this browser, so typing the password again never buys free guesses. The login itself
-    goes on at the password step, so the citizen is never stranded."""
-    CITIZENS.record_failure(account.cccd, request.remote_addr)
+    goes on at the password step, so the citizen is never stranded. `counted` is False for
+    a request that found the tries already spent: the one that spent the last try counted
+    the failure, and one exhausted login counts once however many codes arrive together."""
+    if counted:
+        CITIZENS.record_failure(account.cccd, request.remote_addr)
     forget_code(interaction.id)
     interaction.pending_account_id = None
     save_interaction(interaction)

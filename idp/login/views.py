@@ -15,7 +15,12 @@ from idp.account.totp import PASSWORD_TOTP_AMR, verify_login_code
 from idp.audit import record_event
 from idp.deadline import grant_more_time, more_time_answer
 from idp.identity import mask_phone
-from idp.interaction import Interaction, end_interaction, save_interaction
+from idp.interaction import (
+    Interaction,
+    bind_to_new_browser_id,
+    end_interaction,
+    save_interaction,
+)
 from idp.levels import PASSWORD_SMS_AMR
 from idp.login.outcome import (
     current_login,
@@ -30,6 +35,7 @@ from idp.oidc.claims_request import claims_to_consent
 from idp.oidc.consent import consent_lines
 from idp.otp.codes import LOGIN, Challenge, pending_code, spend_try
 from idp.otp.step import CodeStep, OtherWays
+from idp.params import parse_id
 from idp.provider import provider
 from idp.security.captcha import captcha_audio, captcha_image, check_captcha, new_captcha
 from idp.security.headers import allow_form_target
@@ -102,7 +108,7 @@ def _second_factor(interaction: Interaction, account: Account):
     first and no SMS is sent; otherwise an SMS goes to the default phone, and when it
     cannot, the page says why and offers the other ways on."""
     interaction.pending_account_id = account.id
-    save_interaction(interaction)
+    bind_to_new_browser_id(interaction)
     phone = account.default_phone
     if account.totp_secret is None and phone is not None:
         LOGIN_CODE.send(_challenge(interaction, account), phone.phone)
@@ -184,6 +190,7 @@ def otp():
         passed=lambda: second_factor_passed(interaction, account, PASSWORD_SMS_AMR, "pwd+sms",
                                             "login.otp"),
         exhausted=lambda: _exhausted(interaction, account, "login.otp"),
+        spent=lambda: second_factor_exhausted(interaction, account, counted=False),
         ways=_ways(interaction, account),
     )
 
@@ -206,7 +213,9 @@ def totp():
         return second_factor_passed(interaction, account, PASSWORD_TOTP_AMR, "pwd+totp",
                                     "login.totp")
     record_event("login.totp", "failure", account_id=account.id)
-    if not left:
+    if left is None:
+        return second_factor_exhausted(interaction, account, counted=False)
+    if left == 0:
         return second_factor_exhausted(interaction, account)
     return _otp_page(interaction, account, "Mã của ứng dụng xác thực không đúng hoặc đã được "
                      f"dùng. Bạn còn {left} lần thử.", 400)
@@ -219,10 +228,10 @@ def resend_otp():
     interaction = current_login()
     account = pending_account(interaction)
     phone = account.default_phone
-    chosen = request.form.get("phone_id", "")
-    if chosen.isascii() and chosen.isdigit() and len(chosen) < 10:
+    chosen = parse_id(request.form.get("phone_id"))
+    if chosen is not None:
         phone = provider().db.session.scalar(
-            select(OtpPhone).where(OtpPhone.id == int(chosen), OtpPhone.account_id == account.id)
+            select(OtpPhone).where(OtpPhone.id == chosen, OtpPhone.account_id == account.id)
         ) or phone
     if phone is None:
         return _otp_page(interaction, account)
@@ -255,7 +264,8 @@ def cancel():
     except OAuth2Error as error:
         return answer_with_error(error, interaction.params.get("state"))
     return answer_with_error(
-        AccessDeniedError("Người dùng đã hủy đăng nhập.", redirect_uri=grant.redirect_uri),
+        # error_description is ASCII only (RFC 6749 §4.1.2.1); the portal shows its own text.
+        AccessDeniedError("The user cancelled the login.", redirect_uri=grant.redirect_uri),
         interaction.params.get("state"))
 
 

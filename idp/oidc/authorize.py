@@ -31,6 +31,7 @@ from idp.oidc.claims_request import ClaimsRequest, parse_claims_request
 from idp.oidc.decision import UnmetAuthenticationRequirements, decide, redirect_to_portal
 from idp.oidc.par import pushed_request
 from idp.oidc.request_object import decode_request_object
+from idp.params import ID_MAX, is_protocol_text, parse_number
 from idp.provider import provider
 from idp.sessions import browser_id
 
@@ -88,9 +89,10 @@ def check_max_age(data) -> int | None:
     value = data.get("max_age")
     if value in (None, ""):
         return None
-    if not value.isdigit() or len(value) > 10:
+    seconds = parse_number(value, maximum=ID_MAX)
+    if seconds is None:
         raise InvalidRequestError("'max_age' must be a non-negative integer.")
-    return int(value)
+    return seconds
 
 
 def check_claims_parameter(data) -> ClaimsRequest | None:
@@ -156,8 +158,23 @@ class StoredAuthorizationRequest(OAuth2Request):
         return {}
 
 
+# Parameters Authlib quotes in its error descriptions: outside protocol text they would make
+# it raise ValueError (a 500) instead of the OAuth error.
+QUOTED_PARAMETERS = ("response_type", "redirect_uri", "client_id", "scope", "response_mode",
+                     "code_challenge_method", "prompt", "grant_type")
+
+
+def check_protocol_text(data) -> None:
+    """Protocol parameters are printable ASCII (RFC 6749 appendix A)."""
+    for name in QUOTED_PARAMETERS:
+        value = data.get(name)
+        if value is not None and not (isinstance(value, str) and is_protocol_text(value)):
+            raise InvalidRequestError(f"'{name}' must be printable ASCII.")
+
+
 def validated_grant(params: dict[str, str] | None):
     """Authlib's code grant for the live request (params None) or a saved one."""
+    check_protocol_text(request.values if params is None else params)
     server = authorization_server()
     oauth_request = (
         server.create_oauth2_request(None) if params is None else StoredAuthorizationRequest(params)

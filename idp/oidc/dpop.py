@@ -88,7 +88,9 @@ def nonce_is_fresh(value: object) -> bool:
     if not isinstance(value, str) or len(value) > 64:
         return False
     window = _window()
-    return any(hmac.compare_digest(value, _nonce(w)) for w in (window, window - 1))
+    # As bytes: a str with non-ASCII characters would make compare_digest raise.
+    return any(hmac.compare_digest(value.encode(), _nonce(w).encode())
+               for w in (window, window - 1))
 
 
 def access_token_hash(access_token: str) -> str:

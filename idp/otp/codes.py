@@ -133,6 +133,9 @@ class SendResult:
 class CheckResult:
     outcome: CheckOutcome
     tries_left: int = 0
+    last_try: bool = False
+    """EXHAUSTED by this very request (it spent the last try), not by an earlier or parallel
+    one: only this one may count the attempt as a failed login."""
 
 
 @dataclass
@@ -212,11 +215,10 @@ def pending_code(challenge_id: str) -> PendingCode | None:
 
 def spend_try(challenge_id: str) -> int | None:
     """Count one typed code (SMS or app: switching never buys more guesses); the tries left
-    after this one, or None when none were left."""
-    limits = provider().limits
-    if not limits.hit("otp.wrong_codes", challenge_id):
-        return None
-    return limits.amount("otp.wrong_codes") - limits.count("otp.wrong_codes", challenge_id)
+    after this one (0: this was the last, for exactly one of parallel requests), or None when
+    none were left."""
+    left = provider().limits.hits_left("otp.wrong_codes", challenge_id)
+    return left if left >= 0 else None
 
 
 def check_code(challenge_id: str, code: str) -> CheckResult:
@@ -239,7 +241,7 @@ def check_code(challenge_id: str, code: str) -> CheckResult:
         p.state.delete(_record_key(challenge_id))
         return CheckResult(CheckOutcome.OK)
     if left <= 0:
-        return CheckResult(CheckOutcome.EXHAUSTED)
+        return CheckResult(CheckOutcome.EXHAUSTED, last_try=True)
     if record is None or time.time() > record["expires_at"]:
         return CheckResult(CheckOutcome.EXPIRED, left)
     return CheckResult(CheckOutcome.WRONG, left)

@@ -105,14 +105,16 @@ class CodeStep:
 
     def answer_code(self, challenge_id: str, code: str, hidden: dict[str, str], *,
                     passed: Callable[[], Response], exhausted: Callable[[], Response],
+                    spent: Callable[[], Response] | None = None,
                     ways: OtherWays | None = None):
-        """Check a typed code: on to `passed`, or `exhausted` when no tries are left, or the
-        page again saying what was wrong."""
+        """Check a typed code: on to `passed`, or `exhausted` when this code used the last
+        try, or `spent` (default: `exhausted`) when the tries were already used up (by a
+        parallel request, say), or the page again saying what was wrong."""
         result = check_code(challenge_id, code[:12])
         if result.outcome is CheckOutcome.OK:
             return passed()
         if result.outcome is CheckOutcome.EXHAUSTED:
-            return exhausted()
+            return exhausted() if result.last_try or spent is None else spent()
         return self.page(challenge_id, hidden, status=400, ways=ways,
                          error=self.wrong_code_message(result.outcome, result.tries_left))
 

@@ -25,8 +25,7 @@ from idp.register.password_reset import (
     finish_password_reset,
     load_password_reset,
     new_password_problems,
-    reset_challenge,
-    reset_phone,
+    queue_reset_code,
     save_password_reset,
     start_password_reset,
 )
@@ -93,8 +92,7 @@ def start():
     except TooManyResetAttempts as exc:
         return _start_page("Có quá nhiều yêu cầu đặt lại mật khẩu từ mạng của bạn. Vui lòng thử "
                            f"lại sau {clock_time(exc.until)}.", cccd, 429)
-    if phone := reset_phone(reset):
-        FORGOT_CODE.send(reset_challenge(reset, request.remote_addr), phone)
+    queue_reset_code(reset, request.remote_addr)
     return redirect(url_for(".otp", f=reset.id), 303)
 
 
@@ -118,9 +116,10 @@ def otp():
 
 @bp.route("/otp/resend", methods=["POST"])
 def resend():
+    """Another code, queued like the first; the page never says whether one went out."""
     reset = _reset()
-    return FORGOT_CODE.answer_resend(reset_challenge(reset, request.remote_addr),
-                                     reset_phone(reset), {"f": reset.id}, ways=WAYS)
+    queue_reset_code(reset, request.remote_addr)
+    return redirect(url_for(".otp", f=reset.id), 303)
 
 
 @bp.route("/password", methods=["GET", "POST"])

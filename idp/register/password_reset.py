@@ -2,8 +2,9 @@
 
 Nothing here may tell a known CCCD from an unknown one before the code is proven: an
 unknown (or inactive) CCCD gets a reset that goes through the same steps with no code
-sent, the attempt cap is counted before the account is looked up, and an SMS refused by
-its limits goes on like an unknown CCCD. Codes sent here count against their own limit
+sent, and in the same time (codes go out through the SMS queue, after the answer); the
+attempt cap is counted before the account is looked up, and an SMS refused by its limits
+goes on like an unknown CCCD. Codes sent here count against their own limit
 (sms.reset.cccd), never against the login's, so a stranger asking for resets cannot keep
 the owner from logging in. A finished reset ends every session (portals are told),
 revokes every refresh token, sends a notice SMS to the OTP phone, and makes this browser
@@ -25,7 +26,8 @@ from idp.login.devices import remember_device
 from idp.login.throttle import CITIZENS
 from idp.oidc.backchannel import notify_portals
 from idp.oidc.grants import revoke_grant
-from idp.otp.codes import RESET, Challenge, CheckOutcome, check_code
+from idp.otp.codes import RESET, Challenge, CheckOutcome, check_code, send_code
+from idp.otp.queue import job_handler, sms_queue
 from idp.provider import provider
 from idp.security.passwords import check_password_policy, password_user_inputs
 from idp.sessions import browser_record, end_account_sessions
@@ -82,17 +84,34 @@ def load_password_reset(reset_id: str, browser: str) -> PasswordReset | None:
     return PasswordReset(**data) if data is not None else None
 
 
-def reset_challenge(reset: PasswordReset, ip: str | None) -> Challenge:
-    """The code of this reset; each browser the owner logged in from has its own count."""
-    return Challenge(reset.otp_id, RESET, account_id=reset.account_id, cccd=reset.cccd, ip=ip,
-                     device=CITIZENS.known_device(reset.cccd))
-
-
 def reset_phone(reset: PasswordReset) -> str | None:
     """Where the code goes: the account's default OTP phone (None for an unknown CCCD)."""
     account = provider().db.session.get(Account, reset.account_id or 0)
     phone = account.default_phone if account is not None else None
     return phone.phone if phone is not None else None
+
+
+def queue_reset_code(reset: PasswordReset, ip: str | None) -> None:
+    """Have the code of this reset sent after the answer, for a known CCCD and an unknown
+    one alike: the request does the same work for both (the phone lookup, the code and the
+    gateway call happen in the SMS queue's drain, `send_reset_code`)."""
+    # The device is read here, from this browser's cookie: each browser the owner logged in
+    # from has its own count.
+    sms_queue().enqueue("reset_code", reset=reset.id, ip=ip,
+                        device=CITIZENS.known_device(reset.cccd))
+
+
+@job_handler("reset_code")
+def send_reset_code(job: dict) -> None:
+    """The queued half of `queue_reset_code`: send the code, if the reset has an account
+    with an OTP phone (none goes out for an unknown CCCD)."""
+    data = provider().state.get(f"fp:{job['reset']}")
+    reset = PasswordReset(**data) if data is not None else None
+    phone = reset_phone(reset) if reset is not None else None
+    if reset is None or phone is None:
+        return
+    send_code(Challenge(reset.otp_id, RESET, account_id=reset.account_id, cccd=reset.cccd,
+                        ip=job["ip"], device=job["device"]), phone)
 
 
 def start_password_reset(cccd: str, browser: str, ip: str | None) -> PasswordReset:

@@ -112,7 +112,7 @@ def form(method: str):
         record_event("register.check", "unavailable", method=method, system=exc.system)
         return _form_page(method, values, message=exc.user_message, status=503)
     if registration.phone is None:
-        send_activation_email(registration, url_for(".activate", _external=True))
+        send_activation_email(registration, provider().external_url(url_for(".activate")))
         return render_template("register/email_sent.html", registration=registration)
     return _send_and_show_otp(registration)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyotp
 
+from idp.params import parse_number
 from idp.provider import provider
 from idp.security.sealed import seal, unseal
 
@@ -17,9 +18,10 @@ _PENDING_PURPOSE = "totp-pending"
 
 
 def clean_code(code: str) -> str | None:
-    """The typed code without spaces, if it has the shape of one (6 digits)."""
+    """The typed code without spaces, if it has the shape of one (6 ASCII digits: pyotp
+    would read '²' or full-width digits as the digits they look like)."""
     code = "".join(code.split())
-    return code if len(code) == 6 and code.isdigit() else None
+    return code if parse_number(code, maximum=999_999) is not None and len(code) == 6 else None
 
 
 def code_matches(secret: str, code: str) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from idp.audit import record_event
+from idp.params import parse_number
 from idp.provider import provider
 from idp.security.sealed import seal, unseal
 from idp.sharing.claims import CLAIM_LABELS
@@ -77,7 +78,7 @@ def parse_request(account: Account, items: list[str], note: str, validity: str,
     if len(note) > NOTE_MAX:
         errors["note"] = f"Ghi chú dài tối đa {NOTE_MAX} ký tự."
     choices = validity_choices()
-    seconds = int(validity) if validity.isdigit() and len(validity) < 7 else 0
+    seconds = parse_number(validity, maximum=max(choices)) or 0
     if seconds not in choices:
         errors["validity"] = "Hãy chọn thời hạn của mã QR."
     if use not in ("once", "many"):

@@ -14,6 +14,7 @@ from joserfc import jwt
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from idp.params import ID_MAX, parse_number
 from idp.provider import provider
 from idp.sharing import statuslist
 from idp.sharing.credential import SIGNING_ALG, status_list_uri
@@ -67,9 +68,10 @@ def local_status(uri: str, index: int) -> int:
     checks what the published list would say, without a trip over HTTP."""
     prefix = status_list_uri(provider().issuer, 0)[:-1]
     number = uri.removeprefix(prefix)
-    if not uri.startswith(prefix) or not number.isdigit() or len(number) > 7:
+    list_number = parse_number(number, maximum=ID_MAX) if uri.startswith(prefix) else None
+    if list_number is None:
         raise statuslist.MalformedStatusList("not one of this provider's status lists")
     revoked = provider().db.session.scalar(select(exists().where(
-        IdentityShare.status_list == int(number), IdentityShare.status_index == index,
+        IdentityShare.status_list == list_number, IdentityShare.status_index == index,
         IdentityShare.revoked_at.is_not(None))))
     return statuslist.INVALID if revoked else statuslist.VALID

@@ -79,7 +79,7 @@ def age_authentication(app, browser, seconds: int) -> None:
     """Pretend this browser's last login was `seconds` ago (re-authentication tests)."""
     from idp.sessions import load_session, reauthenticate
 
-    sid = browser.get_cookie("idp_session", domain="sso.test").value
+    sid = browser.get_cookie("__Host-idp_session", domain="sso.test").value
     with app.test_request_context():
         session = load_session(sid)
         reauthenticate(session, session.auth_time - seconds, session.acr, session.amr)

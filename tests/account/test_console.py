@@ -85,7 +85,7 @@ def test_log_out_another_session_then_everywhere(browser, other_browser, setting
     handles = re.findall(r'name="session" value="([^"]+)"', page)
     assert len(handles) == 2 and "(phiên này)" in page
     assert "Cổng portal-a" in page and "Cổng portal-b" in page
-    sid_cookie = browser.get_cookie("idp_session", domain="sso.test").value
+    sid_cookie = browser.get_cookie("__Host-idp_session", domain="sso.test").value
     assert sid_cookie not in page  # the sid is the cookie: never in HTML
     [other] = [handle for handle in handles if handle != _current_handle(page)]
     response = post_form(browser, "/account/sessions", "/account/sessions/logout",
@@ -99,7 +99,7 @@ def test_log_out_another_session_then_everywhere(browser, other_browser, setting
     response = post_form(browser, "/account/sessions", "/account/sessions/logout-all")
     assert response.status_code == 200
     assert "đăng xuất khỏi tất cả" in response.get_data(as_text=True)
-    assert "idp_session=;" in response.headers["Set-Cookie"]
+    assert "__Host-idp_session=;" in response.headers["Set-Cookie"]
     assert [path for path, _ in receiver.wait_for(2)] == ["/b", "/a"]
     assert browser.get("/account").status_code == 302
     with provider.db.sessions() as session:

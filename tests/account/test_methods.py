@@ -16,7 +16,7 @@ from tests.account.conftest import (
     person_of,
     post_form,
 )
-from tests.conftest import Flow, basic, last_otp, read_otps
+from tests.conftest import ISSUER, Flow, basic, csrf_from, forged_host, last_otp, read_otps
 from tests.functional.test_logout import session_alive
 
 NEW_PASSWORD = "Song-Hong#Mua-Thu-2031"
@@ -154,6 +154,19 @@ def _phone_ids(provider, account_id: int) -> list[tuple[int, str]]:
     with provider.db.sessions() as session:
         return [(phone.id, phone.phone) for phone in session.scalars(
             select(OtpPhone).where(OtpPhone.account_id == account_id).order_by(OtpPhone.id))]
+
+
+def test_contact_email_link_is_on_the_issuer_whatever_the_host_header(app, browser, settings,
+                                                                       make_account):
+    _, person = make_account(email="")
+    console_login(browser, settings, person)
+    page = browser.get("/account/email")
+    with forged_host(app):
+        sent = browser.post("/account/email", data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)), "email": "an@example.vn"})
+    assert sent.status_code == 200, sent.get_data(as_text=True)
+    [link] = email_links(settings, "an@example.vn")
+    assert link.startswith(f"{ISSUER}/account/email/verify?token=")
 
 
 def test_contact_email_by_single_use_link(browser, other_browser, settings, make_account,

@@ -334,14 +334,18 @@ def test_session_and_browser_cookies_are_secure_httponly_lax(flow, make_account,
         parsed.load(header)
         for name, morsel in parsed.items():
             cookies[name] = (morsel, header)
-    assert {"idp_session", "idp_browser"} <= set(cookies)
-    for name in ("idp_session", "idp_browser"):
+    # https deployment: `__Host-` names, so a sibling domain can neither plant nor overwrite
+    names = ("__Host-idp_session", "__Host-idp_browser")
+    assert set(names) <= set(cookies)
+    for name in names:
         morsel, header = cookies[name]
+        assert not morsel["domain"], header
         assert morsel["secure"], header
         assert morsel["httponly"], header
         assert morsel["samesite"] == "Lax", header
         assert morsel["path"] == "/"
-    assert browser.get_cookie("idp_session", domain="sso.test") is not None
+    assert browser.get_cookie("__Host-idp_session", domain="sso.test") is not None
+    assert browser.get_cookie("__Host-idp_form", domain="sso.test") is not None
 
 
 def test_redirects_after_post_are_303(flow, make_account, browser, settings):

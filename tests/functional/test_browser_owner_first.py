@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -60,11 +61,18 @@ class SmsGateway:
         self.server = start(gateway)
         self.url = self.server.url + "/send"
 
-    def code_for(self, phone: str) -> str:
-        for message in reversed(self.messages):
-            if message["to"] == phone and (found := re.search(r"\b(\d{6})\b", message["text"])):
-                return found.group(1)
-        raise AssertionError(f"no code sent to {phone}")
+    def code_for(self, phone: str, wait: float = 5.0) -> str:
+        """The last code sent to `phone`; waits for one, as forgot-password codes leave
+        through the SMS queue just after the page."""
+        deadline = time.monotonic() + wait
+        while True:
+            for message in reversed(self.messages):
+                if message["to"] == phone and (found := re.search(r"\b(\d{6})\b",
+                                                                  message["text"])):
+                    return found.group(1)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no code sent to {phone}")
+            time.sleep(0.05)
 
     def count_to(self, phone: str) -> int:
         return sum(1 for message in self.messages if message["to"] == phone)

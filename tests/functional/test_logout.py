@@ -95,7 +95,8 @@ def test_logout_with_hint_redirects_with_state_and_ends_the_session(flow, make_a
     location = response.headers["Location"]
     assert location.startswith(flow.portal.post_logout_uri)
     assert query(location) == {"state": "bye-123"}
-    cleared = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("idp_session=")]
+    cleared = [h for h in response.headers.getlist("Set-Cookie")
+               if h.startswith("__Host-idp_session=")]
     assert cleared and ("Max-Age=0" in cleared[0] or "expires=Thu, 01 Jan 1970" in cleared[0])
     assert not session_alive(flow)
     rows = audit(provider, "logout")

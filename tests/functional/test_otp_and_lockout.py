@@ -138,7 +138,7 @@ def test_five_wrong_tries_end_the_login_and_count_as_a_failure(
     assert page.status_code == 302 and "/login?tx=" in page.headers["Location"]
     late = browser.post("/login/otp", data={"tx": tx, "otp": right, "csrf_token": token})
     assert late.status_code == 302 and "/login?tx=" in late.headers["Location"]
-    assert browser.get_cookie("idp_session", domain="sso.test") is None
+    assert browser.get_cookie("__Host-idp_session", domain="sso.test") is None
     with app.app_context():
         from idp.login.throttle import CITIZENS
 
@@ -147,6 +147,41 @@ def test_five_wrong_tries_end_the_login_and_count_as_a_failure(
     response = flow.submit_password(f"/login?tx={tx}", person.cccd, person.password)
     assert response.status_code == 303
     assert post_otp(browser, tx, last_otp(settings)).status_code == 303
+
+
+def test_parallel_wrong_codes_count_one_exhausted_login_once(flow, make_account, browser,
+                                                             settings, app):
+    """Eight wrong codes sent at the same moment (five tries allowed): the login is
+    exhausted once, so the CCCD has one failed login, not four."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import HttpsClient
+
+    _, person = make_account()
+    tx = to_otp_step(flow, person)
+    code = wrong_code(last_otp(settings))
+    token = csrf_from(browser.get("/login/otp", query_string={"tx": tx}).get_data(as_text=True))
+    app.test_client_class = HttpsClient
+    clients = []
+    for _ in range(8):  # eight tabs of the same browser: its cookies, its form token
+        client = app.test_client()
+        for cookie in browser._cookies.values():
+            client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+        clients.append(client)
+    ready = threading.Barrier(len(clients))
+
+    def send(client):
+        ready.wait()
+        return client.post("/login/otp", data={"csrf_token": token, "tx": tx, "otp": code})
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(send, clients))
+    assert any(OTP_EXHAUSTED in a.get_data(as_text=True) for a in answers)
+    assert {a.status_code for a in answers} <= {302, 400}
+    with app.app_context():
+        from idp.login.throttle import CITIZENS
+
+        assert CITIZENS.failures_counted(person.cccd) == 1
 
 
 @config(limits=QUICK_RESEND)
@@ -216,7 +251,7 @@ def test_expired_otp_refused(flow, make_account, browser, settings, app, provide
     response = post_otp(browser, tx, code)
     assert response.status_code == 400
     assert OTP_EXPIRED in response.get_data(as_text=True)
-    assert browser.get_cookie("idp_session", domain="sso.test") is None
+    assert browser.get_cookie("__Host-idp_session", domain="sso.test") is None
 
 
 def test_otp_cannot_be_used_twice(flow, make_account, browser, settings):
@@ -227,7 +262,7 @@ def test_otp_cannot_be_used_twice(flow, make_account, browser, settings):
     form = {"csrf_token": csrf_from(page.get_data(as_text=True)), "tx": tx, "otp": code}
     first = browser.post("/login/otp", data=form)
     assert first.status_code == 303 and "/authorize/resume" in first.headers["Location"]
-    assert browser.get_cookie("idp_session", domain="sso.test") is not None
+    assert browser.get_cookie("__Host-idp_session", domain="sso.test") is not None
     second = browser.post("/login/otp", data=form)
     assert second.status_code != 303
     assert "/authorize/resume" not in second.headers.get("Location", "")

@@ -25,7 +25,7 @@ from connectors.simulators import DEFAULT_API_KEYS, SIMULATORS
 from connectors.simulators.fixtures import load_fixtures
 from connectors.simulators.serving import start
 from idp.store.models import Account, Complaint
-from tests.conftest import Flow, csrf_from, last_otp, query, read_otps
+from tests.conftest import ISSUER, Flow, csrf_from, forged_host, last_otp, query, read_otps
 
 PASSWORD = "Gio-Mua#Thu-Sang-4719"
 LOA2 = "urn:vn:sso:loa:2"
@@ -305,6 +305,17 @@ def activation_links(settings, address: str) -> list[str]:
                                        mail["body"]).group(1))
             links.append(f"{parts.path}?{parts.query}")
     return links
+
+
+def test_post_activation_link_is_on_the_issuer_whatever_the_host_header(registrar, settings,
+                                                                         app):
+    person = FIXTURES.one("post: verified, e-mail only")
+    with forged_host(app):
+        response = registrar.submit("post", post_values(person, "email"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [mail] = [m for m in read_outbox(settings.email.outbox_path) if m["to"] == person.post.email]
+    assert "evil.example" not in mail["body"]
+    assert f"{ISSUER}/register/activate?token=" in mail["body"]
 
 
 def submit_phone(browser, registration: str, phone: str):

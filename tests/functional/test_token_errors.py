@@ -455,3 +455,14 @@ def test_revocation_by_another_client_is_refused(flow, make_account, make_portal
     assert userinfo(browser, tokens["access_token"]).status_code == 200
     assert introspect(browser, flow.portal, tokens["access_token"])["active"] is True
     assert refresh(browser, flow.portal, tokens["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Basic w6k6w6k=", "Basic 6Ok6", "Basic Zm9v", "Basic !!!",
+                                    "Basic ¸N¹Åÿ", "Basic ", "Basic JUZGOiVGRg=="])
+def test_malformed_basic_credentials_are_invalid_client(browser, make_portal, header):
+    """Non-ASCII, Latin-1, no colon, bad base64: a clean RFC error, never a 500."""
+    make_portal()
+    for path, form in (("/token", {"grant_type": "refresh_token", "refresh_token": "x"}),
+                       ("/introspect", {"token": "x"}), ("/revoke", {"token": "x"})):
+        response = browser.post(path, data=form, headers={"Authorization": header})
+        assert_oauth_error(response, 401, "invalid_client")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from idp.identity import mask_cccd
 from idp.store.models import Account
-from tests.conftest import Flow, csrf_from, make_person, read_otps
+from tests.conftest import ISSUER, Flow, csrf_from, forged_host, make_person, read_otps
 from tests.helpdesk.conftest import audit_rows
 
 CITIZEN_PASSWORD = "Cau-Rong#Da-Nang-7731"
@@ -28,6 +28,18 @@ def activation_link(settings, phone: str) -> str:
     [text] = [m["text"] for m in read_otps(settings) if m["to"] == phone]
     url = urlsplit(re.search(r"(https://\S+)", text).group(1))
     return f"{url.path}?{url.query}"
+
+
+def test_counter_activation_link_is_on_the_issuer_whatever_the_host_header(app, console,
+                                                                           settings):
+    person = make_person(8)
+    page = console("registrar")
+    page.get("/helpdesk/register")
+    with forged_host(app):
+        response = page.post("/helpdesk/register", **registration(person))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [text] = [m["text"] for m in read_otps(settings) if m["to"] == person.phone]
+    assert "evil.example" not in text and f"{ISSUER}/counter/activate?token=" in text
 
 
 def set_password(browser, link: str, password: str, confirm: str | None = None):

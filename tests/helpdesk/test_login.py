@@ -148,7 +148,7 @@ def test_session_has_an_absolute_lifetime(console, provider):
     assert page.get("/helpdesk/").status_code == 303
 
 
-@pytest.mark.parametrize("cookie", ["idp_session", STAFF_COOKIE])
+@pytest.mark.parametrize("cookie", ["__Host-idp_session", STAFF_COOKIE])
 def test_citizen_session_or_forged_cookie_opens_nothing(app, browser, cookie):
     browser.set_cookie(cookie, "x" * 43, domain="sso.test", path="/")
     assert browser.get("/helpdesk/").status_code == 303

@@ -323,7 +323,7 @@ def page_error(response) -> str:
 
 def session_cookie(browser) -> str | None:
     """The SSO session id in this browser's cookie jar."""
-    cookie = browser.get_cookie("idp_session", domain="sso.test")
+    cookie = browser.get_cookie("__Host-idp_session", domain="sso.test")
     return cookie.value if cookie else None
 
 
