@@ -10,6 +10,7 @@ time again without leaving the page (what was typed stays), as often as the limi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from flask import g, url_for
 
@@ -24,13 +25,15 @@ def offer_more_time(expires_at: float, endpoint: str, **params: str) -> None:
                   "warn": WARN_SECONDS}
 
 
-def grant_more_time(record_id: str) -> bool:
-    """Count one extension of this record; False once the limit is spent."""
-    return provider().limits.hit("time.extensions", record_id)
-
-
-def more_time_answer(granted: bool, expires_at: float) -> tuple[dict, int]:
-    """What the page's script reads back."""
+def extend_deadline(record, save: Callable[[object], None], ttl: float) -> tuple[dict, int]:
+    """More time for one login, registration or reset (`record` has `id` and `created`):
+    its clock starts again and `save` stores it, while "time.extensions" allows; the answer
+    is what the page's script reads back."""
+    granted = provider().limits.hit("time.extensions", record.id)
+    if granted:
+        record.created = time.time()
+        save(record)
+    expires_at = record.created + ttl
     if not granted:
         return {"error": "Không thể gia hạn thêm. Vui lòng hoàn tất sớm hoặc làm lại từ đầu.",
                 "expires": int(expires_at)}, 409

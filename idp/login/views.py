@@ -4,8 +4,6 @@ Views only parse and render; the rules live in `password`, `throttle`, `idp.otp`
 
 from __future__ import annotations
 
-import time
-
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
@@ -13,7 +11,7 @@ from sqlalchemy import select
 
 from idp.account.totp import PASSWORD_TOTP_AMR, verify_login_code
 from idp.audit import record_event
-from idp.deadline import grant_more_time, more_time_answer
+from idp.deadline import extend_deadline
 from idp.identity import mask_phone
 from idp.interaction import (
     Interaction,
@@ -242,13 +240,8 @@ def resend_otp():
 @bp.route("/login/extend", methods=["POST"])
 def extend():
     """More time for this login, asked by the page before it runs out (what was typed stays)."""
-    interaction = current_login()
-    granted = grant_more_time(interaction.id)
-    if granted:
-        interaction.created = time.time()
-        save_interaction(interaction)
-    return more_time_answer(
-        granted, interaction.created + provider().settings.session.transaction_ttl)
+    return extend_deadline(current_login(), save_interaction,
+                           provider().settings.session.transaction_ttl)
 
 
 @bp.route("/login/cancel")

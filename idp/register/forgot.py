@@ -6,11 +6,9 @@ OTP screen names no phone and shows no countdown.
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from idp.deadline import grant_more_time, more_time_answer, offer_more_time
+from idp.deadline import extend_deadline, offer_more_time
 from idp.errors import error_page, refuse
 from idp.identity import InvalidField, validate_cccd
 from idp.login.outcome import keep_login_from_query, ways_back_to_login
@@ -58,12 +56,7 @@ def _reset() -> PasswordReset:
 @bp.route("/extend", methods=["POST"])
 def extend():
     """More time for this reset, asked by the page before it runs out."""
-    reset = _reset()
-    granted = grant_more_time(reset.id)
-    if granted:
-        reset.created = time.time()
-        save_password_reset(reset)
-    return more_time_answer(granted, reset.created + provider().settings.registration.ttl)
+    return extend_deadline(_reset(), save_password_reset, provider().settings.registration.ttl)
 
 
 def _start_page(error: str | None = None, cccd: str = "", status: int = 200,

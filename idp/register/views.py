@@ -7,14 +7,12 @@ Account type → method → the method's form (with captcha) → OTP to the phon
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from connectors.base import ConnectorUnavailable
 from idp.accounts import AccountExists, create_account
 from idp.audit import record_event
-from idp.deadline import grant_more_time, more_time_answer, offer_more_time
+from idp.deadline import extend_deadline, offer_more_time
 from idp.errors import error_page, refuse
 from idp.identity import InvalidField, InvalidPerson, normalize_phone, validate_person
 from idp.login.outcome import keep_login_from_query, ways_back_to_login
@@ -140,13 +138,8 @@ def _registration() -> Registration:
 @bp.route("/extend", methods=["POST"])
 def extend():
     """More time for this registration, asked by the page before it runs out."""
-    registration = _registration()
-    granted = grant_more_time(registration.id)
-    if granted:
-        registration.created = time.time()
-        save_registration(registration)
-    return more_time_answer(granted,
-                            registration.created + provider().settings.registration.ttl)
+    return extend_deadline(_registration(), save_registration,
+                           provider().settings.registration.ttl)
 
 
 def _ways() -> OtherWays:
