@@ -34,10 +34,12 @@ ORGANISATION_PHONE = (
 )
 
 
-def _security_page(current: Viewer, error: str | None = None, status: int = 200):
+def _security_page(current: Viewer, error: str | None = None, status: int = 200, *,
+                   field: str | None = None):
+    """The sign-in methods page; `field` names the input the error is about."""
     account = current.account
     return page(
-        "security.html", current, status, error=error,
+        "security.html", current, status, error=error, error_field=field,
         phones=[(phone.id, mask_phone(phone.phone), phone.is_default)
                 for phone in account.phones],
         totp_enrolled=account.totp_secret is not None,
@@ -81,9 +83,10 @@ def add_phone():
     try:
         phone = normalize_phone((request.form.get("phone") or "")[:30])
     except InvalidField as exc:
-        return _security_page(current, exc.message, 400)
+        return _security_page(current, exc.message, 400, field="phone")
     if any(existing.phone == phone for existing in account.phones):
-        return _security_page(current, "Số điện thoại này đã có trong tài khoản.", 400)
+        return _security_page(current, "Số điện thoại này đã có trong tài khoản.", 400,
+                              field="phone")
     if not phones.carrier_check_allowed(account.id):
         return _security_page(current, "Bạn đã kiểm tra quá nhiều số điện thoại hôm nay. "
                               "Vui lòng thử lại vào ngày mai.", 429)
@@ -93,7 +96,7 @@ def add_phone():
         return _security_page(current, exc.user_message, 503)
     if not confirmed:
         phones.record_phone_refused(account, phone)
-        return _security_page(current, CARRIER_REFUSED, 400)
+        return _security_page(current, CARRIER_REFUSED, 400, field="phone")
     otp_id = phones.begin_phone_add(account.id, phone, browser_id())
     PHONE_ADD_CODE.send(_challenge(account, otp_id), phone)
     return redirect(url_for(".verify_phone"), 303)

@@ -244,6 +244,7 @@ def test_adding_a_phone_in_the_console_by_keyboard(stack, chromium_browser, shot
     keys.fill("#phone", "12")
     keys.press("#add-phone")
     keys.refused(shots, "console-phone-refused")
+    expect(page.locator("#phone")).to_have_attribute("aria-invalid", "true")
     keys.fill("#phone", "0" + second[3:])
     keys.press("#add-phone")
     keys.fill("#otp", provider.code_for(second))
