@@ -125,7 +125,7 @@ class InsuranceRegistry(Protocol):
         """The insured person with this 10-digit code, or None when there is none.
 
         The caller compares the record with what the citizen typed (names with
-        `idp.identity.names_equal`). Raises ValueError for a code that is not 10
+        `vnid.person.names_equal`). Raises ValueError for a code that is not 10
         digits and ConnectorUnavailable when the registry cannot answer.
         """
 

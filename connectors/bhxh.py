@@ -9,7 +9,7 @@ Wire protocol, header `Authorization: Bearer <api key>`:
     → 400 {"error": "invalid_code"} for a code that is not 10 digits
 
 The record comes back as the registry holds it (its name may differ in case,
-spacing or Unicode form; compare with `idp.identity.names_equal`). A GET is
+spacing or Unicode form; compare with `vnid.person.names_equal`). A GET is
 idempotent, so it is retried once after a failed connection. A 404 without the
 `not_found` body (a wrong URL, a proxy page) counts as unavailable, never as
 "not insured".

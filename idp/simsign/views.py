@@ -23,7 +23,6 @@ from connectors.pki import CertificateIdentity
 from idp.account.web import recent_viewer
 from idp.audit import record_event
 from idp.errors import refuse
-from idp.identity import InvalidField, normalize_phone
 from idp.interaction import Interaction
 from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL
 from idp.login.outcome import current_login, login_succeeded
@@ -44,6 +43,7 @@ from idp.usbtoken.login import requested_level, step_up_account
 from idp.usbtoken.refusals import UsbTokenRefused
 from idp.usbtoken.register import ACCOUNT_TYPE_NAMES
 from idp.usbtoken.registration import start_registration
+from vnid.person import InvalidField, normalize_phone
 
 bp = Blueprint("sim", __name__)
 NOT_CONFIGURED = "Đăng nhập bằng SIM ký số chưa được hệ thống hỗ trợ."
