@@ -21,15 +21,31 @@ import re
 from typing import Any
 
 from connectors.base import InsuredPerson
-from connectors.http import HttpConnector, MalformedAnswer, json_date, json_optional_str, json_str
+from connectors.http import (
+    HttpConnector,
+    MalformedAnswer,
+    RegistrySettings,
+    json_date,
+    json_optional_str,
+    json_str,
+)
 
 BHXH_CODE = re.compile(r"[0-9]{10}")
+
+
+class BhxhSettings(RegistrySettings):
+    """Social insurance (BHXH) registry of insured persons."""
+
+    connector: str = "bhxh.http"
+    url: str = "http://127.0.0.1:5102"
+    api_key: str = "dev-bhxh-key"
 
 
 class HttpInsuranceRegistry(HttpConnector):
     """InsuranceRegistry client for the BHXH gateway (or its simulator)."""
 
     system = "bhxh"
+    settings_model = BhxhSettings
 
     def find_insured(self, bhxh_code: str) -> InsuredPerson | None:
         """The insured person with `bhxh_code`, or None; ValueError if not 10 digits."""

@@ -33,7 +33,6 @@ from idp.simsign.service import (
     SimRefused,
     SimRequest,
     cancel_request,
-    init_mssp,
     poll_request,
     sim_available,
     start_request,
@@ -55,8 +54,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def init_app(app: Flask) -> None:
-    """Build the MSSP connector and register the routes (after the USB token's trust)."""
-    init_mssp(app)
+    """Register the routes (after the USB token's trust)."""
     app.register_blueprint(bp)
     app.add_template_global(sim_available)
 
