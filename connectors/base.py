@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
 
 # Vietnamese names of the outside systems, for the message a citizen sees.
 _SYSTEM_NAMES = {
@@ -18,6 +21,39 @@ _SYSTEM_NAMES = {
     "sms": "gửi tin nhắn SMS",
     "email": "gửi thư điện tử",
 }
+
+
+class ConnectorSettings(BaseModel):
+    """A connector's section of the provider's configuration ([sms], [carrier]...).
+
+    Each connector subclasses it with its own keys, defaults and checks; the provider
+    validates the section with the model of the connector the section names.
+    """
+
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connector: str
+    """Entry point name in the `idp.connectors` group."""
+
+
+class Connector(Protocol):
+    """What the `idp.connectors` entry point names: a class that owns its config model."""
+
+    settings_model: ClassVar[type[ConnectorSettings]]
+
+    @classmethod
+    def from_settings(cls, section: Any, base_dir: Path) -> Any:
+        """Build from a validated `settings_model` section; relative paths follow `base_dir`
+        (the config file's directory)."""
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A connector with an outside system whose reachability /readyz reports."""
+
+    def probe(self) -> None:
+        """Return when the outside system answers at all; raise when it does not."""
 
 
 class ConnectorUnavailable(Exception):
@@ -125,7 +161,7 @@ class InsuranceRegistry(Protocol):
         """The insured person with this 10-digit code, or None when there is none.
 
         The caller compares the record with what the citizen typed (names with
-        `idp.identity.names_equal`). Raises ValueError for a code that is not 10
+        `vnid.person.names_equal`). Raises ValueError for a code that is not 10
         digits and ConnectorUnavailable when the registry cannot answer.
         """
 

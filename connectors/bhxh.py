@@ -9,7 +9,7 @@ Wire protocol, header `Authorization: Bearer <api key>`:
     → 400 {"error": "invalid_code"} for a code that is not 10 digits
 
 The record comes back as the registry holds it (its name may differ in case,
-spacing or Unicode form; compare with `idp.identity.names_equal`). A GET is
+spacing or Unicode form; compare with `vnid.person.names_equal`). A GET is
 idempotent, so it is retried once after a failed connection. A 404 without the
 `not_found` body (a wrong URL, a proxy page) counts as unavailable, never as
 "not insured".
@@ -21,15 +21,31 @@ import re
 from typing import Any
 
 from connectors.base import InsuredPerson
-from connectors.http import HttpConnector, MalformedAnswer, json_date, json_optional_str, json_str
+from connectors.http import (
+    HttpConnector,
+    MalformedAnswer,
+    RegistrySettings,
+    json_date,
+    json_optional_str,
+    json_str,
+)
 
 BHXH_CODE = re.compile(r"[0-9]{10}")
+
+
+class BhxhSettings(RegistrySettings):
+    """Social insurance (BHXH) registry of insured persons."""
+
+    connector: str = "bhxh.http"
+    url: str = "http://127.0.0.1:5102"
+    api_key: str = "dev-bhxh-key"
 
 
 class HttpInsuranceRegistry(HttpConnector):
     """InsuranceRegistry client for the BHXH gateway (or its simulator)."""
 
     system = "bhxh"
+    settings_model = BhxhSettings
 
     def find_insured(self, bhxh_code: str) -> InsuredPerson | None:
         """The insured person with `bhxh_code`, or None; ValueError if not 10 digits."""

@@ -23,6 +23,7 @@ from connectors.base import PersonQuery, SubscriberCheck, SubscriptionStatus
 from connectors.http import (
     HttpConnector,
     MalformedAnswer,
+    RegistrySettings,
     json_bool,
     json_optional_str,
 )
@@ -30,10 +31,19 @@ from connectors.http import (
 _STATUSES = get_args(SubscriptionStatus)
 
 
+class CarrierSettings(RegistrySettings):
+    """Mobile carriers' subscriber check (registration by phone, lost-phone recovery)."""
+
+    connector: str = "carrier.http"
+    url: str = "http://127.0.0.1:5101"
+    api_key: str = "dev-carrier-key"
+
+
 class HttpSubscriberRegistry(HttpConnector):
     """SubscriberRegistry client for the carriers' gateway (or its simulator)."""
 
     system = "carrier"
+    settings_model = CarrierSettings
 
     def check_subscriber(self, phone: str, person: PersonQuery) -> SubscriberCheck:
         """Ask who owns `phone` (E.164) and how that compares with `person`."""

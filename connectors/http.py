@@ -14,15 +14,14 @@ import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
 
 import requests
 from prometheus_client import Counter, Histogram
+from pydantic import Field
 
-from connectors.base import ConnectorUnavailable
-
-if TYPE_CHECKING:
-    from idp.config import Settings
+from connectors.base import ConnectorSettings, ConnectorUnavailable
 
 log = logging.getLogger("connectors")
 CALLS = Histogram("idp_connector_duration_seconds", "Outside-system call latency",
@@ -133,20 +132,38 @@ class JsonHttpClient:
         )
 
 
+def probe_url(url: str) -> None:
+    """Readiness: any HTTP answer from `url` means reachable; only no answer is a failure."""
+    requests.get(url, timeout=(1, 2))
+
+
+class RegistrySettings(ConnectorSettings):
+    """An outside registry reached over HTTP (DESIGN §6): JSON, bearer API key, short timeouts."""
+
+    url: str = ""
+    api_key: str = ""
+    connect_timeout: float = Field(2.0, gt=0, le=30)
+    read_timeout: float = Field(5.0, gt=0, le=60)
+
+
 class HttpConnector:
-    """Base of the registry clients: construction from their settings section."""
+    """Base of the registry clients: construction from their settings section, readiness."""
 
     system: ClassVar[str]
-    """Name of the settings section (`settings.carrier`...) and of the system in logs."""
+    """Name of the system in logs, metrics and the citizen's error message."""
+    settings_model: ClassVar[type[RegistrySettings]]
 
     def __init__(self, base_url: str, api_key: str, timeouts: tuple[float, float]) -> None:
         self.http = JsonHttpClient(self.system, base_url, api_key, timeouts)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        """Build from the `RegistrySettings` section named like `system`."""
-        section = getattr(settings, cls.system)
+    def from_settings(cls, section: RegistrySettings, base_dir: Path) -> Self:
+        """Build from a validated `settings_model` section."""
         return cls(section.url, section.api_key, (section.connect_timeout, section.read_timeout))
+
+    def probe(self) -> None:
+        """Readiness: the registry's base URL answers."""
+        probe_url(self.http.base_url)
 
 
 # --- Reading the answer strictly: a field of the wrong type is garbage ------

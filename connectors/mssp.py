@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from asn1crypto import cms
+from pydantic import Field
 
-from connectors.http import HttpConnector, MalformedAnswer, json_str
+from connectors.http import HttpConnector, MalformedAnswer, RegistrySettings, json_str
 from connectors.pki import (
     CertificateIdentity,
     CertificateRefused,
@@ -66,10 +67,24 @@ class SessionState:
     """The SIM's certificate (DER), with result OK."""
 
 
+class MsspSettings(RegistrySettings):
+    """Mobile signature service (SIM ký số): level-3 login by confirming on the phone. The
+    SIM certificates are checked against the [usb_token] trusted roots, CAs and CRLs."""
+
+    connector: str = "mssp.http"
+    url: str = "http://127.0.0.1:5104"
+    api_key: str = "dev-mssp-key"
+    poll_ms: int = Field(1000, ge=0, le=MAX_POLL_MS)
+    """Longest wait of one long-poll to the MSSP, per browser poll (no worker waits longer)."""
+    wait_seconds: int = Field(120, ge=30, le=300)
+    """How long the page waits for the user to confirm on the phone."""
+
+
 class HttpMssp(HttpConnector):
     """Mssp client for an MSSP gateway (or its simulator)."""
 
     system = "mssp"
+    settings_model = MsspSettings
 
     def start_signature(self, phone: str, digest: bytes, display_text: str) -> str:
         """Ask the SIM of `phone` (E.164) to sign the SHA-256 `digest`; the session id."""

@@ -18,13 +18,22 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.base import PersonQuery, PostVerification
-from connectors.http import HttpConnector, json_bool, json_optional_str
+from connectors.http import HttpConnector, RegistrySettings, json_bool, json_optional_str
+
+
+class PostSettings(RegistrySettings):
+    """Vietnam Post's registry of people it verified."""
+
+    connector: str = "post.http"
+    url: str = "http://127.0.0.1:5103"
+    api_key: str = "dev-post-key"
 
 
 class HttpPostRegistry(HttpConnector):
     """PostRegistry client for Vietnam Post's gateway (or its simulator)."""
 
     system = "post"
+    settings_model = PostSettings
 
     def check_registration(
         self, person: PersonQuery, phone: str | None, email: str | None

@@ -18,7 +18,7 @@ from connectors.base import (
     SubscriberRegistry,
 )
 from connectors.simulators.fixtures import Fixtures
-from idp.identity import names_equal
+from vnid.person import names_equal
 
 CARRIERS = {"Viettel", "Vinaphone", "MobiFone", "Vietnamobile"}
 

@@ -8,7 +8,6 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from connectors.registry import load_connector
 from idp import errors, ops
 from idp.audit_labels import event_label, result_label
 from idp.clients import RegisteredClients
@@ -20,7 +19,7 @@ from idp.oidc.client_keys import ClientKeySets
 from idp.oidc.published import PublishedDocuments
 from idp.otp.queue import SmsQueue
 from idp.params import IdConverter
-from idp.provider import Provider
+from idp.provider import Provider, build_connectors
 from idp.security import headers, host
 from idp.security.form_session import FormSessionInterface
 from idp.security.passwords import PasswordHasher
@@ -38,11 +37,6 @@ CSRF_EXEMPT = ("oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
                # A verifier's API, and the clerk's upload form, which checks its token
                # itself once it has allowed a photo's size (idp/sharing/web.py).
                "sharing.verify_api", "sharing.clerk", "oidc.par")
-
-
-def _connector(name: str, settings: Settings):
-    """The connector plugin configured under `name`, built from the settings."""
-    return load_connector(name).from_settings(settings)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -80,11 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         db=db,
         state=state,
         keys=KeyRing(db.sessions, make_backends(settings.keys), settings.keys.reload_seconds),
-        sms=_connector(settings.sms.connector, settings),
-        email=_connector(settings.email.connector, settings),
-        carrier=_connector(settings.carrier.connector, settings),
-        bhxh=_connector(settings.bhxh.connector, settings),
-        post=_connector(settings.post.connector, settings),
+        connectors=build_connectors(settings),
         passwords=PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
         clients=RegisteredClients(db.engine, state),
         limits=Limiter(state, settings.limits, settings.server.secret_key,

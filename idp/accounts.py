@@ -9,9 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp.identity import InvalidPerson, PersonData, validate_person
 from idp.security.passwords import PasswordHasher, check_password_policy, password_user_inputs
 from idp.store.models import Account, IdentityEvidence, OtpPhone, RefreshToken, utcnow
+from vnid.person import InvalidPerson, PersonData, validate_person
 
 EVIDENCE_METHODS = ("carrier", "bhxh", "post", "counter")
 """The `verified_by` values that are a check of the person (an operator's is not)."""

@@ -396,8 +396,8 @@ def account() -> None:
 def account_add(ctx: Context, cccd, full_name, birthdate, gender, phone, email, password) -> None:
     """Create a level-2 account verified by the operator."""
     from idp.accounts import AccountExists, create_account, validate_new_account
-    from idp.identity import InvalidPerson
     from idp.security.passwords import PasswordHasher
+    from vnid.person import InvalidPerson
 
     raw = {"cccd": cccd, "full_name": full_name, "birthdate": birthdate, "gender": gender,
            "phone": phone, "email": email}

@@ -1,25 +1,33 @@
 """Typed settings loaded from one TOML file.
 
-Every key has its default and its meaning here, next to its definition;
-``config.example.toml`` repeats them for operators. A bad value stops the
-program with a message naming the key and what it expects.
+Every key has its default and its meaning here, next to its definition, except the
+sections of connectors ([sms], [carrier]... and any plugin's): each connector owns its
+model (connectors/). ``config.example.toml`` repeats them all for operators. A bad
+value stops the program with a message naming the key and what it expects.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
+
+from connectors.base import ConnectorSettings
+from connectors.registry import UnknownConnector, connector_settings
 
 
 class ConfigError(Exception):
@@ -229,43 +237,10 @@ class PasswordSettings(Section):
     min_zxcvbn_score: int = Field(3, ge=0, le=4)
 
 
-class SmsSettings(Section):
-    connector: str = "sms.outbox"
-    """Entry point name in the `idp.connectors` group."""
-    outbox_path: str = "var/sms-outbox.jsonl"
-    gateway_url: str = ""
-    gateway_api_key: str = ""
-    connect_timeout: float = Field(2.0, gt=0)
-    read_timeout: float = Field(5.0, gt=0)
-
-
 class RegistrationSettings(Section):
     ttl: Seconds = 1800
     """How long a registration (or a password reset) may take from the first form to the
     password."""
-
-
-class EmailSettings(Section):
-    connector: str = "email.outbox"
-    """Entry point name: `email.outbox` (a JSON-lines file) or `email.smtp`."""
-    outbox_path: str = "var/email-outbox.jsonl"
-    sender: str = "khong-tra-loi@dichvucong.gov.vn"
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(587, ge=1, le=65535)
-    smtp_username: str = ""
-    smtp_password: str = ""
-    timeout: float = Field(10.0, gt=0, le=60)
-
-
-class RegistrySettings(Section):
-    """An outside registry reached over HTTP (DESIGN §6): JSON, bearer API key, short timeouts."""
-
-    connector: str
-    """Entry point name in the `idp.connectors` group."""
-    url: str = ""
-    api_key: str = ""
-    connect_timeout: float = Field(2.0, gt=0, le=30)
-    read_timeout: float = Field(5.0, gt=0, le=60)
 
 
 class LoggingSettings(Section):
@@ -318,43 +293,6 @@ class RetentionSettings(Section):
         if self.audit_days < self.access_history_days:
             raise ValueError("audit_days must be at least access_history_days")
         return self
-
-
-class CarrierSettings(RegistrySettings):
-    """Mobile carriers' subscriber check (registration by phone, lost-phone recovery)."""
-
-    connector: str = "carrier.http"
-    url: str = "http://127.0.0.1:5101"
-    api_key: str = "dev-carrier-key"
-
-
-class BhxhSettings(RegistrySettings):
-    """Social insurance (BHXH) registry of insured persons."""
-
-    connector: str = "bhxh.http"
-    url: str = "http://127.0.0.1:5102"
-    api_key: str = "dev-bhxh-key"
-
-
-class PostSettings(RegistrySettings):
-    """Vietnam Post's registry of people it verified."""
-
-    connector: str = "post.http"
-    url: str = "http://127.0.0.1:5103"
-    api_key: str = "dev-post-key"
-
-
-class MsspSettings(RegistrySettings):
-    """Mobile signature service (SIM ký số): level-3 login by confirming on the phone. The
-    SIM certificates are checked against the [usb_token] trusted roots, CAs and CRLs."""
-
-    connector: str = "mssp.http"
-    url: str = "http://127.0.0.1:5104"
-    api_key: str = "dev-mssp-key"
-    poll_ms: int = Field(1000, ge=0, le=2000)
-    """Longest wait of one long-poll to the MSSP, per browser poll (no worker waits longer)."""
-    wait_seconds: int = Field(120, ge=30, le=300)
-    """How long the page waits for the user to confirm on the phone."""
 
 
 class LogoutSettings(Section):
@@ -424,7 +362,23 @@ class SharingSettings(Section):
     """Seconds a verifier may cache a status list: the longest a revocation can go unseen."""
 
 
+CONNECTOR_DEFAULTS: Mapping[str, str] = MappingProxyType({
+    "sms": "sms.outbox",
+    "email": "email.outbox",
+    "carrier": "carrier.http",
+    "bhxh": "bhxh.http",
+    "post": "post.http",
+    "mssp": "mssp.http",
+})
+"""The outside systems the provider itself calls, each with the connector used when its
+section names none. Any other section with a `connector` key belongs to a plugin as well.
+Every such section is validated by its connector's own model (connectors/)."""
+
+
 class Settings(Section):
+    # Extra top-level keys are the connector sections, validated below by their own models.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     state: StateSettings = StateSettings()
@@ -436,17 +390,11 @@ class Settings(Section):
     login: LoginSettings = LoginSettings()
     otp: OtpSettings = OtpSettings()
     passwords: PasswordSettings = PasswordSettings()
-    sms: SmsSettings = SmsSettings()
     logout: LogoutSettings = LogoutSettings()
-    email: EmailSettings = EmailSettings()
     registration: RegistrationSettings = RegistrationSettings()
     logging: LoggingSettings = LoggingSettings()
     audit: AuditSettings = AuditSettings()
-    carrier: CarrierSettings = CarrierSettings()
-    bhxh: BhxhSettings = BhxhSettings()
-    post: PostSettings = PostSettings()
     usb_token: UsbTokenSettings = UsbTokenSettings()
-    mssp: MsspSettings = MsspSettings()
     sharing: SharingSettings = SharingSettings()
     notices: NoticeSettings = NoticeSettings()
     retention: RetentionSettings = RetentionSettings()
@@ -467,6 +415,39 @@ class Settings(Section):
             raise ValueError(str(exc)) from None
         return value
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _connector_sections(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Settings]
+    ) -> Settings:
+        if not isinstance(data, dict):
+            return handler(data)
+        own = {key: value for key, value in data.items() if key in cls.model_fields}
+        sections: dict[str, ConnectorSettings] = {}
+        errors: list[InitErrorDetails] = []
+        for name in dict.fromkeys([*CONNECTOR_DEFAULTS, *data]):
+            if name in own:
+                continue
+            values = data.get(name, {})
+            if isinstance(values, ConnectorSettings):
+                sections[name] = values
+            elif name in CONNECTOR_DEFAULTS or isinstance(values, dict) and "connector" in values:
+                _validate_section(name, values, sections, errors)
+            else:
+                errors.append({"type": "extra_forbidden", "loc": (name,), "input": values})
+        try:
+            settings = handler({**own, **sections})
+        except ValidationError as exc:
+            errors[:0] = _details(exc)
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return settings
+
+    @property
+    def connectors(self) -> dict[str, ConnectorSettings]:
+        """Every connector section by name; `settings.sms` reads one of them too."""
+        return dict(self.__pydantic_extra__ or {})
+
     def path(self, value: str) -> Path:
         """Resolve a configured path relative to the config file."""
         path = Path(value)
@@ -479,6 +460,31 @@ class Settings(Section):
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             return prefix + str(self.path(url[len(prefix):]))
         return url
+
+
+def _validate_section(name: str, values: Any, sections: dict[str, ConnectorSettings],
+                      errors: list[InitErrorDetails]) -> None:
+    if isinstance(values, dict) and name in CONNECTOR_DEFAULTS:
+        values = {"connector": CONNECTOR_DEFAULTS[name], **values}
+    try:
+        sections[name] = connector_settings(values)
+    except ValidationError as exc:
+        errors.extend(_details(exc, (name,)))
+    except UnknownConnector as exc:
+        errors.append({"type": "value_error", "loc": (name, "connector"),
+                       "input": values["connector"], "ctx": {"error": exc}})
+
+
+def _details(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[InitErrorDetails]:
+    # The errors of one model, re-raised among those of another (under `prefix`).
+    details: list[InitErrorDetails] = []
+    for item in error.errors():
+        detail: InitErrorDetails = {"type": item["type"], "loc": (*prefix, *item["loc"]),
+                                    "input": item["input"]}
+        if "ctx" in item:
+            detail["ctx"] = item["ctx"]
+        details.append(detail)
+    return details
 
 
 MOVED_TO_LIMITS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -14,6 +15,7 @@ from connectors.base import (
     SmsSender,
     SubscriberRegistry,
 )
+from connectors.registry import load_connector
 from idp.clients import RegisteredClients
 from idp.config import Settings
 from idp.db import Database
@@ -32,16 +34,34 @@ class Provider:
     db: Database
     state: StateStore
     keys: KeyRing
-    sms: SmsSender
-    email: EmailSender
-    carrier: SubscriberRegistry
-    bhxh: InsuranceRegistry
-    post: PostRegistry
+    connectors: dict[str, Any]
+    """Every configured connector by section name ([sms], [carrier]... and any plugin's)."""
     passwords: PasswordHasher
     clients: RegisteredClients
     limits: Limiter
     """Every named cap (idp/limits.py), counted in the state store."""
     client_keys: ClientKeySets
+
+    # The outside systems the provider's own flows call (idp.config.CONNECTOR_DEFAULTS).
+    @property
+    def sms(self) -> SmsSender:
+        return self.connectors["sms"]
+
+    @property
+    def email(self) -> EmailSender:
+        return self.connectors["email"]
+
+    @property
+    def carrier(self) -> SubscriberRegistry:
+        return self.connectors["carrier"]
+
+    @property
+    def bhxh(self) -> InsuranceRegistry:
+        return self.connectors["bhxh"]
+
+    @property
+    def post(self) -> PostRegistry:
+        return self.connectors["post"]
 
     @property
     def issuer(self) -> str:
@@ -57,6 +77,13 @@ class Provider:
     def external_url(self, path: str) -> str:
         """`path` (from url_for, so with any script root) as an absolute URL."""
         return self.origin + path
+
+
+def build_connectors(settings: Settings) -> dict[str, Any]:
+    """Every configured connector by section name, built by the plugin its section names
+    (found through the `idp.connectors` entry points)."""
+    return {name: load_connector(section.connector).from_settings(section, settings.base_dir)
+            for name, section in settings.connectors.items()}
 
 
 def provider() -> Provider:

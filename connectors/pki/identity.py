@@ -16,11 +16,10 @@ from datetime import date, datetime
 from typing import Literal
 
 from asn1crypto import x509
-from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.vn import mst
 
 from connectors.pki.refusals import CertificateRefused
-from idp.identity import InvalidField, validate_cccd
+from vnid.person import InvalidField, validate_cccd
+from vnid.tax_code import validate_tax_code
 
 Kind = Literal["citizen", "enterprise", "agency"]
 
@@ -64,8 +63,8 @@ def _refuse(detail: str) -> CertificateRefused:
 
 def _tax_code(value: str) -> str:
     try:
-        return mst.format(mst.validate(value))
-    except StdnumError:
+        return validate_tax_code(value)
+    except InvalidField:
         raise _refuse("a tax code (MST) in the subject is not valid") from None
 
 

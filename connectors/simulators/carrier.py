@@ -10,7 +10,7 @@ from flask import Flask, Response, abort, jsonify
 
 from connectors.simulators.common import json_body, make_simulator, person_from, text
 from connectors.simulators.fixtures import Fixtures
-from idp.identity import InvalidField, names_equal, normalize_phone
+from vnid.person import InvalidField, names_equal, normalize_phone
 
 _NOT_FOUND = {
     "found": False,

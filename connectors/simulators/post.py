@@ -12,7 +12,7 @@ from flask import Flask, Response, jsonify
 
 from connectors.simulators.common import json_body, make_simulator, person_from
 from connectors.simulators.fixtures import Fixtures
-from idp.identity import names_equal
+from vnid.person import names_equal
 
 
 def create_app(fixtures: Fixtures, api_key: str, delay: float = 0.0) -> Flask:

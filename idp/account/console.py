@@ -7,11 +7,11 @@ from flask import redirect, render_template, request, url_for
 from idp.account import services
 from idp.account.history import access_history, session_rows
 from idp.account.web import bp, page, viewer
-from idp.identity import mask_cccd, mask_phone
 from idp.levels import LEVEL_LABELS, VERIFIED_BY
 from idp.oidc.claims import GENDERS
 from idp.params import page_number
 from idp.vntime import vietnam_time
+from vnid.person import mask_cccd, mask_phone
 
 
 @bp.route("/account")

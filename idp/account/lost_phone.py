@@ -11,7 +11,6 @@ from flask import abort, redirect, render_template, request, url_for
 from connectors.base import ConnectorUnavailable
 from idp.account.recovery import MESSAGES, PhoneCheck, check_new_phone, recover_phone
 from idp.account.web import bp
-from idp.identity import InvalidField, normalize_phone
 from idp.interaction import Interaction
 from idp.levels import PASSWORD_SMS_AMR
 from idp.login.outcome import (
@@ -26,6 +25,7 @@ from idp.otp.step import CodeStep, OtherWays
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.store.models import Account
+from vnid.person import InvalidField, normalize_phone
 
 LOST_PHONE_CODE = CodeStep(PHONE_CHANGE, heading="Xác thực số điện thoại mới",
                           title="Nhập mã OTP – Đổi số điện thoại nhận OTP",

@@ -11,7 +11,6 @@ from flask import redirect, render_template, request, url_for
 from connectors.base import ConnectorUnavailable
 from idp.account import phones, services, totp
 from idp.account.web import Viewer, bp, form_int, page, recent_viewer, viewer
-from idp.identity import InvalidField, mask_phone, normalize_email, normalize_phone
 from idp.otp.codes import PHONE_CHANGE, Challenge
 from idp.otp.step import CodeStep, OtherWays
 from idp.provider import provider
@@ -19,6 +18,7 @@ from idp.sessions import browser_id
 from idp.usbtoken import accounts as token_accounts
 from idp.usbtoken.verification import usb_token_available
 from idp.vntime import vietnam_time
+from vnid.person import InvalidField, mask_phone, normalize_email, normalize_phone
 
 CARRIER_REFUSED = (
     "Nhà mạng chưa xác nhận số điện thoại này là thuê bao chính chủ đứng tên số định danh của "

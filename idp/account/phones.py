@@ -13,10 +13,10 @@ from connectors.base import PersonQuery
 from idp.account.services import notify_phone
 from idp.accounts import replace_default_phone
 from idp.audit import record_event
-from idp.identity import mask_phone
 from idp.provider import provider
 from idp.sessions import browser_record
 from idp.store.models import Account, OtpPhone
+from vnid.person import mask_phone
 
 
 def person_of(account: Account) -> PersonQuery:

@@ -13,9 +13,9 @@ from enum import Enum
 from idp.account.phones import carrier_check_allowed, carrier_confirms, replace_lost_phone
 from idp.account.services import end_other_sessions, notify_phone
 from idp.audit import record_event
-from idp.identity import mask_cccd, mask_phone
 from idp.provider import provider
 from idp.store.models import Account
+from vnid.person import mask_cccd, mask_phone
 
 
 class PhoneCheck(Enum):

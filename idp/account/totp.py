@@ -13,11 +13,11 @@ import segno
 
 from idp.account.services import notify_phone
 from idp.audit import record_event
-from idp.identity import mask_cccd
 from idp.provider import provider
 from idp.security import totp
 from idp.security.sealed import seal, unseal
 from idp.store.models import Account
+from vnid.person import mask_cccd
 
 PURPOSE = "account-totp"
 PENDING_TTL = 600

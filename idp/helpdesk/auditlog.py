@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from idp.identity import InvalidField, validate_cccd
 from idp.params import parse_id
 from idp.store.models import Account, AuditEvent
+from vnid.person import InvalidField, validate_cccd
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 2000

@@ -18,10 +18,10 @@ from idp.accounts import change_password, create_account
 from idp.audit import record_event
 from idp.helpdesk.auth import StaffContext, ensure, staff_event
 from idp.helpdesk.evidence import InvalidEvidence, check_evidence, mask_number
-from idp.identity import InvalidPerson, mask_cccd, mask_phone, validate_person
 from idp.provider import provider
 from idp.security.passwords import check_password_policy, password_user_inputs
 from idp.store.models import Account, StaffMember
+from vnid.person import InvalidPerson, mask_cccd, mask_phone, validate_person
 
 ACTIVATION_TTL = 24 * 3600
 ACTIVATION_SMS = (

@@ -20,8 +20,8 @@ from idp.helpdesk.counter import (
     send_activation,
 )
 from idp.helpdesk.evidence import EVIDENCE_TYPES
-from idp.identity import InvalidPerson, mask_phone
 from idp.provider import provider
+from vnid.person import InvalidPerson, mask_phone
 
 PERSON_FIELDS = {"cccd": 20, "full_name": 120, "birthdate": 12, "gender": 10, "phone": 30,
                  "email": 254}

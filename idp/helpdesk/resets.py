@@ -29,13 +29,13 @@ from idp.audit import record_event
 from idp.helpdesk.auth import StaffContext, ensure, staff_event
 from idp.helpdesk.evidence import InvalidEvidence, check_evidence, mask_number
 from idp.helpdesk.services import OPEN_RESET_STATES, ActionRefused, clean_reason
-from idp.identity import InvalidField, mask_phone, normalize_phone
 from idp.oidc.backchannel import notify_portals
 from idp.otp import codes
 from idp.otp.codes import HELPDESK, Challenge, CheckOutcome, check_code
 from idp.provider import provider
 from idp.sessions import end_account_sessions
 from idp.store.models import Account, PhoneResetRequest, utcnow
+from vnid.person import InvalidField, mask_phone, normalize_phone
 
 log = logging.getLogger(__name__)
 

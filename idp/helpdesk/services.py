@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.helpdesk.auth import StaffContext, staff_event
-from idp.identity import InvalidField, mask_cccd, mask_phone, validate_cccd
 from idp.login.throttle import CITIZENS
 from idp.oidc.backchannel import notify_portals
 from idp.sessions import end_account_sessions
@@ -25,6 +24,7 @@ from idp.store.models import (
     PhoneResetRequest,
     utcnow,
 )
+from vnid.person import InvalidField, mask_cccd, mask_phone, validate_cccd
 
 RECENT_EVENTS = 20
 OPEN_RESET_STATES = ("awaiting_otp", "awaiting_approval")

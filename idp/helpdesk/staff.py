@@ -20,12 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.helpdesk.roles import ROLES
-from idp.identity import InvalidField, normalize_name
 from idp.provider import provider
 from idp.security import totp
 from idp.security.passwords import check_password_policy, password_user_inputs
 from idp.security.sealed import seal, unseal
 from idp.store.models import StaffMember
+from vnid.person import InvalidField, normalize_name
 
 TOTP_PURPOSE = "staff-totp"
 TOTP_ISSUER = "SSO Cổng DVCQG - Cán bộ"

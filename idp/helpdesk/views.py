@@ -41,12 +41,12 @@ from idp.helpdesk.staff import (
     offered_replacement,
     replace_credentials,
 )
-from idp.identity import mask_cccd, mask_phone
 from idp.login.devices import remember_device
 from idp.login.throttle import STAFF, Gate, GateAnswer
 from idp.provider import provider
 from idp.store.models import Account, Complaint, StaffMember, utcnow
 from idp.vntime import clock_time
+from vnid.person import mask_cccd, mask_phone
 
 REJECTED = "Tên đăng nhập, mật khẩu hoặc mã xác thực không đúng."
 THROTTLED = {

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from idp.account.totp import PASSWORD_TOTP_AMR, verify_login_code
 from idp.audit import record_event
 from idp.deadline import extend_deadline
-from idp.identity import mask_phone
 from idp.interaction import (
     Interaction,
     bind_to_new_browser_id,
@@ -39,6 +38,7 @@ from idp.security.captcha import captcha_audio, captcha_image, check_captcha, ne
 from idp.security.headers import allow_form_target
 from idp.store.models import Account, Consent, OtpPhone
 from idp.vntime import clock_time
+from vnid.person import mask_phone
 
 bp = Blueprint("login", __name__)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import requests
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from connectors.base import Probed
 from idp.provider import provider
 
 bp = Blueprint("ops", __name__)
@@ -31,24 +31,14 @@ def _keys() -> None:
         provider().keys.signing_key(alg)
 
 
-def _reachable(url: str):
-    def check() -> None:
-        # Any HTTP answer means reachable; only no answer at all is a failure.
-        requests.get(url, timeout=(1, 2))
-
-    return check
-
-
 def _outside_systems() -> dict:
-    """The outside systems this node is configured to call, by name."""
+    """The probe of every configured connector that has an outside system, by section."""
     from idp.simsign.service import sim_available
 
-    settings = provider().settings
-    names = ["carrier", "bhxh", "post", *(["mssp"] if sim_available() else [])]
-    systems = {name: _reachable(getattr(settings, name).url) for name in names}
-    if settings.sms.gateway_url:
-        systems["sms"] = _reachable(settings.sms.gateway_url)
-    return systems
+    # With SIM login off, the [mssp] defaults name an MSSP that nobody calls.
+    idle = set() if sim_available() else {"mssp"}
+    return {name: connector.probe for name, connector in provider().connectors.items()
+            if isinstance(connector, Probed) and name not in idle}
 
 
 def _verdicts(checks: dict) -> dict[str, str]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from flask import Response, redirect, render_template, url_for
 
-from idp.identity import mask_phone
 from idp.otp.codes import (
     Challenge,
     CheckOutcome,
@@ -27,6 +26,7 @@ from idp.otp.codes import (
     send_code,
 )
 from idp.provider import provider
+from vnid.person import mask_phone
 
 NOTICE_TTL = 120
 

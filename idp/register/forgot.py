@@ -10,7 +10,6 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from idp.deadline import extend_deadline, offer_more_time
 from idp.errors import error_page, refuse
-from idp.identity import InvalidField, validate_cccd
 from idp.login.outcome import keep_login_from_query, ways_back_to_login
 from idp.otp.codes import RESET, CheckOutcome
 from idp.otp.step import CodeStep, OtherWays
@@ -30,6 +29,7 @@ from idp.register.password_reset import (
 from idp.security.captcha import check_captcha, new_captcha
 from idp.sessions import browser_id
 from idp.vntime import clock_time
+from vnid.person import InvalidField, validate_cccd
 
 bp = Blueprint("forgot", __name__, url_prefix="/forgot")
 

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from idp.identity import InvalidField
 from idp.provider import provider
 from idp.security.passwords import check_password_policy, password_user_inputs
+from vnid.person import InvalidField
 
 GENDERS = [("male", "Nam"), ("female", "Nữ")]
 ACTIVATIONS = [("sms", "Mã OTP qua tin nhắn SMS"), ("email", "Liên kết gửi qua thư điện tử")]

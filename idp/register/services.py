@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from connectors.base import PersonQuery
 from idp.audit import record_event
-from idp.identity import PersonData, names_equal
 from idp.provider import provider
 from idp.sessions import browser_record
 from idp.store.models import Account
 from idp.vntime import clock_time
+from vnid.person import PersonData, names_equal
 
 METHODS = {"mobile": "carrier", "bhxh": "bhxh", "post": "post"}
 """Registration method -> the `verified_by` it records on the account."""

@@ -14,7 +14,6 @@ from idp.accounts import AccountExists, create_account
 from idp.audit import record_event
 from idp.deadline import extend_deadline, offer_more_time
 from idp.errors import error_page, refuse
-from idp.identity import InvalidField, InvalidPerson, normalize_phone, validate_person
 from idp.login.outcome import keep_login_from_query, ways_back_to_login
 from idp.otp.codes import REGISTER, Challenge
 from idp.otp.step import CodeStep, OtherWays
@@ -38,6 +37,7 @@ from idp.register.services import (
 from idp.security.captcha import check_captcha, new_captcha
 from idp.sessions import browser_id
 from idp.store.models import Complaint
+from vnid.person import InvalidField, InvalidPerson, normalize_phone, validate_person
 
 bp = Blueprint("register", __name__, url_prefix="/register")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from idp.identity import mask_cccd, mask_phone
 from idp.sharing.claims import CLAIM_LABELS, describe
 from idp.store.models import Account
+from vnid.person import mask_cccd, mask_phone
 
 CITIZEN = frozenset({"citizen"})
 ORGANISATION = frozenset({"enterprise", "agency"})

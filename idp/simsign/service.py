@@ -15,12 +15,11 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import current_app
 
 from connectors.base import ConnectorUnavailable
 from connectors.mssp import HttpMssp, verification_code, verify_cms
 from connectors.pki import CertificateIdentity, CertificateRefused
-from connectors.registry import load_connector
 from idp.provider import provider
 from idp.usbtoken.verification import TrustAnchors, usb_token_available
 
@@ -56,19 +55,13 @@ class SimRefused(Exception):
         self.detail = detail
 
 
-def init_mssp(app: Flask) -> None:
-    """Build the configured MSSP connector once for this app."""
-    settings = app.extensions["idp.provider"].settings
-    app.extensions["idp.mssp"] = load_connector(settings.mssp.connector).from_settings(settings)
-
-
 def sim_available() -> bool:
     """Whether SIM login can work here: an MSSP is configured and some root CA trusted."""
     return bool(provider().settings.mssp.url) and usb_token_available()
 
 
 def _mssp() -> HttpMssp:
-    return current_app.extensions["idp.mssp"]
+    return provider().connectors["mssp"]
 
 
 def _key(request_id: str) -> str:

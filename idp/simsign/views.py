@@ -23,7 +23,6 @@ from connectors.pki import CertificateIdentity
 from idp.account.web import recent_viewer
 from idp.audit import record_event
 from idp.errors import refuse
-from idp.identity import InvalidField, normalize_phone
 from idp.interaction import Interaction
 from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL
 from idp.login.outcome import current_login, login_succeeded
@@ -34,7 +33,6 @@ from idp.simsign.service import (
     SimRefused,
     SimRequest,
     cancel_request,
-    init_mssp,
     poll_request,
     sim_available,
     start_request,
@@ -44,6 +42,7 @@ from idp.usbtoken.login import requested_level, step_up_account
 from idp.usbtoken.refusals import UsbTokenRefused
 from idp.usbtoken.register import ACCOUNT_TYPE_NAMES
 from idp.usbtoken.registration import start_registration
+from vnid.person import InvalidField, normalize_phone
 
 bp = Blueprint("sim", __name__)
 NOT_CONFIGURED = "Đăng nhập bằng SIM ký số chưa được hệ thống hỗ trợ."
@@ -55,8 +54,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def init_app(app: Flask) -> None:
-    """Build the MSSP connector and register the routes (after the USB token's trust)."""
-    init_mssp(app)
+    """Register the routes (after the USB token's trust)."""
     app.register_blueprint(bp)
     app.add_template_global(sim_available)
 

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from connectors.pki import CertificateIdentity
 from idp.audit import record_event
-from idp.identity import InvalidField, normalize_name, validate_cccd
 from idp.store.models import Account, AccountCertificate, utcnow
 from idp.usbtoken.refusals import UsbTokenRefused
+from vnid.person import InvalidField, normalize_name, validate_cccd
 
 USB_TOKEN_IAL = 3
 KIND = "usb"

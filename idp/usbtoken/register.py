@@ -11,7 +11,6 @@ from flask import redirect, render_template, request, url_for
 
 from idp.audit import record_event
 from idp.errors import refuse
-from idp.identity import InvalidField, mask_cccd, normalize_email, parse_birthdate
 from idp.login.outcome import ways_back_to_login
 from idp.provider import provider
 from idp.register.views import EXPIRED
@@ -35,6 +34,7 @@ from idp.usbtoken.registration import (
 )
 from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
 from idp.usbtoken.web import audit_refusal, bp, signer_page
+from vnid.person import InvalidField, mask_cccd, normalize_email, parse_birthdate
 
 METHOD_NAMES = {"usb": "USB ký số", "sim": "SIM ký số"}
 ACCOUNT_TYPE_NAMES = {"citizen": "Công dân", "enterprise": "Doanh nghiệp",

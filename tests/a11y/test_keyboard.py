@@ -18,9 +18,9 @@ import pytest
 from playwright.sync_api import expect
 
 from connectors.simulators.fixtures import load_fixtures
-from idp.identity import mask_phone
 from tests.a11y.conftest import PASSWORD, STAFF_PASSWORD, citizen
 from tests.browser import chromium_browser  # noqa: F401 - pytest fixture
+from vnid.person import mask_phone
 
 pytestmark = pytest.mark.browser
 

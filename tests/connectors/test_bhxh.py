@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connectors.bhxh import HttpInsuranceRegistry
-from connectors.registry import load_connector
+from connectors.registry import connector_settings, load_connector
 from connectors.testing import InsuranceRegistryContract
-from idp.config import Settings
 from tests.connectors.conftest import API_KEY, TIMEOUTS
 
 
@@ -35,7 +36,8 @@ class TestHttpInsuranceRegistry(InsuranceRegistryContract):
 
 
 def test_default_settings_point_at_the_development_simulator():
-    registry = load_connector("bhxh.http").from_settings(Settings())
+    section = connector_settings({"connector": "bhxh.http"})
+    registry = load_connector("bhxh.http").from_settings(section, Path("."))
     assert isinstance(registry, HttpInsuranceRegistry)
     assert registry.http.base_url == "http://127.0.0.1:5102"
     assert registry.http.session.headers["Authorization"] == "Bearer dev-bhxh-key"

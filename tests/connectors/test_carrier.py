@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 from connectors.carrier import HttpSubscriberRegistry
-from connectors.registry import load_connector
+from connectors.registry import connector_settings, load_connector
 from connectors.testing import SubscriberRegistryContract
-from idp.config import CarrierSettings, Settings
 from tests.connectors.conftest import API_KEY, TIMEOUTS
 
 
@@ -37,11 +37,11 @@ class TestHttpSubscriberRegistry(SubscriberRegistryContract):
 
 
 def test_built_from_settings_through_the_entry_point(carrier_url, people):
-    settings = Settings(carrier=CarrierSettings(
-        connector="carrier.http", url=carrier_url + "/", api_key=API_KEY,
-        connect_timeout=0.7, read_timeout=1.5,
-    ))
-    registry = load_connector(settings.carrier.connector).from_settings(settings)
+    section = connector_settings({
+        "connector": "carrier.http", "url": carrier_url + "/", "api_key": API_KEY,
+        "connect_timeout": 0.7, "read_timeout": 1.5,
+    })
+    registry = load_connector(section.connector).from_settings(section, Path("."))
     assert isinstance(registry, HttpSubscriberRegistry)
     assert registry.http.timeouts == (0.7, 1.5)
     person = people.one("all: full match")

@@ -6,7 +6,7 @@ import unicodedata
 
 from connectors.simulators.fixtures import SCENARIOS
 from connectors.testing import CARRIERS
-from idp.identity import (
+from vnid.person import (
     names_equal,
     normalize_email,
     normalize_name,

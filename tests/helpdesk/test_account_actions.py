@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from idp.identity import mask_cccd, mask_phone
 from idp.sessions import account_sessions
 from idp.store.models import Account, Complaint
 from tests.conftest import Flow, csrf_from, make_person, query
 from tests.helpdesk.conftest import audit_rows
+from vnid.person import mask_cccd, mask_phone
 
 REJECTED = "Số định danh hoặc mật khẩu không đúng"
 

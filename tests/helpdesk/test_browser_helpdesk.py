@@ -18,10 +18,10 @@ import pytest
 from idp import create_app
 from idp.config import load_settings
 from idp.helpdesk.staff import create_staff
-from idp.identity import mask_phone
 from tests.browser import chromium_browser  # noqa: F401 - pytest fixture
 from tests.helpdesk.conftest import FIXTURES, OLD_PHONE, STAFF_PASSWORD
 from tests.live import LiveProvider
+from vnid.person import mask_phone
 
 pytestmark = pytest.mark.browser
 

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from idp.identity import mask_cccd
 from idp.store.models import Account
 from tests.conftest import ISSUER, Flow, csrf_from, forged_host, make_person, read_otps
 from tests.helpdesk.conftest import audit_rows
+from vnid.person import mask_cccd
 
 CITIZEN_PASSWORD = "Cau-Rong#Da-Nang-7731"
 

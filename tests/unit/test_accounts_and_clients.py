@@ -16,13 +16,13 @@ from idp.accounts import AccountExists, create_account, validate_new_account
 from idp.cli import main
 from idp.clients import CLIENTS_STAMP, ClientRegistration, InvalidClient, register_client
 from idp.config import load_settings
-from idp.identity import InvalidPerson
 from idp.security.passwords import PasswordHasher
 from idp.store import data_keys
 from idp.store.encrypted import DataKeyError
 from idp.store.models import Account, Base, Client, OtpPhone, SigningKey
 from idp.store.state import SqlStateStore
 from tests.conftest import make_settings
+from vnid.person import InvalidPerson
 
 STRONG = "Lua-Thu#Ha-Noi-2024"
 PERSON = {

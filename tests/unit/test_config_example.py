@@ -9,6 +9,8 @@ from idp.config import Settings, load_settings
 from idp.limits import LIMITS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+SECRETS = {"server": {"secret_key": "s" * 40, "pairwise_salt": "q" * 20},
+           "keys": {"passphrase": "p" * 20}}
 
 
 def test_example_documents_every_key():
@@ -18,6 +20,13 @@ def test_example_documents_every_key():
             continue
         documented = set(data.get(name, {}))
         assert documented == set(field.annotation.model_fields), name
+
+
+def test_example_documents_every_key_of_the_connector_sections():
+    # Each section's keys are its connector's own model (connectors/), not idp's.
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    for name, section in load_settings(EXAMPLE, **SECRETS).connectors.items():
+        assert set(data[name]) == set(type(section).model_fields), name
 
 
 def test_example_lists_every_limit_with_its_default():

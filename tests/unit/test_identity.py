@@ -1,4 +1,4 @@
-"""Tests for idp.identity: CCCD, phone, name, birth date, gender, e-mail, whole person."""
+"""Tests for vnid.person: CCCD, phone, name, birth date, gender, e-mail, whole person."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from idp.identity import (
+from vnid.person import (
     InvalidField,
     InvalidPerson,
     PersonData,
@@ -22,7 +22,7 @@ from idp.identity import (
     validate_cccd,
     validate_person,
 )
-from idp.provinces import PROVINCE_CODES
+from vnid.provinces import PROVINCE_CODES
 
 
 def _error(call, *args, **kwargs) -> InvalidField:

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import phonenumbers
 
-from idp.provinces import PROVINCE_CODES
+from vnid.provinces import PROVINCE_CODES
 
 MIN_BIRTH_YEAR = 1900
 NAME_MIN_LENGTH = 2
