@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from importlib.metadata import entry_points
+import sys
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from connectors.base import Connector, ConnectorSettings
@@ -19,16 +21,23 @@ class UnknownConnector(LookupError):
 
 def load_connector(name: str) -> type[Connector]:
     """The class registered under `name`; a plugin that fails to import is logged."""
-    for entry in entry_points(group=GROUP):
-        if entry.name != name:
-            continue
-        try:
-            return entry.load()
-        except Exception:
-            log.exception("connector plugin %s failed to load", name)
-            raise
-    available = sorted(entry.name for entry in entry_points(group=GROUP))
-    raise UnknownConnector(f"no connector named {name!r}; installed: {', '.join(available)}")
+    entry = _installed(tuple(sys.path)).get(name)
+    if entry is None:
+        available = sorted(_installed(tuple(sys.path)))
+        raise UnknownConnector(f"no connector named {name!r}; installed: {', '.join(available)}")
+    try:
+        return entry.load()
+    except Exception:
+        log.exception("connector plugin %s failed to load", name)
+        raise
+
+
+@functools.lru_cache(maxsize=8)
+def _installed(search_path: tuple[str, ...]) -> dict[str, EntryPoint]:
+    # Reading every installed distribution's metadata takes milliseconds and every
+    # connector section asks, so it is read once per search path: a plugin installed
+    # while the provider runs is seen at its next start, like any other code.
+    return {entry.name: entry for entry in entry_points(group=GROUP)}
 
 
 def connector_settings(values: Any) -> ConnectorSettings:

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp import errors, ops
 from idp.audit_labels import event_label, result_label
 from idp.clients import RegisteredClients
+from idp.compiled_templates import COMPILED_TEMPLATES
 from idp.config import Settings, load_settings
 from idp.db import Database
 from idp.limits import Limiter
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the provider from `settings` (or from `--config` / `$IDP_CONFIG`)."""
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
     app.url_map.converters["int"] = IdConverter  # before any route: ids the database holds
     app.config.update(
         SECRET_KEY=settings.server.secret_key,

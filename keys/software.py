@@ -6,6 +6,7 @@ is useless without `keys.passphrase`, which lives in the environment.
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.serialization import (
@@ -56,28 +57,34 @@ class SoftwareKeyBackend:
     def load_private(self, stored_private: str, alg: str) -> Key:
         """Decrypt a stored PEM into a joserfc key limited to `alg` and signatures.
 
-        Costly (tens of milliseconds for RSA): call it once per key, not per token.
+        Costly (tens of milliseconds for RSA), so a process remembers the keys it has
+        decrypted: a key ring rebuilt after a rotation decrypts only the new key.
         """
         check_alg(alg)
-        params = {"alg": alg, "use": "sig"}
-        key: RSAKey | ECKey
-        try:
-            if alg == "RS256":
-                key = RSAKey.import_key(stored_private, params, password=self._passphrase)
-            else:
-                key = ECKey.import_key(stored_private, params, password=self._passphrase)
-        except JoseError as exc:
-            raise SigningKeyError(f"stored private key is not a key for {alg}: {exc}") from exc
-        except (ValueError, TypeError) as exc:
-            # cryptography says ValueError for a wrong passphrase or a damaged PEM,
-            # and TypeError when the PEM is not encrypted at all.
-            raise KeyPassphraseError(
-                "cannot decrypt the private signing key: wrong keys.passphrase "
-                "(IDP_KEY_PASSPHRASE), or the stored key is damaged or unencrypted"
-            ) from exc
-        if isinstance(key, ECKey) and key.curve_name != _EC_CURVE:
-            raise SigningKeyError(f"stored ES256 key is on {key.curve_name}, not {_EC_CURVE}")
-        if not key.is_private:
-            raise SigningKeyError("stored key is a public key; it cannot sign")
-        key.ensure_kid()  # the thumbprint, as `generate` chose it
-        return key
+        return _decrypt(stored_private, alg, self._passphrase)
+
+
+@functools.lru_cache(maxsize=32)
+def _decrypt(stored_private: str, alg: str, passphrase: bytes) -> Key:
+    params = {"alg": alg, "use": "sig"}
+    key: RSAKey | ECKey
+    try:
+        if alg == "RS256":
+            key = RSAKey.import_key(stored_private, params, password=passphrase)
+        else:
+            key = ECKey.import_key(stored_private, params, password=passphrase)
+    except JoseError as exc:
+        raise SigningKeyError(f"stored private key is not a key for {alg}: {exc}") from exc
+    except (ValueError, TypeError) as exc:
+        # cryptography says ValueError for a wrong passphrase or a damaged PEM,
+        # and TypeError when the PEM is not encrypted at all.
+        raise KeyPassphraseError(
+            "cannot decrypt the private signing key: wrong keys.passphrase "
+            "(IDP_KEY_PASSPHRASE), or the stored key is damaged or unencrypted"
+        ) from exc
+    if isinstance(key, ECKey) and key.curve_name != _EC_CURVE:
+        raise SigningKeyError(f"stored ES256 key is on {key.curve_name}, not {_EC_CURVE}")
+    if not key.is_private:
+        raise SigningKeyError("stored key is a public key; it cannot sign")
+    key.ensure_kid()  # the thumbprint, as `generate` chose it
+    return key

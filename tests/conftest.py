@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from idp import create_app
 from idp.config import Settings, load_settings
@@ -118,11 +119,17 @@ def postgres_url(tmp_path_factory) -> str:
         yield url
 
 
-def _truncate_postgres(url: str) -> None:
-    engine = create_engine(url)
-    tables = [t.name for t in Base.metadata.sorted_tables if t.name != "signing_keys"]
+def _empty_postgres(url: str) -> None:
+    # DELETE, not TRUNCATE: TRUNCATE gives every table new files (≈ 60 ms for all of
+    # them), DELETE of the few rows a test leaves takes a few milliseconds.
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "signing_keys"]
+    engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+        sequences = connection.execute(text(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars()
+        connection.execute(text("; ".join(
+            [f"DELETE FROM {table}" for table in tables]  # noqa: S608 (our own table names)
+            + [f"ALTER SEQUENCE {name} RESTART" for name in sequences])))
     engine.dispose()
 
 
@@ -146,7 +153,7 @@ def settings_for(request, backend, tmp_path, sqlite_template):
 
     if backend != "sqlite":
         url = request.getfixturevalue("postgres_url")
-        _truncate_postgres(url)
+        _empty_postgres(url)
     return build
 
 
