@@ -2,8 +2,9 @@
 # Run the test suite: bootstrap the machine (venv, Debian's Chromium and SoftHSM2, the
 # servers the failover tests start: redis-server, PostgreSQL, HAProxy), then pytest.
 # Arguments go to pytest unchanged, e.g. scripts/test.sh -q -k logout
-# Tests run in one process per core (pytest-xdist), a test file's tests in one process;
-# IDP_TEST_WORKERS sets how many (0: in this process, as plain pytest).
+# Tests run in one process per core (pytest-xdist), a test file's tests in one process,
+# files in the order tests/conftest.py sorts them (longest first); IDP_TEST_WORKERS sets
+# how many processes (0: all in this one, as plain pytest).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/bootstrap.sh --browser --softhsm --failover
 
 rc=0
-.venv/bin/python -m pytest -n "${IDP_TEST_WORKERS:-auto}" --dist loadfile "$@" || rc=$?
+.venv/bin/python -m pytest -n "${IDP_TEST_WORKERS:-auto}" --dist loadfile --no-loadscope-reorder "$@" || rc=$?
 if [ "$rc" -eq 5 ]; then
     # pytest's "no tests collected": a run that tested nothing must not pass.
     echo "pytest collected no tests" >&2

@@ -526,3 +526,16 @@ def settings(settings_for, simulators, overrides) -> Settings:
     for name, values in overrides.items():
         registries[name] = {**registries.get(name, {}), **values}
     return settings_for(**registries)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Files of long tests first (failover, outage, browser), each file's tests in order:
+    with one process per core, a long file started last would run alone at the end."""
+    def rank(item) -> int:
+        return 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker(
+            "browser") else 2
+
+    first = {}
+    for item in items:
+        first[item.path] = min(first.get(item.path, 2), rank(item))
+    items.sort(key=lambda item: first[item.path])
