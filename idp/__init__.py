@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from idp import oidc
     from idp.account.views import bp as account_bp
     from idp.helpdesk import blueprints as helpdesk_blueprints
-    from idp.login.views import bp as login_bp
+    from idp.login import views as password_login
     from idp.register.forgot import bp as forgot_bp
     from idp.register.views import bp as register_bp
     from idp.sharing.web import bp as sharing_bp
@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from idp.usbtoken import views as usb_token
 
     oidc.init_app(app)
-    for blueprint in (login_bp, register_bp, forgot_bp, account_bp, sharing_bp,
+    password_login.init_app(app)  # the first login method offered: level 2
+    for blueprint in (register_bp, forgot_bp, account_bp, sharing_bp,
                       *helpdesk_blueprints()):
         app.register_blueprint(blueprint)
     usb_token.init_app(app)

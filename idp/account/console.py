@@ -7,7 +7,7 @@ from flask import redirect, render_template, request, url_for
 from idp.account import services
 from idp.account.history import access_history, session_rows
 from idp.account.web import bp, page, viewer
-from idp.levels import LEVEL_LABELS, VERIFIED_BY
+from idp.interaction.levels import LEVEL_LABELS, VERIFIED_BY
 from idp.oidc.claims import GENDERS
 from idp.params import page_number
 from idp.vntime import vietnam_time

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from idp.account.history import describe_amr, describe_device, portal_names
 from idp.audit import record_event
 from idp.audit_labels import event_label, result_label
-from idp.levels import LEVEL_LABELS, VERIFIED_BY
+from idp.interaction.levels import LEVEL_LABELS, VERIFIED_BY
 from idp.oidc.claims import GENDERS, SCOPES
 from idp.provider import provider
 from idp.sessions import account_sessions

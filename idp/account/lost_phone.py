@@ -12,7 +12,7 @@ from connectors.base import ConnectorUnavailable
 from idp.account.recovery import MESSAGES, PhoneCheck, check_new_phone, recover_phone
 from idp.account.web import bp
 from idp.interaction import Interaction
-from idp.levels import PASSWORD_SMS_AMR
+from idp.interaction.methods import PASSWORD_SMS_RECOVERY
 from idp.login.outcome import (
     current_login,
     pending_account,
@@ -110,8 +110,7 @@ def lost_phone_otp():
 def _recovered(interaction: Interaction, account: Account, phone: str):
     provider().state.delete(f"lost:{interaction.id}")
     recover_phone(account, phone)
-    return second_factor_passed(interaction, account, PASSWORD_SMS_AMR, "pwd+sms:recovery",
-                                "login.otp")
+    return second_factor_passed(interaction, account, PASSWORD_SMS_RECOVERY, "login.otp")
 
 
 def _exhausted(interaction: Interaction, account: Account, counted: bool = True):

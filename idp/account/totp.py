@@ -23,8 +23,6 @@ PURPOSE = "account-totp"
 PENDING_TTL = 600
 REPLAY_WINDOW = 90
 ISSUER_NAME = "Tài khoản định danh DVCQG"
-PASSWORD_TOTP_AMR = ["pwd", "otp", "mfa"]
-"""RFC 8176: a password and a one-time code from an app (no `sms`)."""
 
 
 def _pending_key(account_id: int) -> str:

@@ -20,7 +20,8 @@ from idp.interaction import (
     save_interaction,
     set_login_to_resume,
 )
-from idp.levels import PASSWORD_SMS_LEVEL, login_acr
+from idp.interaction.levels import login_acr
+from idp.interaction.methods import LoginMethod
 from idp.login.devices import device_of, remember_device
 from idp.login.notice import notify_new_browser
 from idp.login.throttle import CITIZENS
@@ -82,19 +83,19 @@ def finish_login(interaction: Interaction):
     return redirect(url_for("oidc.resume", tx=interaction.id), 303)
 
 
-def login_succeeded(interaction: Interaction, account: Account, level: int, amr: list[str],
-                    method: str):
-    """A login method of `level` proved who this is: start (or renew) this browser's SSO
-    session, record the login, and hand the browser back."""
+def login_succeeded(interaction: Interaction, account: Account, method: LoginMethod):
+    """`method` proved who this is: start (or renew) this browser's SSO session, record
+    the login, and hand the browser back."""
     now = int(time.time())
-    acr = login_acr(account.ial, level)
+    acr = login_acr(account.ial, method.level)
+    amr = list(method.amr)
     session = start_login_session(account.id, now, acr, amr)
     interaction.authenticated = Authentication(account.id, now, acr, amr, session.sid)
     interaction.pending_account_id = None
     bind_to_new_browser_id(interaction)
     # The session's handle ties this row to what the login started ("Không phải tôi").
     event_id = record_event("login", "success", account_id=account.id,
-                            client_id=interaction.client_id, method=method, acr=acr,
+                            client_id=interaction.client_id, method=method.name, acr=acr,
                             session=session_handle(session.sid))
     if account.cccd:
         new_browser = device_of(CITIZENS.realm, account.cccd) is None
@@ -107,12 +108,11 @@ def login_succeeded(interaction: Interaction, account: Account, level: int, amr:
     return finish_login(interaction)
 
 
-def second_factor_passed(interaction: Interaction, account: Account, amr: list[str],
-                         method: str, step: str):
+def second_factor_passed(interaction: Interaction, account: Account, method: LoginMethod,
+                         step: str):
     """Password and second factor (SMS code or app code) passed: start the session, go on."""
     record_event(step, "success", account_id=account.id, client_id=interaction.client_id)
-    # Password plus any second factor offered here is a level-2 method.
-    return login_succeeded(interaction, account, PASSWORD_SMS_LEVEL, amr, method)
+    return login_succeeded(interaction, account, method)
 
 
 def second_factor_exhausted(interaction: Interaction, account: Account, counted: bool = True):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from idp.account.totp import PASSWORD_TOTP_AMR, verify_login_code
+from idp.account.totp import verify_login_code
 from idp.audit import record_event
 from idp.deadline import extend_deadline
 from idp.interaction import (
@@ -18,7 +18,7 @@ from idp.interaction import (
     end_interaction,
     save_interaction,
 )
-from idp.levels import PASSWORD_SMS_AMR
+from idp.interaction.methods import PASSWORD_SMS, PASSWORD_TOTP, offer
 from idp.login.outcome import (
     current_login,
     pending_account,
@@ -42,6 +42,7 @@ from vnid.person import mask_phone
 
 bp = Blueprint("login", __name__)
 
+
 LOGIN_CODE = CodeStep(LOGIN, heading="Xác thực đăng nhập", title="Nhập mã xác thực – Đăng nhập",
                       check_endpoint="login.otp", resend_endpoint="login.resend_otp")
 
@@ -63,6 +64,12 @@ def _field(name: str, limit: int) -> str:
 def _gate_message(answer: GateAnswer) -> str:
     return GATE_MESSAGES[answer.gate].format(wait=answer.wait_seconds,
                                              until=clock_time(answer.until))
+
+
+def init_app(app: Flask) -> None:
+    """Register the routes; the password page is where a level-2 login starts."""
+    app.register_blueprint(bp)
+    offer(app, PASSWORD_SMS)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -185,7 +192,7 @@ def otp():
         allow_form_target(interaction.params["redirect_uri"])
     return LOGIN_CODE.answer_code(
         interaction.id, _field("otp", 12), {"tx": interaction.id},
-        passed=lambda: second_factor_passed(interaction, account, PASSWORD_SMS_AMR, "pwd+sms",
+        passed=lambda: second_factor_passed(interaction, account, PASSWORD_SMS,
                                             "login.otp"),
         exhausted=lambda: _exhausted(interaction, account, "login.otp"),
         spent=lambda: second_factor_exhausted(interaction, account, counted=False),
@@ -208,8 +215,7 @@ def totp():
     # One try counter for SMS and app codes: switching never buys more guesses.
     left = spend_try(interaction.id)
     if left is not None and verify_login_code(account, _field("totp", 12)):
-        return second_factor_passed(interaction, account, PASSWORD_TOTP_AMR, "pwd+totp",
-                                    "login.totp")
+        return second_factor_passed(interaction, account, PASSWORD_TOTP, "login.totp")
     record_event("login.totp", "failure", account_id=account.id)
     if left is None:
         return second_factor_exhausted(interaction, account, counted=False)

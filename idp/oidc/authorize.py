@@ -25,7 +25,7 @@ from flask import request
 
 from idp.errors import error_page
 from idp.interaction import Interaction, load_interaction
-from idp.levels import level_of
+from idp.interaction.levels import level_of
 from idp.oidc import authorization_server, bp
 from idp.oidc.claims_request import ClaimsRequest, parse_claims_request
 from idp.oidc.decision import UnmetAuthenticationRequirements, decide, redirect_to_portal

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 
-from idp.levels import level_of
+from idp.interaction.levels import level_of
 from idp.oidc.claims import SCOPES
 from idp.store.models import Client
 

@@ -25,7 +25,8 @@ from idp.interaction import (
     save_interaction,
     start_interaction,
 )
-from idp.levels import PASSWORD_SMS_LEVEL, level_of
+from idp.interaction.levels import level_of
+from idp.interaction.methods import entry_for
 from idp.oidc.claims import scope_claims
 from idp.oidc.claims_request import individually_released, release
 from idp.oidc.grants import Grantee
@@ -34,7 +35,6 @@ from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.sessions import browser_id, current_session, session_handle, touch_session
 from idp.store.models import Account, Consent
-from idp.usbtoken.verification import usb_token_available
 
 if TYPE_CHECKING:
     from idp.oidc.authorize import AuthorizationRequest
@@ -124,16 +124,16 @@ def decide(grant, req: AuthorizationRequest, params: dict, interaction: Interact
         if not _session_satisfies(req, session, client):
             if "none" in req.prompt:
                 raise LoginRequiredError(redirect_uri=grant.redirect_uri)
-            if req.acr_min > PASSWORD_SMS_LEVEL and not usb_token_available():
+            method = entry_for(req.acr_min)
+            if method is None:
                 raise UnmetAuthenticationRequirements(
-                    "Level 3 authentication is not available.", redirect_uri=grant.redirect_uri
-                )
+                    f"Level {req.acr_min} authentication is not available.",
+                    redirect_uri=grant.redirect_uri)
             interaction = interaction or start_interaction(
                 browser_id(), params=params, client_id=client.client_id, client_name=client.name
             )
-            # Level 3 is the USB token's (a level-2 session there is stepped up).
-            login = "usb.login" if req.acr_min > PASSWORD_SMS_LEVEL else "login.password"
-            return redirect(url_for(login, tx=interaction.id), 303
+            # A session below the level asked for is stepped up on the method's page.
+            return redirect(url_for(method.entry, tx=interaction.id), 303
                             if request.method == "POST" else 302)
         auth = Authentication(
             session.account_id, session.auth_time, session.acr, session.amr, session.sid

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from flask import Response
 
-from idp.levels import ACR_BY_LEVEL
+from idp.interaction.levels import ACR_BY_LEVEL
 from idp.oidc import bp
 from idp.oidc.claims import SCOPES, SUPPORTED_CLAIMS
 from idp.oidc.dpop import PROOF_ALGORITHMS

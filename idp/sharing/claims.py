@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from idp.levels import LEVEL_LABELS, VERIFIED_BY
+from idp.interaction.levels import LEVEL_LABELS, VERIFIED_BY
 from idp.oidc.claims import GENDERS
 
 VCT = "urn:vn:sso:vct:shared-identity:1"

@@ -24,7 +24,7 @@ from idp.account.web import recent_viewer
 from idp.audit import record_event
 from idp.errors import refuse
 from idp.interaction import Interaction
-from idp.levels import SIM_SIGNATURE_AMR, SIM_SIGNATURE_LEVEL
+from idp.interaction.methods import SIM_SIGNATURE, offer
 from idp.login.outcome import current_login, login_succeeded
 from idp.provider import provider
 from idp.sessions import browser_id
@@ -57,6 +57,7 @@ def init_app(app: Flask) -> None:
     """Register the routes (after the USB token's trust)."""
     app.register_blueprint(bp)
     app.add_template_global(sim_available)
+    offer(app, SIM_SIGNATURE, sim_available)
 
 
 def _available() -> None:
@@ -124,7 +125,7 @@ def _from_account(exc: UsbTokenRefused) -> SimRefused:
 
 def _login_context(interaction: Interaction) -> dict:
     return {"interaction": interaction,
-            "level3": requested_level(interaction) >= SIM_SIGNATURE_LEVEL,
+            "level3": requested_level(interaction) >= SIM_SIGNATURE.level,
             "step_up": step_up_account(interaction) is not None}
 
 
@@ -157,8 +158,7 @@ def status():
         return _failed(_from_account(exc), "login.sim", client_id=interaction.client_id)
     except SimRefused as exc:
         return _failed(exc, "login.sim", client_id=interaction.client_id)
-    done = login_succeeded(interaction, account, SIM_SIGNATURE_LEVEL, list(SIM_SIGNATURE_AMR),
-                           "sim_signature")
+    done = login_succeeded(interaction, account, SIM_SIGNATURE)
     return {"state": "done", "next": done.location}, 200, NO_STORE
 
 

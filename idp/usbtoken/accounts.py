@@ -19,14 +19,17 @@ from sqlalchemy.orm import Session
 
 from connectors.pki import CertificateIdentity
 from idp.audit import record_event
+from idp.interaction.methods import SIM_SIGNATURE, USB_TOKEN
 from idp.store.models import Account, AccountCertificate, utcnow
 from idp.usbtoken.refusals import UsbTokenRefused
 from vnid.person import InvalidField, normalize_name, validate_cccd
 
-USB_TOKEN_IAL = 3
 KIND = "usb"
-METHODS = {"usb": "usb_token", "sim": "sim_signature"}
+METHODS = {"usb": USB_TOKEN.name, "sim": SIM_SIGNATURE.name}
 """Audit name of each certificate kind's login method (USB token, SIM signature)."""
+CERTIFICATE_IAL = USB_TOKEN.level
+"""A CA vouched for the identity in the certificate: the account's identity is proved to
+the level the certificate logs in at."""
 ACCOUNT_TYPES = ("citizen", "enterprise", "agency")
 
 
@@ -83,8 +86,8 @@ def bind_certificate(session: Session, account: Account, identity: CertificateId
         account.certificates.append(row)
     row.removed_at = None
     row.last_used_at = utcnow()
-    raised_from = account.ial if account.ial < USB_TOKEN_IAL else None
-    account.ial = max(account.ial, USB_TOKEN_IAL)
+    raised_from = account.ial if account.ial < CERTIFICATE_IAL else None
+    account.ial = max(account.ial, CERTIFICATE_IAL)
     return Binding(account.id, identity.sha256_fingerprint, identity.serial_hex,
                    new_certificate, raised_from, kind)
 
@@ -96,7 +99,8 @@ def audit_binding(binding: Binding) -> None:
                      fingerprint=binding.fingerprint[:16], serial=binding.serial_hex)
     if binding.raised_from is not None:
         record_event("account.ial_raised", "success", account_id=binding.account_id,
-                     method=METHODS[binding.kind], previous=binding.raised_from, ial=USB_TOKEN_IAL)
+                     method=METHODS[binding.kind], previous=binding.raised_from,
+                     ial=CERTIFICATE_IAL)
 
 
 def _certificate_row(identity: CertificateIdentity, kind: str = KIND) -> AccountCertificate:
@@ -216,7 +220,7 @@ def register_account(session: Session, identity: CertificateIdentity,
         tax_code=None if citizen else identity.tax_code,
         budget_code=identity.budget_code if identity.kind == "agency" else None,
         organization=None if citizen else (identity.organization or "")[:200] or None,
-        ial=USB_TOKEN_IAL,
+        ial=CERTIFICATE_IAL,
         verified_by=METHODS[kind],
         status="active",
     )

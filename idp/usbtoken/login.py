@@ -16,7 +16,8 @@ from idp.interaction import (
     Interaction,
     end_interaction,
 )
-from idp.levels import USB_TOKEN_AMR, USB_TOKEN_LEVEL, level_of
+from idp.interaction.levels import level_of
+from idp.interaction.methods import USB_TOKEN
 from idp.login.outcome import current_login, login_succeeded
 from idp.oidc.authorize import (
     UnmetAuthenticationRequirements,
@@ -62,7 +63,7 @@ def _page(interaction: Interaction, error: str | None = None, status: int = 200)
         "usbtoken/login.html", flow="login", ref=interaction.id, action=url_for(".login"),
         button="Ký số và đăng nhập", hidden={"tx": interaction.id}, error=error,
         status=status, interaction=interaction,
-        level3=requested_level(interaction) >= USB_TOKEN_LEVEL,
+        level3=requested_level(interaction) >= USB_TOKEN.level,
         step_up=step_up_account(interaction) is not None,
     )
 
@@ -81,15 +82,14 @@ def login():
     except UsbTokenRefused as exc:
         audit_refusal("login.usb", exc, client_id=interaction.client_id)
         return _page(interaction, exc.message_vi, 400)
-    return login_succeeded(interaction, account, USB_TOKEN_LEVEL, list(USB_TOKEN_AMR),
-                           "usb_token")
+    return login_succeeded(interaction, account, USB_TOKEN)
 
 
 @bp.route("/login/usb/cancel", methods=["POST"])
 def cancel():
     """Give up the token: a portal that demanded level 3 is told so, never given less."""
     interaction = _interaction()
-    if interaction.return_to or requested_level(interaction) < USB_TOKEN_LEVEL:
+    if interaction.return_to or requested_level(interaction) < USB_TOKEN.level:
         return redirect(url_for("login.password", tx=interaction.id), 303)
     end_interaction(interaction)
     record_event("login.usb", "cancelled", client_id=interaction.client_id)

@@ -1,7 +1,8 @@
 """Assurance levels: account IAL, method level, and the `acr` values portals see.
 
 A login's acr is the lower of the account's IAL and the method's level
-(DESIGN §3); portals ask for a minimum with `acr_values`.
+(DESIGN §3; each method's level is in `idp.interaction.methods`); portals ask for a
+minimum with `acr_values`.
 """
 
 from __future__ import annotations
@@ -24,19 +25,6 @@ VERIFIED_BY = {
 }
 """How an account's identity was checked (`Account.verified_by`), in Vietnamese."""
 LEVEL_BY_ACR = {value: level for level, value in ACR_BY_LEVEL.items()}
-
-# RFC 8176 method references of each login method.
-PASSWORD_SMS_AMR = ["pwd", "otp", "sms", "mfa"]
-PASSWORD_SMS_LEVEL = 2
-# A key on a hardware token ("hwk") that is a smart card ("sc"), unlocked by its PIN
-# ("pin") on the user's machine: possession and knowledge, so "mfa" too.
-USB_TOKEN_AMR = ["hwk", "sc", "pin", "mfa"]
-USB_TOKEN_LEVEL = 3
-# The SIM is a smart card ("sc") whose key the user unlocks with the SIM PIN ("pin") on the
-# phone, a channel apart from the browser ("mca", multiple-channel): so "mfa" too.
-SIM_SIGNATURE_AMR = ["sc", "pin", "mca", "mfa"]
-SIM_SIGNATURE_LEVEL = 3
-
 
 def login_acr(account_ial: int, method_level: int) -> str:
     """The acr of a login: never above what the account's identity proofing supports."""
