@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     headers.init_app(app, hsts=settings.server.issuer.startswith("https://"))
 
     from idp import oidc
-    from idp.account.views import bp as account_bp
+    from idp.account import views as account_console
     from idp.helpdesk import blueprints as helpdesk_blueprints
     from idp.login import views as password_login
     from idp.register.forgot import bp as forgot_bp
@@ -104,7 +104,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     oidc.init_app(app)
     password_login.init_app(app)  # the first login method offered: level 2
-    for blueprint in (register_bp, forgot_bp, account_bp, sharing_bp,
+    account_console.init_app(app)
+    for blueprint in (register_bp, forgot_bp, sharing_bp,
                       *helpdesk_blueprints()):
         app.register_blueprint(blueprint)
     usb_token.init_app(app)

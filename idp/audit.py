@@ -24,10 +24,11 @@ from types import SimpleNamespace
 
 from flask import has_request_context, request
 from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from idp.audit_retention import seal_key, trusted_links
+from idp.config import RetentionSettings
 from idp.ops.metrics import count_event
 from idp.provider import provider
 from idp.store.models import AuditEvent
@@ -205,3 +206,16 @@ def _rows(session: Session, batch: int, after_id: int) -> Iterator:
             return
         yield from rows
         last = rows[-1].id
+
+
+def record_purge(engine: Engine, chains: int, deleted: int,
+                 retention: RetentionSettings) -> None:
+    """The purge's own audit row (the operator's command, like any change to the log)."""
+    with engine.begin() as connection:
+        append_event(connection, {
+            "at": datetime.now(UTC), "event": "audit.purge", "result": "success",
+            "account_id": None, "client_id": None, "actor": "operator:cli",
+            "actor_role": None, "ip": None, "user_agent": None,
+            "detail": {"deleted": deleted, "access_history_days": retention.access_history_days,
+                       "audit_days": retention.audit_days},
+        }, chains)

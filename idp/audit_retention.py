@@ -32,7 +32,6 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from idp.config import RetentionSettings
 from idp.store.models import AuditCheckpoint, AuditEvent, AuditLink
 
 ACCESS_EVENTS = frozenset({
@@ -196,17 +195,3 @@ def _naive(moment: datetime) -> datetime:
     """UTC without a zone (SQLite returns them so; PostgreSQL with one)."""
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
-
-def record_purge(engine: Engine, chains: int, deleted: int,
-                 retention: RetentionSettings) -> None:
-    """The purge's own audit row (the operator's command, like any change to the log)."""
-    from idp.audit import append_event  # here: idp.audit imports this module
-
-    with engine.begin() as connection:
-        append_event(connection, {
-            "at": datetime.now(UTC), "event": "audit.purge", "result": "success",
-            "account_id": None, "client_id": None, "actor": "operator:cli",
-            "actor_role": None, "ip": None, "user_agent": None,
-            "detail": {"deleted": deleted, "access_history_days": retention.access_history_days,
-                       "audit_days": retention.audit_days},
-        }, chains)

@@ -482,7 +482,8 @@ def tokens_purge(ctx: Context, batch: int) -> None:
 def data_purge(ctx: Context, batch: int) -> None:
     """Delete audit rows past [retention] (run it daily, e.g. from a systemd timer); each
     batch seals a checkpoint so `idp audit verify` still passes."""
-    from idp.audit_retention import purge_audit, record_purge
+    from idp.audit import record_purge
+    from idp.audit_retention import purge_audit
 
     retention = ctx.settings.retention
     engine = make_engine(ctx.settings.database_url)

@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app
 
-from connectors.base import (
-    EmailSender,
-    InsuranceRegistry,
-    PostRegistry,
-    SmsSender,
-    SubscriberRegistry,
-)
 from connectors.registry import load_connector
-from idp.clients import RegisteredClients
-from idp.config import Settings
-from idp.db import Database
-from idp.limits import Limiter
-from idp.oidc.client_keys import ClientKeySets
-from idp.security.passwords import PasswordHasher
-from idp.store.state import StateStore
-from keys.ring import KeyRing
+
+if TYPE_CHECKING:
+    # Types only: every package reaches its provider through `provider()`, so this module
+    # imports none of them (no import cycle through the hub).
+    from connectors.base import (
+        EmailSender,
+        InsuranceRegistry,
+        PostRegistry,
+        SmsSender,
+        SubscriberRegistry,
+    )
+    from idp.clients import RegisteredClients
+    from idp.config import Settings
+    from idp.db import Database
+    from idp.limits import Limiter
+    from idp.oidc.client_keys import ClientKeySets
+    from idp.security.passwords import PasswordHasher
+    from idp.store.state import StateStore
+    from keys.ring import KeyRing
 
 
 @dataclass

@@ -20,9 +20,9 @@ from idp.audit import record_event
 from idp.audit_labels import event_label, result_label
 from idp.interaction.levels import LEVEL_LABELS, VERIFIED_BY
 from idp.oidc.claims import GENDERS, SCOPES
+from idp.oidc.claims import LABELS as CLAIM_LABELS
 from idp.provider import provider
 from idp.sessions import account_sessions
-from idp.sharing.claims import CLAIM_LABELS
 from idp.store.models import (
     Account,
     AuditEvent,

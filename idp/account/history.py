@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select
 
+from idp.oidc.claims import LABELS as CLAIM_LABELS
 from idp.provider import provider
 from idp.sessions import account_sessions, session_handle
-from idp.sharing.claims import CLAIM_LABELS
 from idp.store.models import AuditEvent, Client, Complaint
 from idp.vntime import vietnam_time
 

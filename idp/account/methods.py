@@ -9,14 +9,13 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 
 from connectors.base import ConnectorUnavailable
-from idp.account import phones, services, totp
+from idp.account import certificates, phones, services, totp
 from idp.account.web import Viewer, bp, form_int, page, recent_viewer, viewer
+from idp.interaction.methods import USB_TOKEN, works_here
 from idp.otp.codes import PHONE_CHANGE, Challenge
 from idp.otp.step import CodeStep, OtherWays
 from idp.provider import provider
 from idp.sessions import browser_id
-from idp.usbtoken import accounts as token_accounts
-from idp.usbtoken.verification import usb_token_available
 from idp.vntime import vietnam_time
 from vnid.person import InvalidField, mask_phone, normalize_email, normalize_phone
 
@@ -46,8 +45,8 @@ def _security_page(current: Viewer, error: str | None = None, status: int = 200,
         certificates=[(row.id, row.common_name or "", row.issuer, row.serial_hex.upper(),
                        vietnam_time(row.not_after)[:10],
                        vietnam_time(row.last_used_at) if row.last_used_at else "")
-                      for row in token_accounts.active_certificates(account)],
-        usb_token_available=usb_token_available(),
+                      for row in certificates.active_certificates(account)],
+        usb_token_available=works_here(USB_TOKEN),
     )
 
 
@@ -201,7 +200,7 @@ def remove_totp():
 def remove_certificate():
     """Stop a certificate logging in (a lost token, say), never the last way in."""
     current = recent_viewer(".security")
-    error = token_accounts.remove_certificate(provider().db.session, current.account,
+    error = certificates.remove_certificate(provider().db.session, current.account,
                                               form_int("certificate_id") or 0)
     if error:
         return _security_page(current, error, 400)

@@ -1,9 +1,8 @@
 """Authenticator app (TOTP, RFC 6238) as the second factor instead of SMS.
 
 Enrolment keeps a fresh secret pending (sealed) in the state store until the
-citizen types a valid code, then stores it sealed on the account. A code is
-accepted once: used codes are remembered for the 90 s that the ±1 step window
-keeps them valid.
+citizen types a valid code, then stores it sealed on the account; the login checks
+codes with `idp.security.totp.verify_account_code`.
 """
 
 from __future__ import annotations
@@ -15,13 +14,11 @@ from idp.account.services import notify_phone
 from idp.audit import record_event
 from idp.provider import provider
 from idp.security import totp
-from idp.security.sealed import seal, unseal
+from idp.security.sealed import seal
 from idp.store.models import Account
 from vnid.person import mask_cccd
 
-PURPOSE = "account-totp"
 PENDING_TTL = 600
-REPLAY_WINDOW = 90
 ISSUER_NAME = "Tài khoản định danh DVCQG"
 
 
@@ -58,8 +55,8 @@ def confirm_enrolment(account: Account, code: str) -> str | None:
     if not totp.code_matches(secret, code):
         record_event("totp.enrol", "failure", account_id=account.id)
         return "Mã xác thực không đúng. Hãy nhập mã 6 chữ số đang hiện trên ứng dụng."
-    totp.first_use(str(account.id), code, REPLAY_WINDOW)
-    account.totp_secret = seal(secret, PURPOSE)
+    totp.first_use(str(account.id), code, totp.REPLAY_WINDOW)
+    account.totp_secret = seal(secret, totp.ACCOUNT_PURPOSE)
     p.db.session.commit()
     p.state.delete(_pending_key(account.id))
     record_event("totp.enrol", "success", account_id=account.id)
@@ -76,11 +73,3 @@ def remove(account: Account) -> None:
     notify_phone(account.default_phone, "Ứng dụng xác thực đã bị gỡ khỏi tài khoản định danh "
                  "của bạn.")
 
-
-def verify_login_code(account: Account, code: str) -> bool:
-    """A login code from the app: valid now (±1 step) and never used before."""
-    if account.totp_secret is None:
-        return False
-    secret = unseal(account.totp_secret, PURPOSE)
-    return (totp.code_matches(secret, code)
-            and totp.first_use(str(account.id), code, REPLAY_WINDOW))

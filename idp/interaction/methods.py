@@ -52,3 +52,9 @@ def entry_for(level: int) -> LoginMethod | None:
         if method.level >= level and available():
             return method
     return None
+
+
+def works_here(method: LoginMethod) -> bool:
+    """Whether `method` is offered here and can work now."""
+    return any(offered is method and available()
+               for offered, available in current_app.extensions.get("idp.login_methods", []))

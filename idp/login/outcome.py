@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from flask import abort, redirect, request, url_for
+from blinker import Namespace
+from flask import abort, current_app, redirect, request, url_for
 
 from idp.audit import record_event
 from idp.deadline import offer_more_time
@@ -23,7 +24,6 @@ from idp.interaction import (
 from idp.interaction.levels import login_acr
 from idp.interaction.methods import LoginMethod
 from idp.login.devices import device_of, remember_device
-from idp.login.notice import notify_new_browser
 from idp.login.throttle import CITIZENS
 from idp.oidc.backchannel import notify_portals
 from idp.otp.codes import forget_code
@@ -38,6 +38,10 @@ from idp.sessions import (
     session_handle,
 )
 from idp.store.models import Account
+
+new_browser_login = Namespace().signal("new-browser-login", doc=(
+    "A login succeeded in a browser the account never logged in from (sender: the app; "
+    "`account`, and `event_id` of its audit row)."))
 
 EXPIRED_INTERACTION = (
     "Phiên đăng nhập đã hết hạn hoặc không hợp lệ. Vui lòng quay lại cổng dịch vụ và đăng nhập lại."
@@ -104,7 +108,8 @@ def login_succeeded(interaction: Interaction, account: Account, method: LoginMet
         CITIZENS.forgive_device(account.cccd)
         remember_device(CITIZENS.realm, account.cccd)
         if new_browser:
-            notify_new_browser(account, event_id)
+            new_browser_login.send(current_app._get_current_object(), account=account,
+                                   event_id=event_id)
     return finish_login(interaction)
 
 

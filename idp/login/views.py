@@ -9,7 +9,6 @@ from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from idp.account.totp import verify_login_code
 from idp.audit import record_event
 from idp.deadline import extend_deadline
 from idp.interaction import (
@@ -36,6 +35,7 @@ from idp.params import parse_id
 from idp.provider import provider
 from idp.security.captcha import captcha_audio, captcha_image, check_captcha, new_captcha
 from idp.security.headers import allow_form_target
+from idp.security.totp import verify_account_code
 from idp.store.models import Account, Consent, OtpPhone
 from idp.vntime import clock_time
 from vnid.person import mask_phone
@@ -214,7 +214,7 @@ def totp():
         return redirect(url_for(".otp", tx=interaction.id), 303)
     # One try counter for SMS and app codes: switching never buys more guesses.
     left = spend_try(interaction.id)
-    if left is not None and verify_login_code(account, _field("totp", 12)):
+    if left is not None and verify_account_code(account, _field("totp", 12)):
         return second_factor_passed(interaction, account, PASSWORD_TOTP, "login.totp")
     record_event("login.totp", "failure", account_id=account.id)
     if left is None:

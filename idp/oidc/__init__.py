@@ -37,7 +37,10 @@ def init_app(app: Flask) -> None:
         token,
         userinfo,
     )
+    from idp.oidc.backchannel import backlog_gauges
     from idp.oidc.server import create_authorization_server
+    from idp.ops.metrics import read_at_scrape
 
     create_authorization_server(app)
     app.register_blueprint(bp)
+    read_at_scrape(app, backlog_gauges)

@@ -21,7 +21,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import requests
 from flask import Flask, current_app
-from sqlalchemy.engine import Row
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.audit import record_event
@@ -176,3 +177,20 @@ def start_dispatcher(app: Flask) -> Dispatcher:
     dispatcher = Dispatcher(app)
     dispatcher.start()
     return dispatcher
+
+
+def backlog_gauges(engine: Engine) -> list[Metric]:
+    """What portals are still owed, read at each /metrics scrape (idp.ops.metrics)."""
+    owed = GaugeMetricFamily("idp_backchannel_deliveries",
+                             "Back-channel logouts not yet delivered, per portal",
+                             labels=["client_id", "state"])
+    oldest = GaugeMetricFamily("idp_backchannel_oldest_pending_seconds",
+                               "Age of the oldest pending back-channel logout, per portal",
+                               labels=["client_id"])
+    now = time.time()
+    for portal in deliveries.backlog(engine):
+        owed.add_metric([portal.client_id, "pending"], portal.pending)
+        owed.add_metric([portal.client_id, "failed"], portal.failed)
+        if portal.pending:
+            oldest.add_metric([portal.client_id], now - portal.oldest)
+    return [owed, oldest]

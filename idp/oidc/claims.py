@@ -37,6 +37,7 @@ LABELS = {
     "tax_code": "Mã số thuế (MST)",
     "organization_name": "Tên tổ chức",
     "budget_code": "Mã đơn vị có quan hệ với ngân sách",
+    "identity_assurance": "Mức độ định danh và cách xác minh",
 }
 ACCOUNT_TYPES = {"citizen": "Công dân", "enterprise": "Doanh nghiệp", "agency": "Cơ quan nhà nước"}
 ORGANIZATION_NAMES = {"enterprise": "Tên doanh nghiệp", "agency": "Tên cơ quan, đơn vị"}

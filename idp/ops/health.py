@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from connectors.base import Probed
+from idp.interaction.methods import SIM_SIGNATURE, works_here
 from idp.provider import provider
 
 bp = Blueprint("ops", __name__)
@@ -33,10 +34,8 @@ def _keys() -> None:
 
 def _outside_systems() -> dict:
     """The probe of every configured connector that has an outside system, by section."""
-    from idp.simsign.service import sim_available
-
     # With SIM login off, the [mssp] defaults name an MSSP that nobody calls.
-    idle = set() if sim_available() else {"mssp"}
+    idle = set() if works_here(SIM_SIGNATURE) else {"mssp"}
     return {name: connector.probe for name, connector in provider().connectors.items()
             if isinstance(connector, Probed) and name not in idle}
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -22,7 +23,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -103,59 +105,57 @@ def init_app(app: Flask) -> None:
         registry = _registry()
         body = generate_latest(registry) if registry else generate_latest()
         stored = CollectorRegistry()
-        stored.register(StoredStateCollector(provider().db.engine))
+        stored.register(StoredStateCollector(provider().db.engine,
+                                             current_app.extensions.get("idp.scrape_gauges", [])))
         return Response(body + generate_latest(stored), mimetype=CONTENT_TYPE_LATEST)
 
 
-class StoredStateCollector:
-    """Gauges read from the database at scrape time: what portals are still owed, and how
-    old each current signing key is (rotation overdue) and whether its successor is
-    published."""
+def read_at_scrape(app: Flask, gauges: Callable[[Engine], Iterable[Metric]]) -> None:
+    """Have /metrics read `gauges(engine)` from the database at every scrape. The package
+    that owns the data says what to read, so this module imports none of them."""
+    app.extensions.setdefault("idp.scrape_gauges", []).append(gauges)
 
-    def __init__(self, engine) -> None:
+
+class StoredStateCollector:
+    """Gauges read from the database at scrape time (the signing keys' and whatever the
+    packages added with `read_at_scrape`)."""
+
+    def __init__(self, engine: Engine, readers: list[Callable[[Engine], Iterable[Metric]]]):
         self.engine = engine
+        self.readers = [signing_key_gauges, *readers]
 
     def collect(self):
         up = GaugeMetricFamily("idp_stored_state_up",
                                "1 when the database answered this scrape's questions")
         try:
-            families = list(self._read())
+            families = [family for read in self.readers for family in read(self.engine)]
         except SQLAlchemyError:  # the database is away: the process metrics still count
             families = []
         up.add_metric([], float(bool(families)))
         yield from (up, *families)
 
-    def _read(self):
-        from idp.oidc.deliveries import backlog
-        from keys import list_keys
 
-        owed = GaugeMetricFamily("idp_backchannel_deliveries",
-                                 "Back-channel logouts not yet delivered, per portal",
-                                 labels=["client_id", "state"])
-        oldest = GaugeMetricFamily("idp_backchannel_oldest_pending_seconds",
-                                   "Age of the oldest pending back-channel logout, per portal",
-                                   labels=["client_id"])
-        now = time.time()
-        for portal in backlog(self.engine):
-            owed.add_metric([portal.client_id, "pending"], portal.pending)
-            owed.add_metric([portal.client_id, "failed"], portal.failed)
-            if portal.pending:
-                oldest.add_metric([portal.client_id], now - portal.oldest)
-        age = GaugeMetricFamily("idp_signing_key_age_seconds",
-                                "Time since the current signing key began signing",
-                                labels=["alg"])
-        successor = GaugeMetricFamily("idp_signing_key_next_published",
-                                      "1 when the next signing key is published in the JWKS",
-                                      labels=["alg"])
-        with Session(self.engine) as session:
-            keys = list_keys(session)
-        for alg in sorted({key.alg for key in keys}):
-            current = [k for k in keys if k.alg == alg and k.state == "current"]
-            if current and current[0].activated_at:
-                activated = current[0].activated_at
-                if activated.tzinfo is None:  # SQLite gives back naive UTC
-                    activated = activated.replace(tzinfo=UTC)
-                age.add_metric([alg], now - activated.timestamp())
-            successor.add_metric([alg], float(any(k.alg == alg and k.state == "next"
-                                                  for k in keys)))
-        yield from (owed, oldest, age, successor)
+def signing_key_gauges(engine: Engine) -> Iterable[Metric]:
+    """How old each current signing key is (rotation overdue) and whether its successor
+    is published."""
+    from keys import list_keys
+
+    now = time.time()
+    age = GaugeMetricFamily("idp_signing_key_age_seconds",
+                            "Time since the current signing key began signing",
+                            labels=["alg"])
+    successor = GaugeMetricFamily("idp_signing_key_next_published",
+                                  "1 when the next signing key is published in the JWKS",
+                                  labels=["alg"])
+    with Session(engine) as session:
+        keys = list_keys(session)
+    for alg in sorted({key.alg for key in keys}):
+        current = [k for k in keys if k.alg == alg and k.state == "current"]
+        if current and current[0].activated_at:
+            activated = current[0].activated_at
+            if activated.tzinfo is None:  # SQLite gives back naive UTC
+                activated = activated.replace(tzinfo=UTC)
+            age.add_metric([alg], now - activated.timestamp())
+        successor.add_metric([alg], float(any(k.alg == alg and k.state == "next"
+                                              for k in keys)))
+    return [age, successor]

@@ -13,8 +13,13 @@ import pyotp
 from idp.params import parse_number
 from idp.provider import provider
 from idp.security.sealed import seal, unseal
+from idp.store.models import Account
 
 _PENDING_PURPOSE = "totp-pending"
+ACCOUNT_PURPOSE = "account-totp"
+"""What a citizen's enrolled secret is sealed for on the account row."""
+REPLAY_WINDOW = 90
+"""How long a used code is remembered: the ±1 step window keeps it valid for 90 s."""
 
 
 def clean_code(code: str) -> str | None:
@@ -52,3 +57,11 @@ def offered_secret(key: str) -> str | None:
     """The secret pending under `key`, or None once it expired."""
     record = provider().state.get(key)
     return unseal(record["s"], _PENDING_PURPOSE) if record is not None else None
+
+
+def verify_account_code(account: Account, code: str) -> bool:
+    """A login code from the citizen's app: valid now (±1 step) and never used before."""
+    if account.totp_secret is None:
+        return False
+    secret = unseal(account.totp_secret, ACCOUNT_PURPOSE)
+    return code_matches(secret, code) and first_use(str(account.id), code, REPLAY_WINDOW)

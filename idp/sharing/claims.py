@@ -9,22 +9,14 @@ from __future__ import annotations
 from datetime import date
 
 from idp.interaction.levels import LEVEL_LABELS, VERIFIED_BY
-from idp.oidc.claims import GENDERS
+from idp.oidc.claims import GENDERS, LABELS
 
 VCT = "urn:vn:sso:vct:shared-identity:1"
 """The SD-JWT VC type (`vct`) of every credential made from a QR-code share."""
 
-CLAIM_LABELS = {
-    "name": "Họ và tên",
-    "birthdate": "Ngày sinh",
-    "gender": "Giới tính",
-    "cccd": "Số định danh cá nhân (CCCD)",
-    "phone_number": "Số điện thoại",
-    "email": "Thư điện tử",
-    "identity_assurance": "Mức độ định danh và cách xác minh",
-    "tax_code": "Mã số thuế (MST)",
-    "organization_name": "Tên tổ chức",
-}
+CLAIM_LABELS = {claim: LABELS[claim] for claim in (
+    "name", "birthdate", "gender", "cccd", "phone_number", "email", "identity_assurance",
+    "tax_code", "organization_name")}
 """Every claim a share can disclose, in the order pages list them."""
 
 

@@ -98,8 +98,8 @@ class OwnerFirstProvider(LiveProvider):
     def enrol_app(self, cccd: str) -> pyotp.TOTP:
         """An authenticator app for the account, sealed as the console would seal it."""
         from idp import create_app
-        from idp.account.totp import PURPOSE
         from idp.security.sealed import seal
+        from idp.security.totp import ACCOUNT_PURPOSE as PURPOSE
 
         secret = pyotp.random_base32()
         with create_app(self.settings).app_context():

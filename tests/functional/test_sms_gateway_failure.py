@@ -54,8 +54,8 @@ def overrides(gateway) -> dict:
 
 
 def enrol_app(app, provider, account_id: int) -> pyotp.TOTP:
-    from idp.account.totp import PURPOSE
     from idp.security.sealed import seal
+    from idp.security.totp import ACCOUNT_PURPOSE as PURPOSE
 
     secret = pyotp.random_base32()
     with app.app_context():

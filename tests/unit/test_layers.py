@@ -1,7 +1,10 @@
-"""The protocol layer knows login methods only through their table
-(idp.interaction.methods): it imports no login method's package, and no page package."""
+"""How the packages of idp/ depend on each other: no cycle among them, and the protocol
+layer knows login methods only through their table (idp.interaction.methods)."""
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -38,3 +41,73 @@ def test_a_level_starts_at_the_first_offered_method_that_reaches_it_and_can_work
         token_trusted = True
         assert entry_for(3) is USB_TOKEN
         assert entry_for(4) is None
+
+
+def package_of(module: str) -> str:
+    """`idp.oidc.token` and `idp.oidc` -> `idp.oidc`; `idp.audit` -> `idp.audit`."""
+    return ".".join(module.split(".")[:2])
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The idp modules a file imports when it runs: imports under `if TYPE_CHECKING:` are
+    annotations only and are left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    typing_only = {id(node) for branch in ast.walk(tree) if isinstance(branch, ast.If)
+                   and getattr(branch.test, "id", "") == "TYPE_CHECKING"
+                   for statement in branch.body for node in ast.walk(statement)}
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in names if name.startswith("idp.")}
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Which idp package imports which. idp/__init__.py, the application factory that
+    puts every package together, stands above them all and is left out."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "idp").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if module == "idp.__init__":
+            continue
+        source = package_of(module.removesuffix(".__init__"))
+        graph.setdefault(source, set()).update(
+            target for target in map(package_of, runtime_imports(path)) if target != source)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (as a path that ends where it starts), or None."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return None
+        for target in sorted(graph.get(node, ())):
+            if (cycle := visit(target, [*path, node])) is not None:
+                return cycle
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        if (cycle := visit(start, [])) is not None:
+            return cycle
+    return None
+
+
+def test_no_import_cycle_among_idp_packages():
+    graph = package_graph()
+    assert len(graph) > 20  # every package was read
+    assert find_cycle(graph) is None
+
+
+def test_a_cycle_would_be_found():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "d": {"a"}}) is None

@@ -3,7 +3,9 @@
 A browser is new for an account when it holds no device-cookie entry for it (see
 idp.login.devices): the first login there sends the notice, later ones do not. The
 notice names the device and time, and carries two links: the access history, and
-"Không phải tôi" for this very login (idp.account.not_me).
+"Không phải tôi" for this very login (idp.account.not_me). The login flow says a login
+came from a new browser (`idp.login.outcome.new_browser_login`); the account console,
+which owns the history and the link, answers it here.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from idp.vntime import vietnam_time
 log = logging.getLogger(__name__)
 
 
-def notify_new_browser(account: Account, event_id: int) -> None:
+def notify_new_browser(_app, account: Account, event_id: int) -> None:
     """Tell the owner about this login (its audit row `event_id`) by SMS or e-mail, as
     configured; a failed send never fails the login."""
     channel = provider().settings.notices.new_browser_login
