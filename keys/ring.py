@@ -19,8 +19,8 @@ from joserfc.jwk import JWKRegistry, Key, KeySet
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from idp.store.models import SigningKey, utcnow
 from keys.base import CURRENT, NEXT, RETIRED, KeyBackend, SigningKeyError, backend_for
+from keys.models import SigningKey, utcnow
 
 log = logging.getLogger(__name__)
 

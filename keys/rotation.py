@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
-from idp.store.models import SigningKey, utcnow
 from keys.base import ALGORITHMS, CURRENT, NEXT, RETIRED, KeyBackend, SigningKeyError, check_alg
+from keys.models import SigningKey, utcnow
 
 
 @dataclass(frozen=True)

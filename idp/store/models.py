@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +26,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from idp.store.encrypted import BlindIndex, EncryptedDate, EncryptedText
+from keys.models import (
+    KeyTables,
+    SigningKey,  # noqa: F401 - every table of the provider's, importable here
+    utcnow,
+)
 
 # Ids of the tables that grow with traffic (a row per refresh, per audited event): 64-bit
 # on PostgreSQL, where a 32-bit sequence runs out after 2.1 billion rows (days at the
@@ -34,11 +39,9 @@ from idp.store.encrypted import BlindIndex, EncryptedDate, EncryptedText
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Base(DeclarativeBase):
+    # One metadata with the signing keys' table, which keys/ owns (keys.models).
+    metadata = KeyTables.metadata
     type_annotation_map = {datetime: DateTime(timezone=True)}
 
 
@@ -335,25 +338,6 @@ class BackchannelDelivery(Base):
     """Also the lease of an attempt in progress: the node trying it pushes this forward."""
     give_up_at: Mapped[float] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(String(200))
-
-
-class SigningKey(Base):
-    """A token-signing key and where it is in its life (next, current, retired)."""
-
-    __tablename__ = "signing_keys"
-
-    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    alg: Mapped[str] = mapped_column(String(8))
-    backend: Mapped[str] = mapped_column(String(16), default="software")
-    private_key: Mapped[str] = mapped_column(Text)
-    """Encrypted PKCS#8 PEM (software) or the key label inside the HSM (pkcs11)."""
-    public_jwk: Mapped[dict] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    activated_at: Mapped[datetime | None] = mapped_column()
-    retired_at: Mapped[datetime | None] = mapped_column()
-    unpublish_at: Mapped[datetime | None] = mapped_column()
-    """When a retired key leaves the JWKS: after every token it signed has expired."""
 
 
 class AuditEvent(Base):

@@ -3,9 +3,6 @@ layer knows login methods only through their table (idp.interaction.methods)."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 from flask import Flask
 
@@ -48,25 +45,6 @@ def package_of(module: str) -> str:
     return ".".join(module.split(".")[:2])
 
 
-def runtime_imports(path: Path) -> set[str]:
-    """The idp modules a file imports when it runs: imports under `if TYPE_CHECKING:` are
-    annotations only and are left out."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    typing_only = {id(node) for branch in ast.walk(tree) if isinstance(branch, ast.If)
-                   and getattr(branch.test, "id", "") == "TYPE_CHECKING"
-                   for statement in branch.body for node in ast.walk(statement)}
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in names if name.startswith("idp.")}
-
-
 def package_graph() -> dict[str, set[str]]:
     """Which idp package imports which. idp/__init__.py, the application factory that
     puts every package together, stands above them all and is left out."""
@@ -77,7 +55,8 @@ def package_graph() -> dict[str, set[str]]:
             continue
         source = package_of(module.removesuffix(".__init__"))
         graph.setdefault(source, set()).update(
-            target for target in map(package_of, runtime_imports(path)) if target != source)
+            target for target in map(package_of, imported_modules(path))
+            if target.startswith("idp.") and target != source)
     return graph
 
 
