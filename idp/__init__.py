@@ -92,24 +92,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     ops.init_app(app)
     headers.init_app(app, hsts=settings.server.issuer.startswith("https://"))
 
-    from idp import oidc
-    from idp.account import views as account_console
-    from idp.helpdesk import blueprints as helpdesk_blueprints
-    from idp.login import views as password_login
-    from idp.register.forgot import bp as forgot_bp
-    from idp.register.views import bp as register_bp
-    from idp.sharing.web import bp as sharing_bp
-    from idp.simsign import views as sim_signature
-    from idp.usbtoken import views as usb_token
+    from idp import account, helpdesk, login, oidc, register, sharing, simsign, usbtoken
 
-    oidc.init_app(app)
-    password_login.init_app(app)  # the first login method offered: level 2
-    account_console.init_app(app)
-    for blueprint in (register_bp, forgot_bp, sharing_bp,
-                      *helpdesk_blueprints()):
-        app.register_blueprint(blueprint)
-    usb_token.init_app(app)
-    sim_signature.init_app(app)
+    # Each area registers its own routes. Login methods are offered in this order (the
+    # first that reaches the level asked for is where a login starts), and the packages
+    # that add pages to the account console come before it.
+    for area in (oidc, login, register, usbtoken, simsign, sharing, account, helpdesk):
+        area.init_app(app)
     csrf.exempt(app.view_functions["ops.metrics"])
     for endpoint in CSRF_EXEMPT:
         csrf.exempt(app.view_functions[endpoint])

@@ -3,11 +3,11 @@ on citizen accounts, assisted registration, the auditor's log and staff administ
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Flask
 
 
-def blueprints() -> tuple[Blueprint, ...]:
-    """The blueprints to register, with every view module's routes attached."""
+def init_app(app: Flask) -> None:
+    """Register the staff console and the counter, with every view module's routes."""
     from idp.helpdesk import (  # noqa: F401 - importing attaches the routes
         admin_views,
         audit_views,
@@ -18,4 +18,5 @@ def blueprints() -> tuple[Blueprint, ...]:
     )
     from idp.helpdesk.blueprint import bp, counter_bp
 
-    return bp, counter_bp
+    app.register_blueprint(bp)
+    app.register_blueprint(counter_bp)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
-from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from idp.audit import record_event
@@ -17,7 +17,7 @@ from idp.interaction import (
     end_interaction,
     save_interaction,
 )
-from idp.interaction.methods import PASSWORD_SMS, PASSWORD_TOTP, offer
+from idp.interaction.methods import PASSWORD_SMS, PASSWORD_TOTP
 from idp.login.outcome import (
     current_login,
     pending_account,
@@ -64,12 +64,6 @@ def _field(name: str, limit: int) -> str:
 def _gate_message(answer: GateAnswer) -> str:
     return GATE_MESSAGES[answer.gate].format(wait=answer.wait_seconds,
                                              until=clock_time(answer.until))
-
-
-def init_app(app: Flask) -> None:
-    """Register the routes; the password page is where a level-2 login starts."""
-    app.register_blueprint(bp)
-    offer(app, PASSWORD_SMS)
 
 
 @bp.route("/login", methods=["GET", "POST"])

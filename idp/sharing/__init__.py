@@ -7,3 +7,16 @@ the provider (`credential.py`): one disclosure per chosen item, nothing else, no
 with the keys named by the issuer metadata (`verifier.py`, importable by a bank); the
 provider offers the same check as an API and a clerk's page (`web.py`).
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the verifier's API and the clerk's page; the citizen's pages join the
+    account console (call before `idp.account.init_app`)."""
+    from idp.sharing import console  # noqa: F401 - attaches its pages to the account console
+    from idp.sharing.web import bp
+
+    app.register_blueprint(bp)

@@ -11,7 +11,7 @@ from wtforms import ValidationError
 
 from idp.errors import refuse
 from idp.provider import provider
-from idp.sharing import console, services  # noqa: F401 - console: its pages join the account console
+from idp.sharing import services
 from idp.sharing.credential import MEDIA_TYPE, issuer_metadata
 from idp.sharing.qrimage import UnreadableImage, qr_text
 from idp.sharing.status import MAX_LIST_ID, status_list_token

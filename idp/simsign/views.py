@@ -11,7 +11,6 @@ import time
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     redirect,
     render_template,
@@ -24,7 +23,7 @@ from idp.account.web import recent_viewer
 from idp.audit import record_event
 from idp.errors import refuse
 from idp.interaction import Interaction
-from idp.interaction.methods import SIM_SIGNATURE, offer
+from idp.interaction.methods import SIM_SIGNATURE
 from idp.login.outcome import current_login, login_succeeded
 from idp.provider import provider
 from idp.sessions import browser_id
@@ -51,13 +50,6 @@ EXISTS = ("Đã có tài khoản gắn với chứng thư số trên SIM này. V
           "số.")
 REGISTER_TYPES = ("citizen", "enterprise")
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def init_app(app: Flask) -> None:
-    """Register the routes (after the USB token's trust)."""
-    app.register_blueprint(bp)
-    app.add_template_global(sim_available)
-    offer(app, SIM_SIGNATURE, sim_available)
 
 
 def _available() -> None:
