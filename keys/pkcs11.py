@@ -5,6 +5,7 @@ it never exists outside the HSM; the database only stores its label. To
 joserfc such a key looks like any RSAKey or ECKey: its private half is an
 object that signs the way a cryptography private key does, by asking the
 token. The JWKS and the rotation therefore work exactly as with software keys.
+Just over 400 lines: the session pool and the two key types' signers belong together.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Every provider test runs twice: on the embedded default (SQLite + SQL state
 store) and on the production shape (PostgreSQL + Redis) when those are
 reachable at 127.0.0.1; otherwise the second run is skipped and says why.
+Over 400 lines: the fixtures and helpers every test folder shares (the login driver,
+CSRF and outbox readers, the backends), kept in the one place pytest looks first.
 """
 
 from __future__ import annotations

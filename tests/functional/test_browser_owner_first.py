@@ -5,7 +5,8 @@ own on loopback (a real HTTP server that can be told to fail); the example porta
 relying party. Strangers act over real HTTP from other addresses (the provider trusts one
 proxy hop, so X-Forwarded-For gives each its own); the owner acts in Chromium. Every page
 a person reads is photographed at 1280 px and at 375 px (into $IDP_SCREENSHOTS when set),
-and at 375 px none may scroll sideways.
+and at 375 px none may scroll sideways. Over 400 lines: the scenarios share one running
+provider, gateway and portal, which are slow to start.
 """
 
 from __future__ import annotations

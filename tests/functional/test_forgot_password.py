@@ -1,7 +1,8 @@
 """Forgot password: CCCD → OTP to the account's OTP phone → new password → everything revoked.
 
 The answer to the CCCD form must not tell whether the CCCD has an account: the
-same redirect, the same OTP screen (naming no phone), the same failures.
+same redirect, the same OTP screen (naming no phone), the same failures. Over 400 lines:
+that sameness is checked at every step, beside the step's own refusals.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ with PKCE S256, parsing the authorization response (including RFC 9207 `iss`), t
 request with client_secret_basic, ID token validation (signature against the published
 JWKS, iss, aud, nonce, exp), userinfo, the refresh_token grant, RFC 7662 introspection and
 RFC 7009 revocation (oic's `extension` client) and the RP-initiated logout request.
+Over 400 lines: that walk is one story, each step building on the last.
 
 The user agent in between is a plain `requests` session standing in for a browser: it
 fills in the provider's forms (CCCD + password, SMS OTP, consent) and stops at the

@@ -2,6 +2,8 @@
 
 Every test runs on both backends (SQLite + SQL state, PostgreSQL + Redis). Settings are
 narrowed per test with ``@config(...)``, which overrides this module's `settings` fixture.
+Over 400 lines: the steps' caps interact (a pause, the captcha, the code tries), and their
+tests stay side by side.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Everything runs through the test client against the three registry simulators
 over real HTTP (one dedicated, call-counting set for this module). Each
 refusal must say what to do, send no OTP and leave no account row; an account
 for an existing CCCD is only mentioned after the registrant proved a phone.
+
+One file for the three methods (over 400 lines): they share the simulators, the form and
+the OTP step, and a refusal common to all is written once and run for each.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Creating accounts and registering portals: the services, then the `idp` CLI around them."""
+"""Creating accounts and registering portals: the services, then the `idp` CLI around them.
+
+Over 400 lines: each service is followed by the CLI command that wraps it, so a reader
+sees a rule and its command-line refusal together."""
 
 from __future__ import annotations
 

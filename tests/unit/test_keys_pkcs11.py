@@ -2,7 +2,9 @@
 
 SoftHSM reads SOFTHSM2_CONF when its library is initialised, and a process
 initialises it once; the `hsm` fixture points it at a token directory of its
-own and re-initialises the library, so no system-wide token is touched.
+own and re-initialises the library, so no system-wide token is touched. Over 400 lines:
+every test shares that one initialised token, which a second module would have to set up
+again.
 """
 
 from __future__ import annotations
