@@ -1150,7 +1150,7 @@ def summarize_profile(path: Path, top: int = 12) -> dict:
         categories[category] = categories.get(category, 0) + n
         for frame in set(frames):
             where = frame.rsplit("(", 1)[-1]
-            if where.startswith(("idp/cli.py", "idp/serve.py")):
+            if where.startswith(("idp/cli/", "idp/serve.py")):
                 continue  # the entry point, at the root of every stack
             if where.startswith(("idp/", "keys/")) or "/idp/" in where or "/keys/" in where:
                 name = frame.rsplit(":", 1)[0] + ")"
