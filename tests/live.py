@@ -162,12 +162,21 @@ class LiveProvider:
                            PasswordHasher(pw.memory_kib, pw.time_cost, pw.parallelism),
                            verified_by=verified_by, evidence=evidence)
 
-    def last_otp(self, phone: str | None = None) -> str:
-        """The code of the last SMS, or of the last one sent to `phone` (E.164)."""
-        lines = self.settings.path(self.settings.sms.outbox_path).read_text().splitlines()
-        message = next(m for m in map(json.loads, reversed(lines))
-                       if phone is None or m["to"] == phone)
-        return re.search(r"\b(\d{6})\b", message["text"]).group(1)
+    def last_otp(self, phone: str | None = None, wait: float = 5.0) -> str:
+        """The code of the last SMS, or of the last one sent to `phone` (E.164). Waits up
+        to `wait` seconds for one: some codes leave through the SMS queue just after the
+        page has answered (forgot password)."""
+        outbox = self.settings.path(self.settings.sms.outbox_path)
+        deadline = time.monotonic() + wait
+        while True:
+            lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
+            for message in map(json.loads, reversed(lines)):
+                if (phone is None or message["to"] == phone) and (
+                        found := re.search(r"\b(\d{6})\b", message["text"])):
+                    return found.group(1)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no code sent to {phone or 'any phone'}")
+            time.sleep(0.05)
 
     def captcha_answer(self, captcha_id: str) -> str:
         """What a citizen reads off the captcha picture (its record in the SQL state table)."""
