@@ -7,7 +7,9 @@ flow, PKCE S256, state, nonce, client_secret_basic, ID token checked against the
 shows every claim it received, pre-fills a declaration form from them ("declare once"), and
 supports RP-initiated logout and OpenID Connect Back-Channel Logout 1.0.
 
-Run ``python examples/portal.py --help`` for the flags.
+Run ``python examples/portal.py --help`` for the flags. Its page is
+``examples/templates/portal.html``. Over 400 lines on purpose: a portal's developer reads a
+whole relying party, back-channel logout included, in one file.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.flask_client import OAuth, OAuthError
-from flask import Flask, Response, jsonify, redirect, render_template_string, request, session
+from flask import Flask, Response, jsonify, redirect, render_template, request, session
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
@@ -343,147 +345,6 @@ def _format_claim(key: str, value: Any) -> str:
     return str(value)
 
 
-PAGE = """<!doctype html>
-<html lang="vi">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ portal.name }}</title>
-<style>
-  body { margin: 0; font-family: "Segoe UI", Roboto, "Noto Sans", Arial, sans-serif;
-         background: #f4f5f7; color: #222; }
-  header { padding: 18px 32px; display: flex; align-items: center; gap: 16px; }
-  header.national { background: linear-gradient(90deg, #b71c1c, #da251d); color: #ffde00;
-                    border-bottom: 4px solid #ffde00; }
-  header.residence { background: linear-gradient(90deg, #0b3d91, #1565c0); color: #fff;
-                     border-bottom: 4px solid #90caf9; }
-  header .emblem { width: 48px; height: 48px; border-radius: 50%; display: flex;
-                   align-items: center; justify-content: center; font-size: 28px; }
-  header.national .emblem { background: #ffde00; color: #da251d; }
-  header.residence .emblem { background: #fff; color: #0b3d91; }
-  header h1 { margin: 0; font-size: 24px; text-transform: uppercase; letter-spacing: .5px; }
-  header p { margin: 2px 0 0; font-size: 13px; opacity: .9; }
-  main { max-width: 960px; margin: 24px auto; padding: 0 16px; }
-  .card { background: #fff; border-radius: 8px; padding: 24px;
-          box-shadow: 0 1px 3px rgba(0,0,0,.12); margin-bottom: 20px; }
-  .btn { display: inline-block; border: 0; border-radius: 6px; padding: 12px 22px;
-         font-size: 16px; cursor: pointer; text-decoration: none; color: #fff; }
-  .national .btn-primary, .btn-primary.national { background: #da251d; }
-  .residence .btn-primary, .btn-primary.residence { background: #1565c0; }
-  .btn-secondary { background: #6b7280; }
-  .btn[disabled] { opacity: .6; cursor: not-allowed; }
-  table { width: 100%; border-collapse: collapse; font-size: 14px; }
-  th, td { text-align: left; padding: 8px 10px; border-bottom: 1px solid #e5e7eb;
-           vertical-align: top; }
-  th { background: #f9fafb; }
-  td code { font-size: 12px; color: #6b7280; }
-  .source { font-size: 12px; color: #6b7280; white-space: nowrap; }
-  form.declaration { display: grid; grid-template-columns: 220px 1fr; gap: 12px 16px;
-                     align-items: center; }
-  form.declaration input, form.declaration select { padding: 8px; font-size: 15px;
-                     border: 1px solid #cbd5e1; border-radius: 4px; }
-  form.declaration input[readonly], form.declaration select[disabled] {
-                     background: #f1f5f9; }
-  .hint { font-size: 13px; color: #555; }
-  .notice { background: #ecfdf5; border: 1px solid #34d399; padding: 12px 16px;
-            border-radius: 6px; margin-bottom: 20px; }
-  .error { background: #fef2f2; border: 1px solid #f87171; padding: 12px 16px;
-           border-radius: 6px; margin-bottom: 20px; }
-  .topline { display: flex; justify-content: space-between; align-items: center; }
-  footer { text-align: center; font-size: 12px; color: #777; margin: 32px 0; }
-</style>
-</head>
-<body class="{{ portal.kind }}">
-<header class="{{ portal.kind }}">
-  <div class="emblem">★</div>
-  <div>
-    <h1>{{ portal.name }}</h1>
-    <p>{{ taglines[portal.kind] }} · bản trình diễn đăng nhập một lần (SSO)</p>
-  </div>
-</header>
-<main>
-{% if notice %}<div class="notice" id="notice">{{ notice }}</div>{% endif %}
-{% if error %}
-  <div class="error" id="error"><strong>Không thể hoàn tất yêu cầu.</strong>
-    <div>{{ error }}</div></div>
-  <p><a href="/">Quay lại trang chủ</a></p>
-{% elif not record %}
-  <div class="card">
-    <h2>Chào mừng bạn đến với {{ portal.name }}</h2>
-    <p>Đăng nhập một lần bằng tài khoản định danh để sử dụng các dịch vụ công trực tuyến;
-       thông tin cá nhân sẽ được điền sẵn vào tờ khai, bạn không phải khai lại.</p>
-    <a class="btn btn-primary" id="login" href="/login">Đăng nhập bằng tài khoản định danh</a>
-  </div>
-{% else %}
-  <div class="card">
-    <div class="topline">
-      <h2 id="greeting">Xin chào {{ claims.get("name") or claims.get("sub") }}</h2>
-      <form method="post" action="/logout">
-        <button class="btn btn-secondary" id="logout" type="submit">Đăng xuất</button>
-      </form>
-    </div>
-    <p class="hint">Bạn đã đăng nhập qua hệ thống định danh. Dưới đây là toàn bộ thông tin
-       cổng nhận được.</p>
-  </div>
-  <div class="card">
-    <h3>Thông tin nhận được từ hệ thống định danh</h3>
-    <table id="claims">
-      <tr><th>Thông tin</th><th>Giá trị</th><th>Nguồn</th></tr>
-      {% for key, value in rows %}
-      <tr data-claim="{{ key }}">
-        <td>{{ labels.get(key, key) }}<br><code>{{ key }}</code></td>
-        <td>{{ fmt(key, value) }}</td>
-        <td class="source">{{ sources[key] }}</td>
-      </tr>
-      {% endfor %}
-    </table>
-  </div>
-  <div class="card">
-    <h3 id="form-title">{{ form_titles[portal.kind] }}</h3>
-    <p class="hint">Thông tin cá nhân được điền tự động từ tài khoản định danh
-       (khai báo một lần).</p>
-    <form class="declaration" id="declaration" onsubmit="return false">
-      <label for="ho_ten">Họ và tên</label>
-      <input id="ho_ten" name="ho_ten" value="{{ claims.get('name', '') }}" readonly>
-      <label for="ngay_sinh">Ngày sinh</label>
-      <input id="ngay_sinh" name="ngay_sinh" type="date"
-             value="{{ claims.get('birthdate', '') }}" readonly>
-      <label for="gioi_tinh">Giới tính</label>
-      <select id="gioi_tinh" name="gioi_tinh" disabled>
-        <option value=""></option>
-        {% for value, label in genders.items() %}
-        <option value="{{ value }}" {% if claims.get('gender') == value %}selected{% endif %}>
-          {{ label }}</option>
-        {% endfor %}
-      </select>
-      <label for="so_dinh_danh">Số định danh cá nhân (CCCD)</label>
-      <input id="so_dinh_danh" name="so_dinh_danh" value="{{ claims.get('cccd', '') }}"
-             readonly>
-      <label for="dien_thoai">Số điện thoại</label>
-      <input id="dien_thoai" name="dien_thoai" value="{{ claims.get('phone_number', '') }}"
-             readonly>
-      <label for="email">Thư điện tử</label>
-      <input id="email" name="email" type="email" value="{{ claims.get('email', '') }}"
-             readonly>
-      {% if portal.kind == "residence" %}
-      <label for="dia_chi_thuong_tru">Địa chỉ đăng ký thường trú</label>
-      <input id="dia_chi_thuong_tru" name="dia_chi_thuong_tru" value=""
-             placeholder="Số nhà, đường, phường/xã, tỉnh/thành phố">
-      {% endif %}
-      <span></span>
-      <div><button class="btn btn-primary {{ portal.kind }}" type="submit" disabled>
-        Nộp tờ khai</button>
-        <span class="hint">(bản trình diễn: tờ khai không được gửi đi)</span></div>
-    </form>
-  </div>
-{% endif %}
-</main>
-<footer>Bản trình diễn — bên sử dụng dịch vụ định danh (OpenID Connect relying party)</footer>
-</body>
-</html>
-"""
-
-
 def create_portal_app(
     *,
     name: str,
@@ -569,8 +430,8 @@ def create_portal_app(
                 if key in record.userinfo:
                     origin.append("UserInfo")
                 sources[key] = " + ".join(origin)
-        html = render_template_string(
-            PAGE,
+        html = render_template(
+            "portal.html",
             portal=portal,
             record=record,
             claims=claims,
