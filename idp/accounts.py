@@ -1,4 +1,5 @@
-"""Creating accounts: used by `idp account add` today and by counter registration later."""
+"""Account rows: create (registration, the counter, `idp account add`), change the password,
+replace the default OTP phone. The citizen's console is `idp/account/`."""
 
 from __future__ import annotations
 

@@ -130,7 +130,8 @@ def keep_session_after_credentials_change(staff: StaffMember) -> None:
         state.put(f"staff-session:{sid}", record, max(1, min(IDLE_TIMEOUT, remaining)))
 
 
-def end_session(sid: str | None) -> None:
+def end_staff_session(sid: str | None) -> None:
+    """Forget a staff session (and any login of it waiting for its TOTP code)."""
     if sid and len(sid) <= 64:
         provider().state.delete(f"staff-session:{sid}")
         provider().state.delete(f"staff-pending:{sid}")

@@ -12,7 +12,7 @@ from idp.helpdesk.auth import (
     StaffContext,
     clear_cookie,
     current_staff,
-    end_session,
+    end_staff_session,
     keep_session_after_credentials_change,
     pending_staff_id,
     requires,
@@ -128,7 +128,7 @@ def totp():
         staff_event("staff.login", "failure", context, step="totp", reason=reason)
         limits = provider().limits
         if not limits.hit("staff.totp_tries", sid) or limits.spent("staff.totp_tries", sid):
-            end_session(sid)
+            end_staff_session(sid)
             return clear_cookie(make_response(_login_page(REJECTED, 401)))
         return render_template("helpdesk/totp.html", error=REJECTED), 401
     new_sid = start_session(sid, staff)
@@ -174,7 +174,7 @@ def credentials():
 @requires(before_replacement=True)
 def logout():
     staff_event("staff.logout", "success", current_staff())
-    end_session(request.cookies.get(STAFF_COOKIE))
+    end_staff_session(request.cookies.get(STAFF_COOKIE))
     return clear_cookie(make_response(redirect(url_for(".login"), 303)))
 
 

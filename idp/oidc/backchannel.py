@@ -28,8 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp.audit import record_event
 from idp.config import LogoutSettings
 from idp.oidc import deliveries
+from idp.oidc.signed_tokens import issue_logout_token
 from idp.oidc.subject import subject_for
-from idp.oidc.tokens import issue_logout_token
 from idp.ops.metrics import BACKCHANNEL
 from idp.provider import provider
 from idp.sessions import SsoSession

@@ -14,7 +14,7 @@ from idp.oidc.dpop import PROOF_ALGORITHMS
 from idp.oidc.grants import CLIENT_AUTH_METHODS
 from idp.oidc.private_key_jwt import ASSERTION_ALGORITHMS
 from idp.oidc.request_object import REQUEST_OBJECT_ALGORITHMS
-from idp.oidc.tokens import ALGORITHMS
+from idp.oidc.signed_tokens import ALGORITHMS
 from idp.oidc.verified_claims import (
     DOCUMENTS,
     ELECTRONIC_RECORDS,

@@ -21,8 +21,8 @@ from idp.audit import record_event
 from idp.errors import error_page
 from idp.oidc import authorization_server, bp
 from idp.oidc.backchannel import notify_portals
+from idp.oidc.signed_tokens import ALGORITHMS, header_type
 from idp.oidc.subject import subject_for
-from idp.oidc.tokens import ALGORITHMS, header_type
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.sessions import current_session, end_session

@@ -22,8 +22,8 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from idp.audit import record_event
 from idp.oidc.claims_request import parse_claims_request, release, userinfo_release
 from idp.oidc.dpop import SenderConstrainedGrant, presented_jkt
+from idp.oidc.signed_tokens import AccessTokenGrant, issue_access_token
 from idp.oidc.subject import account_ref, subject_for
-from idp.oidc.tokens import AccessTokenGrant, issue_access_token
 from idp.provider import provider
 from idp.sessions import load_session, session_handle
 from idp.store.models import Account, Client, RefreshToken

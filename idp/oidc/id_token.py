@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from idp.oidc.claims import user_claims
 from idp.oidc.grants import Grantee
+from idp.oidc.signed_tokens import at_hash, issue_id_token
 from idp.oidc.subject import subject_for
-from idp.oidc.tokens import at_hash, issue_id_token
 from idp.oidc.verified_claims import verified_claims
 from idp.provider import provider
 from idp.store.models import Account, Client

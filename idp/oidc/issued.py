@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from idp.oidc.grants import digest
+from idp.oidc.signed_tokens import InvalidToken, decode_own_token
 from idp.oidc.subject import account_id_from_ref
-from idp.oidc.tokens import InvalidToken, decode_own_token
 from idp.provider import provider
 from idp.store.models import Account, Client, RefreshToken
 

@@ -14,8 +14,8 @@ from idp.oidc import bp
 from idp.oidc.claims import scope_claims, user_claims
 from idp.oidc.dpop import PROOF_ALGORITHMS, UseDPoPNonce, current_nonce, request_proof
 from idp.oidc.issued import access_token_live
+from idp.oidc.signed_tokens import InvalidToken, decode_own_token
 from idp.oidc.subject import account_id_from_ref
-from idp.oidc.tokens import InvalidToken, decode_own_token
 from idp.oidc.verified_claims import verified_claims
 from idp.provider import provider
 from idp.store.models import Account

@@ -36,11 +36,11 @@ from idp.simsign.service import (
     sim_available,
     start_request,
 )
-from idp.usbtoken.accounts import account_for, add_to_account, check_kind, login_account
+from idp.usbtoken.bindings import account_for, add_to_account, check_kind, login_account
 from idp.usbtoken.login import requested_level, step_up_account
+from idp.usbtoken.pending_registration import start_registration
 from idp.usbtoken.refusals import UsbTokenRefused
 from idp.usbtoken.register import ACCOUNT_TYPE_NAMES
-from idp.usbtoken.registration import start_registration
 from vnid.person import InvalidField, normalize_phone
 
 bp = Blueprint("sim", __name__)

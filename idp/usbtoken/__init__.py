@@ -2,7 +2,7 @@
 
 The page gets a one-time challenge here, the local signing agent on the user's machine
 signs hash(origin) ‖ hash(challenge) with the token after the user's PIN, and the page
-posts the certificate and signature back. `verification` checks them, `accounts` binds
+posts the certificate and signature back. `verification` checks them, `bindings` binds
 certificates to accounts, `web.bp` holds the routes.
 """
 

@@ -9,7 +9,7 @@ from idp.account.web import Viewer, recent_viewer
 from idp.audit import record_event
 from idp.provider import provider
 from idp.sessions import browser_id
-from idp.usbtoken.accounts import add_to_account
+from idp.usbtoken.bindings import add_to_account
 from idp.usbtoken.refusals import UsbTokenRefused
 from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
 from idp.usbtoken.web import audit_refusal, bp, signer_page

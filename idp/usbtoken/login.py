@@ -28,7 +28,7 @@ from idp.oidc.authorize import (
 from idp.provider import provider
 from idp.security.headers import allow_form_target
 from idp.sessions import browser_id, current_session
-from idp.usbtoken.accounts import login_account
+from idp.usbtoken.bindings import login_account
 from idp.usbtoken.refusals import UsbTokenRefused
 from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
 from idp.usbtoken.web import audit_refusal, bp, signer_page

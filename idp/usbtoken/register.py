@@ -15,7 +15,7 @@ from idp.login.outcome import ways_back_to_login
 from idp.provider import provider
 from idp.register.views import EXPIRED
 from idp.sessions import browser_id
-from idp.usbtoken.accounts import (
+from idp.usbtoken.bindings import (
     METHODS,
     AccountExists,
     NewAccountData,
@@ -25,13 +25,13 @@ from idp.usbtoken.accounts import (
     register_account,
 )
 from idp.usbtoken.login import NOT_CONFIGURED
-from idp.usbtoken.refusals import UsbTokenRefused
-from idp.usbtoken.registration import (
+from idp.usbtoken.pending_registration import (
     PendingRegistration,
     end_registration,
     load_registration,
     start_registration,
 )
+from idp.usbtoken.refusals import UsbTokenRefused
 from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
 from idp.usbtoken.web import audit_refusal, bp, signer_page
 from vnid.person import InvalidField, mask_cccd, normalize_email, parse_birthdate

@@ -9,7 +9,7 @@ from idp.interaction import load_interaction
 from idp.provider import provider
 from idp.security.headers import allow_connect
 from idp.sessions import browser_id, current_session
-from idp.usbtoken.accounts import ACCOUNT_TYPES
+from idp.usbtoken.bindings import ACCOUNT_TYPES
 from idp.usbtoken.challenges import issue_challenge
 from idp.usbtoken.refusals import UsbTokenRefused
 from idp.usbtoken.verification import provider_origin

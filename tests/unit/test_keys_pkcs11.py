@@ -114,7 +114,7 @@ def make_ring(sessions, clock: Clock, *backends: KeyBackend) -> KeyRing:
 
 
 def sign_and_verify(ring: KeyRing, alg: str) -> dict:
-    """Sign as idp/oidc/tokens.py does; verify against the published JWKS only."""
+    """Sign as idp/oidc/signed_tokens.py does; verify against the published JWKS only."""
     kid, key = ring.signing_key(alg)
     claims = {"sub": "abc", "n": 1}
     token = jwt.encode({"alg": alg, "kid": kid, "typ": "JWT"}, claims, key, algorithms=[alg])

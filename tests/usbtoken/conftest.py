@@ -251,7 +251,7 @@ BIRTHDATES = {"citizen-rsa": CITIZEN_BIRTHDATE, "citizen-ec": "1995-08-21"}
 def token_account(app, provider, usb_pki):
     """An account registered with certificate `name` through the registration service."""
     from connectors.pki import verify_certificate
-    from idp.usbtoken.accounts import NewAccountData, register_account
+    from idp.usbtoken.bindings import NewAccountData, register_account
 
     def read(key: str) -> list[bytes]:
         return [Path(path).read_bytes() for path in usb_pki.usb_token_settings()[key]]
