@@ -77,6 +77,11 @@ def test_metrics_add_up_both_workers(served):
                    status="303") == 2
     assert _sample(text, "idp_http_request_duration_seconds_count",
                    endpoint="oidc.token") == 2
+    # The gauges read from the database at the scrape, the back-channel backlog among
+    # them (registered by the oidc package when each worker builds its app).
+    assert "idp_stored_state_up 1.0" in text
+    assert _sample(text, "idp_signing_key_age_seconds", alg="ES256") > 0
+    assert "# TYPE idp_backchannel_deliveries gauge" in text
 
 
 def test_access_log_masks_query_values(served):
