@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not bench/
 
-from run import BenchProvider, log  # noqa: E402
+from bench import log  # noqa: E402
+from bench.servers import BenchProvider  # noqa: E402
 
 
 def old_authenticate_refresh_token(self, refresh_token):
@@ -100,7 +100,8 @@ def main() -> int:
     directory = Path(tempfile.mkdtemp(prefix="idp-ab-"))
     bench = BenchProvider(directory, workers=1, threads=1, database=args.database)
     try:
-        client_id, secret = bench.add_portal("bench-portal")
+        portal = bench.add_portal("bench-portal")
+        client_id, secret = portal.client_id, portal.secret
         bench.add_account()
         with Session(bench.engine) as session:
             account_id = session.scalar(select(Account.id))

@@ -28,9 +28,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not bench/
 
 ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # Province / city codes of the CCCD (first three digits), a sample of the 63.

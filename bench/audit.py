@@ -20,13 +20,12 @@ import multiprocessing
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not bench/
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RESULTS = Path(__file__).resolve().parent / "results"
 AUDIT_ROWS_PER_LOGIN = 4  # what one password + SMS OTP login appends (bench/run.py login)
 
@@ -90,21 +89,18 @@ def main() -> int:
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
     from sqlalchemy.orm import Session
 
     from idp.audit import verify_chain
     from idp.db import make_engine
     from idp.store.models import Base
+    from tests.live import new_database
 
     directory = Path(tempfile.mkdtemp(prefix="idp-audit-bench-"))
-    name = None
+    throwaway = ExitStack()
     if args.database == "postgresql":
-        name = f"idp_audit_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        url = throwaway.enter_context(new_database("idp_audit_bench"))
     else:
         url = f"sqlite:///{directory / 'audit.sqlite3'}"
     engine = make_engine(url)
@@ -129,10 +125,7 @@ def main() -> int:
             f"chain(s), {'intact' if report.broken_at is None else 'BROKEN'}")
     finally:
         engine.dispose()
-        if name:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        throwaway.close()
 
     print()
     print(f"Audit rows per second, {args.database}, by chains (rows) and appending processes "

@@ -26,16 +26,14 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not bench/
 
 from flask.testing import FlaskClient  # noqa: E402
-from run import PORTAL, SCOPE, BenchProvider, _csrf, _query, log  # noqa: E402
 
 import idp.store.encrypted as encrypted  # noqa: E402
-
-CCCD = "001085000001"
-PASSWORD = "Lua-Thu#Ha-Noi-2024"
+from bench import log  # noqa: E402
+from bench.servers import CCCD, PASSWORD, PORTAL, SCOPE, BenchProvider  # noqa: E402
+from tests.live import csrf_token, query  # noqa: E402
 
 
 class CryptoClock:
@@ -78,22 +76,22 @@ def login(app, client_id: str, secret: str, provider: BenchProvider) -> None:
         "response_type": "code", "client_id": client_id, "redirect_uri": PORTAL,
         "scope": SCOPE, "state": "s", "nonce": "n", "code_challenge_method": "S256",
         "code_challenge": challenge.rstrip(b"=").decode()})).headers["Location"]
-    tx = _query(location)["tx"]
+    tx = query(location)["tx"]
     page = client.get(location).get_data(as_text=True)
-    answer = client.post("/login", data={"csrf_token": _csrf(page), "tx": tx, "cccd": CCCD,
+    answer = client.post("/login", data={"csrf_token": csrf_token(page), "tx": tx, "cccd": CCCD,
                                          "password": PASSWORD})
     page = client.get(answer.headers["Location"]).get_data(as_text=True)
-    answer = client.post("/login/otp", data={"csrf_token": _csrf(page), "tx": tx,
+    answer = client.post("/login/otp", data={"csrf_token": csrf_token(page), "tx": tx,
                                              "otp": provider.last_otp()})
     location = client.get(answer.headers["Location"]).headers["Location"]
     if "/consent" in location:
         page = client.get(location).get_data(as_text=True)
-        answer = client.post("/consent", data={"csrf_token": _csrf(page), "decision": "allow",
-                                               "tx": _query(location)["tx"]})
+        answer = client.post("/consent", data={"csrf_token": csrf_token(page), "decision": "allow",
+                                               "tx": query(location)["tx"]})
         location = client.get(answer.headers["Location"]).headers["Location"]
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     tokens = client.post("/token", headers={"Authorization": basic}, data={
-        "grant_type": "authorization_code", "code": _query(location)["code"],
+        "grant_type": "authorization_code", "code": query(location)["code"],
         "redirect_uri": PORTAL, "code_verifier": verifier}).get_json()
     info = client.get("/userinfo", headers={"Authorization": "Bearer " + tokens["access_token"]})
     assert info.get_json()["cccd"] == CCCD, info.get_data(as_text=True)
@@ -111,7 +109,8 @@ def main() -> int:
     directory = Path(tempfile.mkdtemp(prefix="idp-encryption-"))
     bench = BenchProvider(directory, workers=1, threads=1, database=args.database)
     try:
-        client_id, secret = bench.add_portal("bench-portal")
+        portal = bench.add_portal("bench-portal")
+        client_id, secret = portal.client_id, portal.secret
         bench.add_account()
         app = create_app(bench.settings)
         app.test_client_class = IssuerClient

@@ -25,11 +25,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from run import ARGON2, REPO, BenchProvider, _children, _proc_cpu_ticks, _terminate, log, wait_for
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from tests.live import free_port
+from bench import REPO, log
+from bench.machine import children, proc_cpu_ticks
+from bench.servers import ARGON2, LIFTED_LIMITS, BenchProvider, limits_config
+from tests.live import free_port, stop_process, wait_for
 from tests.own_postgres import PostgresPair
 from tests.own_redis import RedisSentinelSet
 from tests.tls_front import HaproxyFront
@@ -60,15 +62,15 @@ class Node:
         self.process = subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "idp.cli", "--config", str(self.config), "serve"],
             stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
-        wait_for(self.url + "/readyz", process=self.process)
+        wait_for(self.url + "/readyz", process=self.process, log=self.directory / "idp.log")
 
     def stop(self) -> None:
-        _terminate(self.process)
+        stop_process(self.process)
 
     def pids(self) -> list[int]:
         if self.process is None or self.process.poll() is not None:
             return []
-        return [self.process.pid, *_children(self.process.pid)]
+        return [self.process.pid, *children(self.process.pid)]
 
 
 class FaultCluster(BenchProvider):
@@ -133,11 +135,8 @@ class FaultCluster(BenchProvider):
             f"[passwords]\nmemory_kib = {ARGON2['memory_kib']}\n"
             f"time_cost = {ARGON2['time_cost']}\nparallelism = {ARGON2['parallelism']}\n"
             "[session]\ncookie_secure = false\n"
-            # Load from one address and a few phones: lift the caps a crowd would spread.
-            '[limits]\n"login.attempts.address" = "1000000 per hour"\n'
-            '"sms.login.phone" = "1000000 per hour"\n"sms.login.phone_daily" = "1000000 per day"\n'
-            '"sms.login.address" = "1000000 per hour"\n'
-            f'[sms]\noutbox_path = "{self.directory / "sms.jsonl"}"\n')
+            + limits_config(LIFTED_LIMITS)
+            + f'[sms]\noutbox_path = "{self.directory / "sms.jsonl"}"\n')
 
     def start(self) -> FaultCluster:
         for node in self.nodes:
@@ -163,7 +162,7 @@ class FaultCluster(BenchProvider):
         """CPU ticks of `pids` and of every process seen in `seen` before: a killed or
         restarted process keeps counting what it used (else a window's CPU goes negative)."""
         for pid in pids:
-            seen[pid] = max(seen.get(pid, 0), _proc_cpu_ticks(pid))
+            seen[pid] = max(seen.get(pid, 0), proc_cpu_ticks(pid))
         return sum(seen.values())
 
     def cpu_ticks(self) -> int:
@@ -178,7 +177,7 @@ class FaultCluster(BenchProvider):
                 postmaster = int((data / "postmaster.pid").read_text().split()[0])
             except (OSError, ValueError, IndexError):
                 continue
-            pids += [postmaster, *_children(postmaster)]
+            pids += [postmaster, *children(postmaster)]
         return self._accumulated(self._database_ticks, pids)
 
     # --- the faults ----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Posts the forgot-password form (CCCD + captcha) for the CCCD of an account and for a CCCD
 with no account, in random order, and prints the median answer time of each and their
-difference, measured two ways on the same database (bench/run.py's BenchProvider: one
+difference, measured two ways on the same database (bench/servers.py's BenchProvider: one
 account, production argon2 parameters):
 
 - in process: the app's request path alone (Flask test client), the SMS queue drained
@@ -27,19 +27,17 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not bench/
 
 import requests  # noqa: E402
-from run import CCCD, BenchProvider, log  # noqa: E402
 
-from idp.config import load_settings  # noqa: E402
+from bench import log  # noqa: E402
+from bench.servers import CCCD, BenchProvider  # noqa: E402
 
 UNKNOWN_CCCD = "001085999999"
 PAUSE = 0.1
 """Seconds after each sample's answer (and its SMS, if any) before the next one."""
-LIFTED = ('"reset.starts.address" = "1000000 per hour"\n'
-          '"sms.reset.cccd" = "1000000 per hour"\n')
+LIFTED = {"reset.starts.address": "1000000 per hour", "sms.reset.cccd": "1000000 per hour"}
 
 
 def _form(html: str, answer_of, cccd: str) -> dict:
@@ -115,11 +113,8 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="idp-forgot-bench-") as directory:
-        provider = BenchProvider(Path(directory), workers=1, threads=1, database=args.database)
-        config = provider.config.read_text(encoding="utf-8")
-        provider.config.write_text(config.replace("[limits]\n", "[limits]\n" + LIFTED),
-                                   encoding="utf-8")
-        provider.settings = load_settings(provider.config)
+        provider = BenchProvider(Path(directory), workers=1, threads=1, database=args.database,
+                                 limits=LIFTED)
         provider.add_account()
         try:
             in_process = measure(InProcessForm(provider), args.samples, args.warmup)

@@ -6,24 +6,26 @@ Starts the provider like bench/run.py does (`idp serve` under gunicorn on a free
 port, a fresh SQLite or PostgreSQL + Redis database, the production argon2id parameters),
 registers one portal (with a post-logout redirect URI) and one account per virtual user,
 each with its own CCCD and phone, so that concurrent logins never read each other's SMS OTP.
-Then --users virtual users (threads) loop, with a short random think time between requests:
+Then --users virtual users (threads; bench/soak_users.py) loop, with a short random think
+time between requests:
 
   login      the whole browser flow (authorize → password → SMS OTP → consent the first time
              → code → token exchange), timed as one
   refresh    the refresh_token grant with rotation (each uses the token the last returned)
   userinfo   GET /userinfo with the current access token (--userinfo per refresh)
-  logout     RP-initiated logout: GET /logout with the ID token as id_token_hint and the
+  logout     RP-initiated logout: GET /logout with the login's ID token (the one that
+             carries the session's sid, as a portal keeps it) as id_token_hint and the
              registered post_logout_redirect_uri, from the same browser; it must redirect
              there and end the browser's SSO session
 
 (--refreshes refresh + userinfo rounds per cycle), then a fresh browser logs in again.
 
 Every --sample-seconds it prints a progress line (requests and p99 per kind, errors, the RSS
-of each gunicorn worker, CPU of server, database and load generator). At the end it prints
-the verdicts — zero errors; memory growth of the workers after the first window (the warm-up)
-under MEMORY_GROWTH_LIMIT; p99 of the last window within P99_RATIO_LIMIT of the first — and
-writes everything as JSON to --output (bench/results/soak-<database>.json). It exits 1 when
-any request failed.
+of each gunicorn worker, CPU of server, database and load generator; bench/soak_windows.py).
+At the end it prints the verdicts — zero errors; memory growth of the workers after the first
+window (the warm-up) under MEMORY_GROWTH_LIMIT; p99 of the last window within P99_RATIO_LIMIT
+of the first — and writes everything as JSON to --output (bench/results/soak-<database>.json).
+It exits 1 when any request failed.
 
     .venv/bin/python bench/soak.py                                # 10 min, SQLite, 2 workers
     .venv/bin/python bench/soak.py --database postgresql          # PostgreSQL + Redis
@@ -48,8 +50,6 @@ import json
 import math
 import os
 import platform
-import random
-import re
 import shutil
 import signal
 import sys
@@ -59,335 +59,28 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not bench/
 
-from run import (  # noqa: E402
-    ARGON2,
-    PASSWORD,
-    RESULTS,
-    TICK,
-    BenchProvider,
-    _percentile,
-    browser_login,
-    busy_ticks,
-    log,
-    machine_busy,
+from bench import RESULTS, log  # noqa: E402
+from bench.machine import machine_busy  # noqa: E402
+from bench.servers import ARGON2, BenchProvider  # noqa: E402
+from bench.soak_users import KINDS, POST_LOGOUT, Recorder, person, virtual_user  # noqa: E402
+from bench.soak_windows import (  # noqa: E402
+    MEMORY_GROWTH_LIMIT,
+    MIB,
+    P99_RATIO_LIMIT,
+    Meter,
+    close_window,
+    fmt_ms,
+    memory_verdict,
+    p99_verdict,
+    provider_log_problems,
+    worker_rss,
 )
 
-KINDS = ("login", "refresh", "userinfo", "logout")
-POST_LOGOUT = "http://127.0.0.1:9/logged-out"  # never contacted: the redirect is only checked
-MEMORY_GROWTH_LIMIT = 0.10  # growth of the workers' total RSS after the warm-up window
-P99_RATIO_LIMIT = 1.5  # p99 of the last window / p99 of the first, for every kind
-FIRST_ERRORS = 10  # error messages kept
-LOG_LINE_KEPT = 300  # characters kept of each provider log line quoted in the results
 FAULT_GRACE = 10.0
 """Seconds after a component is back in which errors still count as its fault's: what
 the nodes take to reach it (connection pools, the sentinels' answer, health checks)."""
-MIB = 1024  # KiB per MiB (VmRSS is in KiB)
-
-NAMES = ["Nguyễn Văn An", "Trần Minh Khoa", "Lê Hoàng Nam", "Phạm Quốc Bảo", "Hoàng Đức Long",
-         "Vũ Thanh Tùng", "Đặng Hữu Phúc", "Bùi Gia Huy"]
-
-
-def person(index: int) -> dict:
-    """A valid citizen: CCCD 001 (Hà Nội), century digit 0 = a man born in the 1900s, year 85
-    (so born 1985), then 6 digits; a Vinaphone mobile number of its own."""
-    return {"cccd": f"001085{900001 + index:06d}", "full_name": NAMES[index % len(NAMES)],
-            "birthdate": "1985-03-15", "gender": "male", "phone": f"+849112{46000 + index:05d}",
-            "email": f"soak{index}@example.vn"}
-
-
-# --- what the virtual users record ---------------------------------------------------------
-
-
-class Recorder:
-    """Latencies and errors of the current window, shared by the virtual users."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
-        self.errors: dict[str, int] = dict.fromkeys(KINDS, 0)
-        self.first_errors: list[dict] = []
-        self.error_times: list[tuple[float, str]] = []
-        self.acknowledged: list[str] = []
-        """Every refresh token a 200 answer gave (the fault soak checks none was lost)."""
-        self.logins = 0
-        self.http_requests = 0
-        self.started = time.monotonic()
-
-    def ok(self, kind: str, seconds: float, http_requests: int = 1) -> None:
-        with self.lock:
-            self.latencies[kind].append(seconds)
-            self.http_requests += http_requests
-
-    def acknowledge(self, refresh_token: str, login: bool = False) -> None:
-        with self.lock:
-            self.acknowledged.append(refresh_token)
-            self.logins += login
-
-    def error(self, kind: str, message: str) -> None:
-        with self.lock:
-            self.errors[kind] += 1
-            self.error_times.append((time.monotonic(), kind))
-            if len(self.first_errors) < FIRST_ERRORS:
-                self.first_errors.append({"kind": kind, "at_s": round(
-                    time.monotonic() - self.started, 1), "message": message[:500]})
-        log(f"  ERROR {kind}: {message[:300]}")
-
-    def take(self) -> tuple[dict[str, list[float]], dict[str, int], int]:
-        """This window's latencies, errors and HTTP request count; starts the next window."""
-        with self.lock:
-            taken = self.latencies, self.errors, self.http_requests
-            self.latencies = {kind: [] for kind in KINDS}
-            self.errors = dict.fromkeys(KINDS, 0)
-            self.http_requests = 0
-        return taken
-
-
-# --- a virtual user --------------------------------------------------------------------------
-
-
-class Failed(Exception):
-    """An unexpected answer: counted as an error of the request's kind."""
-
-
-def virtual_user(index: int, provider: BenchProvider, client_id: str, secret: str,
-                 args: argparse.Namespace, recorder: Recorder, stop: threading.Event) -> None:
-    """Log in, refresh + userinfo for a while, log out, again; until `stop`."""
-    import requests
-
-    from idp.sessions import SESSION_COOKIE
-
-    who = person(index)
-    base = provider.issuer
-    api = requests.Session()  # the portal's back end, for the token and userinfo calls
-
-    def pause() -> bool:
-        """Think time (random, so users do not march in step); True when it is time to stop."""
-        return stop.wait(random.uniform(0.5, 1.5) * args.think)
-
-    def timed(kind: str, method: str, path: str, **kwargs) -> requests.Response:
-        t0 = time.perf_counter()
-        response = api.request(method, base + path, timeout=30, allow_redirects=False, **kwargs)
-        seconds = time.perf_counter() - t0
-        if response.status_code != 200:
-            raise Failed(f"{method} {path} -> {response.status_code}: {response.text[:300]}")
-        recorder.ok(kind, seconds)
-        return response
-
-    def cycle() -> None:
-        browser = requests.Session()  # a fresh browser: no SSO session yet
-        try:
-            kind = "login"
-            done = browser_login(provider, client_id, secret, cccd=who["cccd"],
-                                 password=PASSWORD, phone=who["phone"], browser=browser)
-            recorder.ok("login", done.seconds, done.requests)
-            if browser.cookies.get(SESSION_COOKIE) is None:
-                raise Failed("no SSO session cookie after the login")
-            tokens = done.tokens
-            recorder.acknowledge(tokens["refresh_token"], login=True)
-            for _ in range(args.refreshes):
-                for _ in range(args.userinfo):
-                    if pause():
-                        return
-                    kind = "userinfo"
-                    claims = timed("userinfo", "GET", "/userinfo", headers={
-                        "Authorization": "Bearer " + tokens["access_token"]}).json()
-                    if not claims.get("sub"):
-                        raise Failed(f"userinfo without sub: {claims}")
-                if pause():
-                    return
-                kind = "refresh"
-                fresh = timed("refresh", "POST", "/token", auth=(client_id, secret), data={
-                    "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
-                ).json()
-                if not {"access_token", "refresh_token", "id_token"} <= fresh.keys():
-                    raise Failed(f"refresh answer without the tokens: {sorted(fresh)}")
-                if fresh["refresh_token"] == tokens["refresh_token"]:
-                    raise Failed("the refresh token was not rotated")
-                tokens = fresh
-                recorder.acknowledge(tokens["refresh_token"])
-            if pause():
-                return
-            kind = "logout"
-            state = f"bye-{random.getrandbits(32):x}"
-            t0 = time.perf_counter()
-            response = browser.get(base + "/logout", timeout=30, allow_redirects=False, params={
-                "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": POST_LOGOUT,
-                "state": state})
-            seconds = time.perf_counter() - t0
-            location = response.headers.get("Location", "")
-            if response.status_code != 302 or location != f"{POST_LOGOUT}?state={state}":
-                raise Failed(f"logout -> {response.status_code} {location!r}: "
-                             f"{response.text[:300]}")
-            # The provider clears the cookie only when it ended the browser's SSO session.
-            if browser.cookies.get(SESSION_COOKIE) is not None:
-                raise Failed("logout redirected but left the SSO session cookie")
-            recorder.ok("logout", seconds)
-        except Exception as exc:  # any failure is the request's error, then a new cycle
-            recorder.error(kind, f"{type(exc).__name__}: {exc}")
-            stop.wait(1.0)  # do not spin on a broken provider
-        finally:
-            browser.close()
-
-    stop.wait(index * args.think)  # staggered start
-    while not stop.is_set():
-        cycle()
-        pause()
-    api.close()
-
-
-# --- the measurements of a window ------------------------------------------------------------
-
-
-def rss_kib(pid: int) -> int | None:
-    """Resident set size of a process (VmRSS, KiB), None once it is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-    return int(match.group(1)) if match else None
-
-
-def worker_rss(provider: BenchProvider) -> dict[int, int]:
-    return {pid: kib for pid in sorted(provider.worker_pids())
-            if (kib := rss_kib(pid)) is not None}
-
-
-def kind_stats(latencies: list[float], seconds: float) -> dict:
-    ordered = sorted(latencies)
-    if not ordered:
-        return {"count": 0, "per_s": 0.0, "p50_ms": None, "p99_ms": None, "max_ms": None}
-    return {"count": len(ordered), "per_s": round(len(ordered) / seconds, 2),
-            "p50_ms": round(_percentile(ordered, 0.50) * 1000, 2),
-            "p99_ms": round(_percentile(ordered, 0.99) * 1000, 2),
-            "max_ms": round(ordered[-1] * 1000, 2)}
-
-
-class Meter:
-    """CPU counters between two window boundaries."""
-
-    def __init__(self, provider: BenchProvider) -> None:
-        self.provider = provider
-        self.at = self.read()
-
-    def read(self) -> tuple[float, int, int, float, int]:
-        times = os.times()
-        return (time.monotonic(), self.provider.cpu_ticks(), self.provider.db_cpu_ticks(),
-                times.user + times.system, busy_ticks())
-
-    def window(self) -> dict:
-        now = self.read()
-        (t0, srv0, db0, cli0, all0), (t1, srv1, db1, cli1, all1) = self.at, now
-        self.at = now
-        wall = max(t1 - t0, 1e-9)
-        server, db = (srv1 - srv0) / TICK / wall, (db1 - db0) / TICK / wall
-        client = (cli1 - cli0) / wall
-        other = (all1 - all0) / TICK / wall - server - db - client
-        return {"server": round(server, 3), "database": round(db, 3),
-                "load_generator": round(client, 3), "other": round(other, 3)}
-
-
-def close_window(index: int, start: float, began: float, recorder: Recorder, meter: Meter,
-                 provider: BenchProvider) -> dict:
-    latencies, errors, http_requests = recorder.take()
-    now = time.monotonic()
-    seconds = now - began
-    window = {
-        "index": index, "start_s": round(began - start, 1), "end_s": round(now - start, 1),
-        "kinds": {kind: kind_stats(latencies[kind], seconds) for kind in KINDS},
-        "errors": errors, "http_requests": http_requests,
-        "rss_kib": worker_rss(provider), "cpu_cores": meter.window(),
-    }
-    counts = " ".join(f"{kind} {window['kinds'][kind]['count']}" for kind in KINDS)
-    p99s = " ".join(f"{kind} {fmt_ms(window['kinds'][kind]['p99_ms'])}" for kind in KINDS)
-    rss = " ".join(f"{kib / MIB:.1f}" for kib in window["rss_kib"].values())
-    cpu = window["cpu_cores"]
-    log(f"{window['end_s'] / 60:5.2f} min | requests: {counts} ({http_requests} HTTP) | "
-        f"p99 ms: {p99s} | errors {sum(errors.values())} | worker RSS MiB: {rss} | CPU cores: "
-        f"server {cpu['server']:.2f} db {cpu['database']:.2f} "
-        f"load generator {cpu['load_generator']:.2f} other {cpu['other']:.2f}")
-    return window
-
-
-def fmt_ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
-
-
-# --- the verdicts ----------------------------------------------------------------------------
-
-
-def memory_verdict(windows: list[dict], before: dict[int, int]) -> dict:
-    """Growth of the workers' total RSS from the end of the first window (the warm-up: imports,
-    caches, connection pools) to the end of the last; with a single window, from before any
-    traffic. Also the slope over the windows after the warm-up (MiB per minute)."""
-    baseline = windows[0] if len(windows) > 1 else {"rss_kib": before, "end_s": 0.0}
-    start, end = sum(baseline["rss_kib"].values()), sum(windows[-1]["rss_kib"].values())
-    growth = (end - start) / MIB
-    ratio = (end - start) / start if start else float("nan")
-    points = [(w["end_s"] / 60, sum(w["rss_kib"].values()) / MIB) for w in windows
-              if w["end_s"] >= baseline["end_s"]]
-    slope = None
-    if len(points) >= 3:
-        mx = sum(x for x, _ in points) / len(points)
-        my = sum(y for _, y in points) / len(points)
-        var = sum((x - mx) ** 2 for x, _ in points)
-        slope = sum((x - mx) * (y - my) for x, y in points) / var if var else None
-    per_worker = {str(pid): {"start_mib": round(kib / MIB, 2),
-                             "end_mib": round(windows[-1]["rss_kib"].get(pid, 0) / MIB, 2)}
-                  for pid, kib in baseline["rss_kib"].items()}
-    return {"baseline": "end of window 0 (warm-up)" if len(windows) > 1 else "before traffic",
-            "before_traffic_mib": round(sum(before.values()) / MIB, 2),
-            "start_mib": round(start / MIB, 2), "end_mib": round(end / MIB, 2),
-            "growth_mib": round(growth, 2), "growth_ratio": round(ratio, 4),
-            "slope_mib_per_min": None if slope is None else round(slope, 3),
-            "per_worker": per_worker, "limit_ratio": MEMORY_GROWTH_LIMIT,
-            "ok": ratio < MEMORY_GROWTH_LIMIT}
-
-
-def p99_verdict(windows: list[dict]) -> dict:
-    """Per kind: p99 of each window, last / first, and max / min over the windows."""
-    kinds = {}
-    for kind in KINDS:
-        series = [w["kinds"][kind]["p99_ms"] for w in windows]
-        present = [value for value in series if value is not None]
-        first = next((v for v in series if v is not None), None)
-        last = series[-1] if series else None
-        kinds[kind] = {
-            "p99_ms_by_window": series,
-            "last_over_first": round(last / first, 3) if first and last else None,
-            "max_over_min": round(max(present) / min(present), 3) if present else None,
-        }
-    ratios = [k["last_over_first"] for k in kinds.values()]
-    ok = all(r is not None and r <= P99_RATIO_LIMIT for r in ratios)
-    return {"kinds": kinds, "limit_last_over_first": P99_RATIO_LIMIT, "ok": ok}
-
-
-def provider_log_problems(paths: list[Path]) -> dict:
-    """Tracebacks, errors and worker timeouts/restarts in the provider's own logs."""
-    text = "\n".join(path.read_text(errors="replace") for path in paths if path.exists())
-    pattern = re.compile(r"Traceback|WORKER TIMEOUT|Booting worker|\[ERROR\]|"
-                         r"\"level\": ?\"(error|critical)\"|\blevel=(error|critical)\b", re.I)
-    lines = [line for line in text.splitlines() if pattern.search(line)]
-    boots = sum("Booting worker" in line for line in lines)
-    problems = [line for line in lines if "Booting worker" not in line]
-    warnings = [line for line in text.splitlines()
-                if re.search(r"\[WARNING\]|\"level\": ?\"warning\"", line, re.I)]
-    return {"worker_boots": boots, "problem_lines": len(problems),
-            "first": [_quoted(line) for line in problems[:10]],
-            "warning_lines": len(warnings),
-            "first_warnings": [_quoted(line) for line in warnings[:5]]}
-
-
-def _quoted(line: str) -> str:
-    """A log line as the results keep it: without its traceback (whose file paths name the
-    machine and say nothing the message does not), cut to LOG_LINE_KEPT characters."""
-    return line.split(', "exception"', 1)[0][:LOG_LINE_KEPT]
-
-
-# --- the run ---------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -430,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.refreshes} refreshes × {args.userinfo} userinfo per login, "
         f"{args.minutes:g} min in windows of {args.sample_seconds:g} s")
     if args.faults:
-        from faults import FaultCluster
+        from bench.faults import FaultCluster
 
         provider = FaultCluster(directory, workers=args.workers, threads=args.threads)
         logs = [node.directory / "idp.log" for node in provider.nodes]
@@ -445,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     windows: list[dict] = []
     users: list[threading.Thread] = []
     try:
-        client_id, secret = provider.add_portal("soak-portal",
-                                                post_logout_redirect_uris=[POST_LOGOUT])
+        portal = provider.add_portal("soak-portal", post_logout_redirect_uris=[POST_LOGOUT])
         for index in range(args.users):
             provider.add_account(person(index))
         provider.start()
@@ -462,11 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         recorder.started = start
         users = [threading.Thread(target=virtual_user, name=f"user-{i}", daemon=True, args=(
-            i, provider, client_id, secret, args, recorder, stop)) for i in range(args.users)]
+            i, provider, portal, args, recorder, stop)) for i in range(args.users)]
         for user in users:
             user.start()
         if args.faults:
-            from faults import inject_faults
+            from bench.faults import inject_faults
 
             threading.Thread(target=inject_faults, args=(provider, start, total, faults, stop),
                              name="faults", daemon=True).start()
@@ -509,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     fault_windows = None
     if args.faults:
-        from faults import fault_report
+        from bench.faults import fault_report
 
         fault_windows = fault_report(faults, recorder.error_times, start, FAULT_GRACE)
         # Errors are expected inside the windows, and a node is restarted on purpose.
@@ -548,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in problems["first"] + problems["first_warnings"]:
         print(f"    {line[:200]}")
     if fault_windows is not None:
-        from faults import print_fault_report
+        from bench.faults import print_fault_report
 
         print_fault_report(fault_windows, lost)
     print()

@@ -11,12 +11,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp import errors, ops
 from idp.audit_labels import event_label, result_label
 from idp.clients import RegisteredClients
+from idp.compiled_routes import CompiledRule
 from idp.compiled_templates import COMPILED_TEMPLATES
 from idp.config import Settings, load_settings
 from idp.db import Database
 from idp.limits import Limiter
 from idp.login.devices import write_device_cookie
 from idp.oidc.client_keys import ClientKeySets
+from idp.oidc.plain_refresh import PlainRefreshes
 from idp.oidc.published import PublishedDocuments
 from idp.otp.queue import SmsQueue
 from idp.params import IdConverter
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.jinja_options = {**app.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
+    app.url_rule_class = CompiledRule
     app.url_map.converters["int"] = IdConverter  # before any route: ids the database holds
     app.config.update(
         SECRET_KEY=settings.server.secret_key,
@@ -92,12 +95,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     ops.init_app(app)
     headers.init_app(app, hsts=settings.server.issuer.startswith("https://"))
 
-    from idp import account, helpdesk, login, oidc, register, sharing, simsign, usbtoken
+    from idp import (
+        account,
+        certificates,
+        helpdesk,
+        login,
+        oidc,
+        register,
+        sharing,
+        simsign,
+        usbtoken,
+    )
 
     # Each area registers its own routes. Login methods are offered in this order (the
-    # first that reaches the level asked for is where a login starts), and the packages
-    # that add pages to the account console come before it.
-    for area in (oidc, login, register, usbtoken, simsign, sharing, account, helpdesk):
+    # first that reaches the level asked for is where a login starts), the packages that
+    # add pages to the account console come before it, and the trust anchors of the
+    # certificate methods before them.
+    for area in (oidc, login, register, certificates, usbtoken, simsign, sharing, account,
+                 helpdesk):
         area.init_app(app)
     csrf.exempt(app.view_functions["ops.metrics"])
     for endpoint in CSRF_EXEMPT:
@@ -116,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_template_filter(result_label)
     app.after_request(write_cookies)
     app.after_request(write_device_cookie)
+    app.wsgi_app = PlainRefreshes(app, app.wsgi_app)
     app.wsgi_app = PublishedDocuments(app, app.wsgi_app)
     if settings.logging.access_log:
         app.wsgi_app = ops.AccessLog(app.wsgi_app)

@@ -108,6 +108,15 @@ def append_event(connection: Connection, values: dict, chains: int) -> int:
     return row_id
 
 
+def record_operator_event(connection: Connection, chains: int, event: str, **detail) -> int:
+    """An operator's `idp` command in the audit trail, inside the command's own transaction:
+    the change and its record commit together, or neither does."""
+    values = {"at": datetime.now(UTC), "event": event, "result": "success", "account_id": None,
+              "client_id": None, "actor": "operator:cli", "actor_role": None, "ip": None,
+              "user_agent": None, "detail": detail}
+    return append_event(connection, values, chains)
+
+
 def record_event(
     event: str,
     result: str,

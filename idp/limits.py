@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
@@ -195,7 +195,7 @@ class UnknownLimit(ValueError):
 
 
 def parse_rate(name: str, rate: str, login_seconds: int) -> RateLimitItem:
-    """The rate item of limit `name`: a `limits` string, or "N per login"."""
+    """The rate item of limit `name`: a `limits` string, or "N per login"; N is at least 1."""
     text = rate.strip()
     try:
         if text.endswith(" per login"):
@@ -204,6 +204,8 @@ def parse_rate(name: str, rate: str, login_seconds: int) -> RateLimitItem:
                 raise ValueError(text)
             return RateLimitItemPerSecond(amount, login_seconds, namespace=name)
         item = parse(text)
+        if item.amount < 1:  # a budget of nothing refuses everyone, the owner included
+            raise ValueError(text)
     except ValueError:
         raise UnknownLimit(f"{name}: '{rate}' is not a rate such as \"6 per hour\", "
                            "\"1 per 30 seconds\" or \"5 per login\"") from None
@@ -223,6 +225,8 @@ class _StateStoreStorage(Storage):
     short-lived record does (SQL for the embedded default, Redis in production)."""
 
     STORAGE_SCHEME = None
+    PREFIX = "lim:"
+    """Before every counter's key in the state store."""
 
     def __init__(self, state: StateStore) -> None:
         super().__init__()
@@ -235,14 +239,14 @@ class _StateStoreStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         value = 0
         for _ in range(amount):
-            value = self.state.incr("lim:" + key, expiry)
+            value = self.state.incr(self.PREFIX + key, expiry)
         return value
 
     def get(self, key: str) -> int:
-        return self.state.count("lim:" + key)
+        return self.state.count(self.PREFIX + key)
 
     def get_expiry(self, key: str) -> float:
-        return self.state.expires_at("lim:" + key) or time.time()
+        return self.state.expires_at(self.PREFIX + key) or time.time()
 
     def check(self) -> bool:
         try:
@@ -255,7 +259,26 @@ class _StateStoreStorage(Storage):
         return None  # the state store is shared with everything else: never wiped from here
 
     def clear(self, key: str) -> None:
-        self.state.delete("lim:" + key)
+        self.state.delete(self.PREFIX + key)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One limit's current window for one key: hits counted, hits allowed, when it ends."""
+
+    count: int
+    amount: int
+    resets_at: float
+    """When the window ends (now when nothing is counted)."""
+
+    @property
+    def spent(self) -> bool:
+        """Whether no hit is left in this window."""
+        return self.count >= self.amount
+
+
+Check = tuple[str, Sequence[object]]
+"""A limit's name and the parts of the request that key it (`("sms.login.phone", (phone,))`)."""
 
 
 class Limiter:
@@ -278,6 +301,10 @@ class Limiter:
     def _key(self, name: str, who: tuple[object, ...]) -> str:
         return self._items[name].key_for(*self._ids(who))
 
+    def _counter(self, name: str, who: Sequence[object]) -> str:
+        """The state-store key of limit `name`'s counter for `who` (as the storage names it)."""
+        return _StateStoreStorage.PREFIX + self._key(name, tuple(who))
+
     def state_key(self, kind: str, *who: object) -> str:
         """A state-store key for a record kept beside a limit (e.g. the time of the last
         failure), hashed like the counters' keys."""
@@ -298,6 +325,24 @@ class Limiter:
         item = self._items[name]
         return item.amount - self._storage.incr(self._key(name, who), item.get_expiry())
 
+    def windows(self, *checks: Check) -> list[Window]:
+        """The current window of each (name, who), read in one call to the state store (a
+        step that consults several limits pays one round trip, not one per limit)."""
+        keys = [self._counter(name, who) for name, who in checks]
+        now = time.time()
+        return [Window(count, self._items[name].amount, expires or now)
+                for (name, _), (count, expires) in zip(checks, self._storage.state.counters(keys),
+                                                       strict=True)]
+
+    def hits_left_all(self, *checks: Check) -> list[int]:
+        """`hits_left` of each (name, who), counted in one call (one transaction or
+        pipeline), in order."""
+        items = [self._items[name] for name, _ in checks]
+        values = self._storage.state.incr_many([
+            (self._counter(name, who), item.get_expiry())
+            for (name, who), item in zip(checks, items, strict=True)])
+        return [item.amount - value for item, value in zip(items, values, strict=True)]
+
     def spent(self, name: str, *who: object) -> bool:
         """Whether the limit is used up for `who` (counts nothing)."""
         return not self._window.test(self._items[name], *self._ids(who))
@@ -313,3 +358,8 @@ class Limiter:
     def clear(self, name: str, *who: object) -> None:
         """Forget the hits counted for `who` (staff lift a pause; a proven owner)."""
         self._storage.clear(self._key(name, who))
+
+    def give_back(self, name: str, *who: object) -> None:
+        """Take back one hit counted for `who` for something that then did not happen (an
+        SMS the gateway refused): counted first, so parallel hits never overshoot."""
+        self._storage.state.decr(self._counter(name, who))

@@ -4,14 +4,9 @@ whatever front a test puts before them."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
-from tests.conftest import PG_ADMIN_URL, make_person
+from tests.conftest import make_person
 from tests.live import LiveProvider, free_port
 
 
@@ -47,21 +42,6 @@ class ClusterNode(LiveProvider):
             '"sms.login.address" = "100000 per hour"\n'
             f'[sms]\noutbox_path = "{self.directory.parent / "sms.jsonl"}"\n'
         ) + self.extra_config
-
-
-@contextmanager
-def shared_database(prefix: str) -> Iterator[str]:
-    """A new database on the system PostgreSQL (127.0.0.1:5432), dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def person_fields(n: int):

@@ -32,8 +32,8 @@ from idp.config import Settings, load_settings
 from idp.migrate import upgrade
 from idp.store.models import Base
 from keys import ensure_keys, make_backends
+from tests.live import new_database
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 ISSUER = "https://sso.test"
 STRONG_PASSWORD = "Lua-Thu#Ha-Noi-2024"
@@ -91,16 +91,8 @@ def fresh_postgres_database(prefix: str, skipped: str) -> Iterator[str]:
     (saying `skipped`) when PostgreSQL is not reachable."""
     if not _reachable(5432):
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {skipped}")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_database(prefix) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -452,12 +444,9 @@ class Flow:
             assert response.status_code == 303, response.get_data(as_text=True)
             response = self.submit_otp(tx, last_otp(self.settings))
             assert response.status_code == 303, response.get_data(as_text=True)
-            response = self.browser.get(response.headers["Location"])
             location = response.headers["Location"]
         if "/consent" in location:
-            response = self.consent(location)
-            response = self.browser.get(response.headers["Location"])
-            location = response.headers["Location"]
+            location = self.consent(location).headers["Location"]
         assert location.startswith(self.portal.redirect_uri), location
         return Authorization(location, query(location), verifier, nonce, state)
 
@@ -472,6 +461,15 @@ class Flow:
         data = {k: v for k, v in data.items() if v is not None}
         return self.browser.post("/token", data=data,
                                  headers={"Authorization": basic(self.portal)})
+
+
+def went_on(response, portal: Portal) -> bool:
+    """A passed login step: 303 straight on to the consent page, or to the portal with a
+    code (no stop at /authorize/resume)."""
+    location = response.headers.get("Location", "")
+    return response.status_code == 303 and (
+        location.startswith("/consent?")
+        or (location.startswith(portal.redirect_uri + "?") and "code=" in location))
 
 
 def basic(portal: Portal, secret: str | None = None) -> str:

@@ -1,14 +1,27 @@
-// The reference for `bench/run.py --reference`: panva's oidc-provider (one node process,
-// an in-memory adapter), one confidential client (client_secret_basic), ES256
-// JWT access tokens (RFC 9068, through a resource indicator), RS256 ID tokens, rotating
-// refresh tokens — the same work our provider does per refresh grant.
+// The reference for `bench/run.py --reference`: panva's oidc-provider (one node process), one
+// confidential client (client_secret_basic), ES256 JWT access tokens (RFC 9068, through a
+// resource indicator), RS256 ID tokens, rotating refresh tokens — the same work our provider
+// does per refresh grant.
 //
-//   node server.js PORT CHAINS
+//   node server.js PORT CHAINS [ID_TOKEN_ALG [REDIS_URL [KEY_PREFIX]]]
+//
+// The store (oidc-provider's "adapter") is chosen at start:
+//   - no REDIS_URL (argument absent or empty, and BENCH_REFERENCE_REDIS_URL unset): the
+//     in-memory adapter below, state in this process only;
+//   - REDIS_URL given (e.g. redis://127.0.0.1:6379/14; or BENCH_REFERENCE_REDIS_URL):
+//     redis_adapter.js, state in Redis as in a durable, shared deployment. Every key starts with
+//     KEY_PREFIX (or BENCH_REFERENCE_REDIS_PREFIX; default `bench-ref:<random>:`, new at each
+//     start): `<prefix><Model>:<id>` (JSON, or a hash {payload, consumed} for single-use models
+//     such as RefreshToken), `<prefix>grant:<grantId>` (the set of a grant's token keys, for
+//     revocation), `<prefix>userCode:<code>` and `<prefix>uid:<uid>` (lookups), each with the
+//     model's TTL. On SIGTERM or SIGINT the process deletes the keys under its prefix (SCAN)
+//     and quits the connection. ioredis is loaded only in this mode.
 //
 // Refresh tokens are minted at start with oidc-provider's own models (Grant, RefreshToken)
 // for a test account, as if a login had happened; the first stdout line is JSON:
-//   {"issuer": ..., "client_id": ..., "client_secret": ..., "refresh_tokens": [...]}
-import { generateKeyPairSync } from 'node:crypto';
+//   {"issuer": ..., "client_id": ..., "client_secret": ..., "refresh_tokens": [...],
+//    "adapter": "memory" | "redis"}   (+ "redis_prefix": ... with Redis)
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
 
@@ -20,6 +33,21 @@ const clientId = 'bench-portal';
 const clientSecret = 'bench-reference-secret-0123456789abcdefghijklmnop';
 const resource = 'urn:bench:api';
 const accountId = 'bench-account-1';
+const redisUrl = process.argv[5] || process.env.BENCH_REFERENCE_REDIS_URL || '';
+const redisPrefix = process.argv[6] || process.env.BENCH_REFERENCE_REDIS_PREFIX
+  || `bench-ref:${randomBytes(6).toString('hex')}:`;
+
+// With Redis: fail here, before listening, when it cannot be reached.
+const redis = redisUrl
+  ? (await import('./redis_adapter.js')).redisAdapter(redisUrl, redisPrefix) : undefined;
+if (redis) {
+  try {
+    await redis.ready();
+  } catch (err) {
+    console.error(`cannot reach Redis: ${err.message}`);
+    process.exit(1);
+  }
+}
 
 function jwk(type, options, alg) {
   const { privateKey } = generateKeyPairSync(type, options);
@@ -86,7 +114,7 @@ class MemoryAdapter {
 }
 
 const provider = new Provider(issuer, {
-  adapter: MemoryAdapter,
+  adapter: redis ? redis.Adapter : MemoryAdapter,
   clients: [{
     client_id: clientId,
     client_secret: clientSecret,
@@ -148,10 +176,49 @@ async function mintRefreshToken() {
 
 const server = provider.listen(port, '127.0.0.1', async () => {
   const refreshTokens = [];
-  for (let i = 0; i < chains; i += 1) refreshTokens.push(await mintRefreshToken());
+  try {
+    for (let i = 0; i < chains; i += 1) refreshTokens.push(await mintRefreshToken());
+  } catch (err) {
+    if (!redis) throw err;
+    console.error('minting the refresh tokens failed:', err);
+    stopWithRedis(1);
+    return;
+  }
   process.stdout.write(`${JSON.stringify({
-    issuer, client_id: clientId, client_secret: clientSecret, refresh_tokens: refreshTokens,
+    issuer,
+    client_id: clientId,
+    client_secret: clientSecret,
+    refresh_tokens: refreshTokens,
+    adapter: redis ? 'redis' : 'memory',
+    ...(redis ? { redis_prefix: redisPrefix } : {}),
   })}\n`);
 });
 
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// With Redis: stop taking requests (idle keep-alive connections at once, busy ones after 1 s),
+// then delete this process's keys and quit the connection.
+let stopping = false;
+function stopWithRedis(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  setTimeout(() => { console.error('shutdown timed out'); process.exit(1); }, 10_000).unref();
+  const force = setTimeout(() => server.closeAllConnections(), 1000);
+  server.close(async () => {
+    clearTimeout(force);
+    try {
+      const deleted = await redis.close();
+      console.error(`deleted ${deleted} Redis keys under ${redisPrefix}`);
+    } catch (err) {
+      console.error('Redis clean-up failed:', err.message);
+      process.exit(1);
+    }
+    process.exit(code);
+  });
+  server.closeIdleConnections();
+}
+
+if (redis) {
+  process.on('SIGTERM', () => stopWithRedis());
+  process.on('SIGINT', () => stopWithRedis());
+} else {
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}

@@ -32,6 +32,7 @@ METHODS = {
     "pwd+sms:recovery": "Mật khẩu + OTP tới số điện thoại mới (mất số cũ)",
     "sso": "Phiên đăng nhập một lần (SSO)",
     "usb_token": "USB ký số (chứng thư số)",
+    "sim_signature": "Ký số trên SIM điện thoại",
 }
 STEP_METHODS = {
     "login.password": "Mật khẩu",
@@ -161,6 +162,8 @@ def describe_amr(amr: list[str]) -> str:
     """The login method of a session, from its RFC 8176 method references."""
     if "hwk" in amr:
         return METHODS["usb_token"]
+    if "mca" in amr:  # the SIM's signature, confirmed on the phone
+        return METHODS["sim_signature"]
     if "sms" in amr:
         return METHODS["pwd+sms"]
     if "otp" in amr:

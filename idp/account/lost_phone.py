@@ -104,7 +104,8 @@ def lost_phone_otp():
         f"lost-{interaction.id}", request.form.get("otp") or "", hidden,
         passed=lambda: _recovered(interaction, account, phone),
         exhausted=lambda: _exhausted(interaction, account),
-        spent=lambda: _exhausted(interaction, account, counted=False), ways=_ways(interaction))
+        spent=lambda: _exhausted(interaction, account, counted=False),
+        ways=lambda: _ways(interaction))
 
 
 def _recovered(interaction: Interaction, account: Account, phone: str):
@@ -124,4 +125,4 @@ def lost_phone_resend():
     interaction, account = _login()
     return LOST_PHONE_CODE.answer_resend(_challenge(interaction, account),
                                          _new_phone(interaction), {"tx": interaction.id},
-                                         ways=_ways(interaction))
+                                         ways=lambda: _ways(interaction))

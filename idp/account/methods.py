@@ -9,14 +9,15 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 
 from connectors.base import ConnectorUnavailable
-from idp.account import certificates, phones, services, totp
+from idp.account import phones, services, totp
 from idp.account.web import Viewer, bp, form_int, page, recent_viewer, viewer
+from idp.certificates import bindings
 from idp.interaction.methods import USB_TOKEN, works_here
 from idp.otp.codes import PHONE_CHANGE, Challenge
 from idp.otp.step import CodeStep, OtherWays
 from idp.provider import provider
 from idp.sessions import browser_id
-from idp.vntime import vietnam_time
+from idp.vntime import clock_time, vietnam_time
 from vnid.person import InvalidField, mask_phone, normalize_email, normalize_phone
 
 CARRIER_REFUSED = (
@@ -45,7 +46,7 @@ def _security_page(current: Viewer, error: str | None = None, status: int = 200,
         certificates=[(row.id, row.common_name or "", row.issuer, row.serial_hex.upper(),
                        vietnam_time(row.not_after)[:10],
                        vietnam_time(row.last_used_at) if row.last_used_at else "")
-                      for row in certificates.active_certificates(account)],
+                      for row in bindings.active_certificates(account)],
         usb_token_available=works_here(USB_TOKEN),
     )
 
@@ -123,7 +124,7 @@ def verify_phone():
     return PHONE_ADD_CODE.answer_code(
         pending["otp"], request.form.get("otp") or "", {},
         passed=lambda: _phone_added(current.account, pending["phone"]),
-        exhausted=lambda: _phone_add_exhausted(current), ways=_phone_ways())
+        exhausted=lambda: _phone_add_exhausted(current), ways=_phone_ways)
 
 
 def _phone_added(account, phone: str):
@@ -146,7 +147,7 @@ def resend_phone_otp():
     if pending is None:
         return redirect(url_for(".security"), 303)
     return PHONE_ADD_CODE.answer_resend(_challenge(current.account, pending["otp"]),
-                                        pending["phone"], {}, ways=_phone_ways())
+                                        pending["phone"], {}, ways=_phone_ways)
 
 
 @bp.route("/account/phones/remove", methods=["POST"])
@@ -200,8 +201,8 @@ def remove_totp():
 def remove_certificate():
     """Stop a certificate logging in (a lost token, say), never the last way in."""
     current = recent_viewer(".security")
-    error = certificates.remove_certificate(provider().db.session, current.account,
-                                              form_int("certificate_id") or 0)
+    error = bindings.remove_certificate(provider().db.session, current.account,
+                                          form_int("certificate_id") or 0)
     if error:
         return _security_page(current, error, 400)
     return redirect(url_for(".security", done="certificate_removed"), 303)
@@ -220,9 +221,11 @@ def email():
     if address is None:
         return page("email.html", current, 400, error="Vui lòng nhập địa chỉ thư điện tử.",
                     sent_to=None)
-    if not provider().limits.hit("account.email_links", current.account.id):
+    limits = provider().limits
+    if not limits.hit("account.email_links", current.account.id):
+        until = clock_time(limits.resets_at("account.email_links", current.account.id))
         return page("email.html", current, 429, sent_to=None,
-                    error="Bạn đã yêu cầu gửi thư quá nhiều lần. Vui lòng thử lại sau một giờ.")
+                    error=f"Bạn đã yêu cầu gửi thư quá nhiều lần. Vui lòng thử lại sau {until}.")
     services.send_email_link(current.account, address,
                              provider().external_url(url_for(".verify_email")))
     return page("email.html", current, error=None, sent_to=address)

@@ -26,6 +26,7 @@ from idp.provider import provider
 from idp.security.passwords import check_password_policy, password_user_inputs
 from idp.sessions import SsoSession, account_sessions, end_session, session_handle
 from idp.store.models import Account, Client, Consent, OtpPhone, RefreshToken
+from idp.vntime import clock_time
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,10 @@ EMAIL_LINK_TTL = DAY
 HOTLINE = "Nếu không phải bạn thực hiện, hãy gọi ngay tổng đài 18001096."
 
 WRONG_CURRENT = "Mật khẩu hiện tại không đúng."
-TOO_MANY_TRIES = "Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần. Vui lòng thử lại sau một giờ."
+TOO_MANY_TRIES = ("Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần. Vui lòng thử lại sau "
+                  "{until}.")
+"""Formatted with the time the limit's window ends ("account.password_checks" may be set to
+any window)."""
 
 
 def is_recent(session: SsoSession, max_age: int = RECENT_AUTH_SECONDS) -> bool:
@@ -104,7 +108,8 @@ def change_own_password(account: Account, current: str, new: str, confirm: str,
     """
     p = provider()
     if p.limits.spent("account.password_checks", account.id):
-        return [TOO_MANY_TRIES]
+        until = p.limits.resets_at("account.password_checks", account.id)
+        return [TOO_MANY_TRIES.format(until=clock_time(until))]
     if not p.passwords.verify(account.password_hash, current):
         p.limits.hit("account.password_checks", account.id)
         record_event("password.change", "failure", account_id=account.id, reason="wrong_current")

@@ -66,12 +66,16 @@ def _max_token_ttl(settings: Settings) -> int:
 @pass_context
 def keys_rotate(ctx: Context) -> None:
     """Promote the pre-published key, retire the current one, publish a new next key."""
+    from idp.audit import record_operator_event
     from keys import make_backends, rotate
 
     backend = make_backends(ctx.settings.keys)[ctx.settings.keys.backend]
     with ctx.sessions().begin() as session:
-        for change in rotate(session, backend, max_token_ttl=_max_token_ttl(ctx.settings)):
-            click.echo(str(change))
+        changes = rotate(session, backend, max_token_ttl=_max_token_ttl(ctx.settings))
+        record_operator_event(session.connection(), ctx.settings.audit.chains, "keys.rotate",
+                              changes=[str(change) for change in changes])
+    for change in changes:
+        click.echo(str(change))
 
 
 @keys.command("rotate-data-key")
@@ -83,12 +87,15 @@ def keys_rotate_data_key(ctx: Context, batch: int) -> None:
     Interrupted, it is finished by `idp data encrypt`. Older data keys are kept, so every
     row stays readable throughout.
     """
+    from idp.audit import record_operator_event
     from idp.store.data_keys import add_data_key, configured_kek
     from idp.store.reencryption import reencrypt_all
 
     engine, ring = ctx.engine()
     with ctx.sessions().begin() as session:
         key = add_data_key(session, configured_kek(ctx.settings))
+        record_operator_event(session.connection(), ctx.settings.audit.chains,
+                              "keys.rotate_data_key", data_key=key.id)
         click.echo(f"new data key {key.id}; running providers encrypt with it within "
                    f"{ctx.settings.keys.reload_seconds} s")
     ring.reload()
@@ -128,6 +135,7 @@ def keys_rewrap_data_keys(ctx: Context, old_config: str) -> None:
 @pass_context
 def keys_withdraw(ctx: Context, kid: str, yes: bool) -> None:
     """A compromised key: out of the JWKS and deleted now (its tokens stop verifying)."""
+    from idp.audit import record_operator_event
     from keys import make_backends, withdraw
 
     if not yes:
@@ -135,8 +143,11 @@ def keys_withdraw(ctx: Context, kid: str, yes: bool) -> None:
                       "JWKS again; the citizens concerned log in again", abort=True)
     backend = make_backends(ctx.settings.keys)[ctx.settings.keys.backend]
     with ctx.sessions().begin() as session:
-        for change in withdraw(session, backend, kid, max_token_ttl=_max_token_ttl(ctx.settings)):
-            click.echo(str(change))
+        changes = withdraw(session, backend, kid, max_token_ttl=_max_token_ttl(ctx.settings))
+        record_operator_event(session.connection(), ctx.settings.audit.chains, "keys.withdraw",
+                              kid=kid, changes=[str(change) for change in changes])
+    for change in changes:
+        click.echo(str(change))
     click.echo(f"running providers stop publishing {kid} within "
                f"{ctx.settings.keys.reload_seconds} s")
 

@@ -25,6 +25,7 @@ from idp.interaction.levels import login_acr
 from idp.interaction.methods import LoginMethod
 from idp.login.devices import device_of, remember_device
 from idp.login.throttle import CITIZENS
+from idp.oidc.authorize import continue_authorization
 from idp.oidc.backchannel import notify_portals
 from idp.otp.codes import forget_code
 from idp.provider import provider
@@ -84,7 +85,7 @@ def finish_login(interaction: Interaction):
     if interaction.return_to:
         end_interaction(interaction)
         return redirect(interaction.return_to, 303)
-    return redirect(url_for("oidc.resume", tx=interaction.id), 303)
+    return continue_authorization(interaction)
 
 
 def login_succeeded(interaction: Interaction, account: Account, method: LoginMethod):

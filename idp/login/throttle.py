@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
+from idp.limits import Window
 from idp.login.devices import device_of
 from idp.provider import provider
 
@@ -64,33 +65,44 @@ class LoginThrottle:
     def captcha_needed(self, who: str | None, ip: str | None) -> bool:
         """Whether an unknown browser must type a captcha with its next try for `who`
         (None: the name is not typed yet; only the address decides)."""
-        limits = provider().limits
         if who is not None and self.known_device(who) is not None:
             return False
-        if self.address_failures and limits.spent(self.address_failures, ip):
+        checks = {}
+        if who is not None:
+            checks["failures"] = (self.failures, (who,))
+        if self.address_failures:
+            checks["address"] = (self.address_failures, (ip,))
+        windows = dict(zip(checks, provider().limits.windows(*checks.values()), strict=True))
+        return self._captcha(windows.get("failures"), windows.get("address"))
+
+    def _captcha(self, failures: Window | None, address: Window | None) -> bool:
+        if address is not None and address.spent:
             return True
         threshold = provider().settings.login.captcha_after_failures
-        return who is not None and limits.count(self.failures, who) >= threshold
+        return failures is not None and failures.count >= threshold
 
     def check(self, who: str, ip: str | None, *, captcha_ok: bool) -> GateAnswer:
         """May a password for `who` be checked now? Counts the attempt when it may."""
         if self.known_device(who) is not None:
             return GateAnswer(Gate.OPEN)
-        p = provider()
-        limits = p.limits
-        if limits.spent(self.failures, who):
-            return GateAnswer(Gate.PAUSED, until=limits.resets_at(self.failures, who))
-        if limits.spent(self.attempts, ip):
-            return GateAnswer(Gate.ADDRESS_PAUSED, until=limits.resets_at(self.attempts, ip))
-        if wait := self._wait(who):
+        limits = provider().limits
+        checks = [(self.failures, (who,)), (self.attempts, (ip,))]
+        if self.address_failures:
+            checks.append((self.address_failures, (ip,)))
+        # Every window this step consults, read in one round trip.
+        failures, attempts, *address = limits.windows(*checks)
+        if failures.spent:
+            return GateAnswer(Gate.PAUSED, until=failures.resets_at)
+        if attempts.spent:
+            return GateAnswer(Gate.ADDRESS_PAUSED, until=attempts.resets_at)
+        if wait := self._wait(who, failures.count):
             return GateAnswer(Gate.WAIT, wait_seconds=wait)
-        if not captcha_ok and self.captcha_needed(who, ip):
+        if not captcha_ok and self._captcha(failures, address[0] if address else None):
             return GateAnswer(Gate.CAPTCHA)
         limits.hit(self.attempts, ip)
         return GateAnswer(Gate.OPEN)
 
-    def _wait(self, who: str) -> int:
-        failures = provider().limits.count(self.failures, who)
+    def _wait(self, who: str, failures: int) -> int:
         delay_after = provider().settings.login.delay_after_failures
         if failures < delay_after:
             return 0
@@ -110,9 +122,10 @@ class LoginThrottle:
         if nonce is not None:
             p.limits.hit(self.device_failures, nonce)
             return
-        p.limits.hit(self.failures, who)
+        counted = [(self.failures, (who,))]
         if self.address_failures:
-            p.limits.hit(self.address_failures, ip)
+            counted.append((self.address_failures, (ip,)))
+        p.limits.hits_left_all(*counted)
         p.state.put(self._last_key(who), {"at": time.time()},
                     p.limits.resets_at(self.failures, who) - time.time() + 1)
 

@@ -26,7 +26,7 @@ from idp.login.outcome import (
 )
 from idp.login.password import check_password_login
 from idp.login.throttle import CITIZENS, Gate, GateAnswer
-from idp.oidc.authorize import answer_with_error, validated_grant
+from idp.oidc.authorize import answer_with_error, continue_authorization, validated_grant
 from idp.oidc.claims_request import claims_to_consent
 from idp.oidc.consent import consent_lines
 from idp.otp.codes import LOGIN, Challenge, pending_code, spend_try
@@ -190,7 +190,7 @@ def otp():
                                             "login.otp"),
         exhausted=lambda: _exhausted(interaction, account, "login.otp"),
         spent=lambda: second_factor_exhausted(interaction, account, counted=False),
-        ways=_ways(interaction, account),
+        ways=lambda: _ways(interaction, account),
     )
 
 
@@ -234,7 +234,8 @@ def resend_otp():
     if phone is None:
         return _otp_page(interaction, account)
     return LOGIN_CODE.answer_resend(_challenge(interaction, account), phone.phone,
-                                    {"tx": interaction.id}, ways=_ways(interaction, account))
+                                    {"tx": interaction.id},
+                                    ways=lambda: _ways(interaction, account))
 
 
 @bp.route("/login/extend", methods=["POST"])
@@ -307,7 +308,7 @@ def consent():
                  scopes=scopes)
     interaction.consented = True
     save_interaction(interaction)
-    return redirect(url_for("oidc.resume", tx=interaction.id), 303)
+    return continue_authorization(interaction)
 
 
 @bp.route("/captcha/<captcha_id>.png")

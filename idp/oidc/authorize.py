@@ -248,6 +248,13 @@ def resume():
             "Phiên đăng nhập đã hết hạn hoặc không hợp lệ. "
             "Vui lòng quay lại cổng dịch vụ và đăng nhập lại.",
         )
+    return continue_authorization(interaction)
+
+
+def continue_authorization(interaction: Interaction):
+    """Answer the portal for an interaction whose step has just passed (a login, a consent),
+    in the same request: the code (or the consent page, or a higher level's page) without a
+    trip back through `/authorize/resume`."""
     return _run(interaction.params, interaction)
 
 

@@ -1,8 +1,9 @@
 """Answering the portal (OIDC Core §3.1.2.5): at once, from a live SSO session and an
 existing consent, or after pausing at the login or consent interaction.
 
-`idp.oidc.authorize` validates the request and calls `decide`; the login flows hand
-the browser back to `/authorize/resume`, which calls it again with their result.
+`idp.oidc.authorize` validates the request and calls `decide`; a login or consent that
+passes calls it again with its result, in the same request (`continue_authorization`), so
+the browser goes straight on to the portal.
 """
 
 from __future__ import annotations

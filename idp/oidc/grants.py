@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, fields
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import g
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from idp.audit import record_event
 from idp.oidc.claims_request import parse_claims_request, release, userinfo_release
@@ -123,6 +122,39 @@ CLAIM_REFRESH_TOKEN = (
     .returning(*(_refresh_tokens.c[f.name] for f in fields(ClaimedRefreshToken)))
 )
 INSERT_REFRESH_TOKEN = insert(_refresh_tokens)
+
+
+def _rotation_in_one_statement():
+    """PostgreSQL: claim a bearer refresh token of a client, store its successor and read the
+    account's subject in one round trip (data-modifying CTEs), for the plain refresh. No row
+    when the token is not live or its account not active; the caller then rolls back (the
+    claim included) and lets the grant answer."""
+    t, a = _refresh_tokens, _accounts
+    claimed = (
+        update(t)
+        .where(t.c.token_digest == bindparam("digest"), t.c.client_id == bindparam("client"),
+               t.c.rotated_at.is_(None), t.c.revoked_at.is_(None),
+               t.c.expires_at > bindparam("now"), t.c.dpop_jkt.is_(None))
+        .values(rotated_at=bindparam("now"))
+        .returning(*(t.c[f.name] for f in fields(ClaimedRefreshToken)))
+        .cte("claimed")
+    )
+    copied = ("family_id", "client_id", "account_id", "scope", "sid", "auth_time", "acr",
+              "amr", "expires_at", "claims", "login_session")
+    successor = (
+        insert(t)
+        .from_select(
+            ["token_digest", "issued_at", *copied],
+            select(bindparam("successor"), bindparam("now"), *(claimed.c[c] for c in copied))
+            .join(a, and_(a.c.id == claimed.c.account_id, a.c.status == "active")),
+        )
+        .returning(*(t.c[f.name] for f in fields(ClaimedRefreshToken)))
+        .cte("successor")
+    )
+    return select(successor, a.c.subject).join(a, a.c.id == successor.c.account_id)
+
+
+ROTATE_IN_ONE_STATEMENT = _rotation_in_one_statement()
 
 
 def active_account(account_id: int):
@@ -267,26 +299,62 @@ class AuthorizationCodeGrant(SenderConstrainedGrant, grants.AuthorizationCodeGra
         )
 
 
+def claim_refresh_token(refresh_token: str) -> ClaimedRefreshToken | None:
+    """Mark a live refresh token rotated, in the request's transaction, and return what it
+    stands for; None when it is not live (unknown, rotated, revoked, expired, other key)."""
+    if not refresh_token or len(refresh_token) > 200:
+        return None
+    # Claim the token in one statement: of two concurrent uses only one wins. A Core
+    # UPDATE … RETURNING on the table, in the session's transaction: the ORM-enabled
+    # bulk update would also run its session-synchronisation step, which costs more
+    # than the statement itself.
+    row = provider().db.session.connection().execute(
+        CLAIM_REFRESH_TOKEN, {"digest": digest(refresh_token), "now": time.time(),
+                              "jkt": presented_jkt()}
+    ).first()
+    return ClaimedRefreshToken(*row) if row is not None else None
+
+
+def refresh_grantee(refresh_token: ClaimedRefreshToken, subject: str | None = None) -> Grantee:
+    """Who a claimed refresh token is issued for; invalid_grant when its account is no longer
+    active or the SSO session it was bound to has ended. `subject`: the account's, read by
+    a caller that has already found the account active."""
+    if subject is None:
+        account = active_account(refresh_token.account_id)
+        # Authlib answers a None user with invalid_request; RFC 6749 §5.2 says invalid_grant.
+        if account is None:
+            raise InvalidGrantError("The account of this refresh token is not active.")
+        subject = account.subject
+    if refresh_token.sid and load_session(refresh_token.sid) is None:
+        # A session-bound token ends with its SSO session.
+        raise InvalidGrantError("The session of this refresh token has ended.")
+    return Grantee(
+        account_id=refresh_token.account_id,
+        subject=subject,
+        auth_time=refresh_token.auth_time,
+        acr=refresh_token.acr,
+        amr=refresh_token.amr,
+        sid=refresh_token.sid,
+        grant_id=refresh_token.family_id,
+        refresh_expires_at=refresh_token.expires_at,
+        claims=refresh_token.claims,
+        login_session=refresh_token.login_session,
+    )
+
+
 class RefreshTokenGrant(SenderConstrainedGrant, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> ClaimedRefreshToken | None:
+        claimed = claim_refresh_token(refresh_token)
+        if claimed is not None:
+            return claimed
+        session = provider().db.session
+        session.rollback()
         if not refresh_token or len(refresh_token) > 200:
             return None
-        session = provider().db.session
         token_digest = digest(refresh_token)
-        # Claim the token in one statement: of two concurrent uses only one wins. A Core
-        # UPDATE … RETURNING on the table, in the session's transaction: the ORM-enabled
-        # bulk update would also run its session-synchronisation step, which costs more
-        # than the statement itself.
-        row = session.connection().execute(
-            CLAIM_REFRESH_TOKEN, {"digest": token_digest, "now": time.time(),
-                                  "jkt": presented_jkt()}
-        ).first()
-        if row is not None:
-            return ClaimedRefreshToken(*row)
-        session.rollback()
         stale = session.scalar(
             select(RefreshToken).where(RefreshToken.token_digest == token_digest)
         )
@@ -304,26 +372,8 @@ class RefreshTokenGrant(SenderConstrainedGrant, grants.RefreshTokenGrant):
             )
         return None
 
-    def authenticate_user(self, refresh_token: ClaimedRefreshToken) -> Grantee | None:
-        account = active_account(refresh_token.account_id)
-        # Authlib answers a None here with invalid_request; RFC 6749 §5.2 says invalid_grant.
-        if account is None:
-            raise InvalidGrantError("The account of this refresh token is not active.")
-        if refresh_token.sid and load_session(refresh_token.sid) is None:
-            # A session-bound token ends with its SSO session.
-            raise InvalidGrantError("The session of this refresh token has ended.")
-        return Grantee(
-            account_id=account.id,
-            subject=account.subject,
-            auth_time=refresh_token.auth_time,
-            acr=refresh_token.acr,
-            amr=refresh_token.amr,
-            sid=refresh_token.sid,
-            grant_id=refresh_token.family_id,
-            refresh_expires_at=refresh_token.expires_at,
-            claims=refresh_token.claims,
-            login_session=refresh_token.login_session,
-        )
+    def authenticate_user(self, refresh_token: ClaimedRefreshToken) -> Grantee:
+        return refresh_grantee(refresh_token)
 
     def revoke_old_credential(self, refresh_token: ClaimedRefreshToken) -> None:
         """Nothing to do: the old token was marked rotated when it was claimed."""
@@ -337,9 +387,11 @@ def wants_refresh_token(client: Client, scope: str, grant_type: str) -> bool:
 
 
 def generate_token(
-    grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
+    grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True,
+    refresh_token: str | None = None,
 ) -> dict:
-    """Authlib token generator: an RFC 9068 access token and, by policy, a refresh token."""
+    """Authlib token generator: an RFC 9068 access token and, by policy, a refresh token
+    (`refresh_token` when the caller has already stored it, else a new one)."""
     scope = scope or ""
     access_token, ttl = issue_access_token(
         AccessTokenGrant(
@@ -364,22 +416,27 @@ def generate_token(
         "scope": scope,
     }
     if wants_refresh_token(client, scope, grant_type):
-        token["refresh_token"] = secrets.token_urlsafe(32)
+        token["refresh_token"] = refresh_token or secrets.token_urlsafe(32)
     return token
 
 
 def save_token(token: dict, request) -> None:
-    """Store the refresh token (as a digest) in the family of its grant."""
+    """Authlib's hook: store the refresh token of a response and commit."""
+    store_refresh_token(token, request.user, request.client.client_id)
+
+
+def store_refresh_token(token: dict, user: Grantee, client_id: str) -> None:
+    """Store the refresh token (as a digest) in the family of its grant, and commit the
+    request's transaction (with the claim of the token it replaces)."""
     refresh = token.get("refresh_token")
-    if not refresh:
-        provider().db.session.commit()
-        return
     p = provider()
-    user: Grantee = request.user
+    session = p.db.session
+    if not refresh:
+        session.commit()
+        return
     now = time.time()
     offline = "offline_access" in token["scope"].split()
     expires = user.refresh_expires_at or now + p.settings.tokens.refresh_token_ttl
-    session = p.db.session
     # A Core INSERT in the transaction that claimed the old token: no ORM unit of work
     # (flush, identity map) for a row nothing reads back in this request.
     session.connection().execute(
@@ -387,7 +444,7 @@ def save_token(token: dict, request) -> None:
         {
             "token_digest": digest(refresh),
             "family_id": user.grant_id,
-            "client_id": request.client.client_id,
+            "client_id": client_id,
             "account_id": user.account_id,
             "scope": token["scope"],
             "sid": None if offline else user.sid,
@@ -404,4 +461,3 @@ def save_token(token: dict, request) -> None:
         },
     )
     session.commit()
-    g.issued_refresh = True

@@ -24,30 +24,33 @@ class IdTokenExtension:
 
     def add_id_token(self, grant, response) -> None:
         _status, token, _headers = response
-        if "openid" not in token.get("scope", "").split():
-            return
-        user: Grantee = grant.request.user
-        client: Client = grant.request.client
-        alg = client.id_token_signed_response_alg
-        claims = {
-            "sub": subject_for(user.subject, client),
-            "aud": client.client_id,
-            "auth_time": user.auth_time,
-            "acr": user.acr,
-            "amr": user.amr,
-            "at_hash": at_hash(token["access_token"], alg),
-        }
-        if user.sid:
-            claims["sid"] = user.sid
-        if user.nonce:
-            claims["nonce"] = user.nonce
-        released = user.claims or {}
-        requested = released.get("id_token")
-        verified = (released.get("verified") or {}).get("id_token")
-        if requested or verified:
-            account = provider().db.session.get(Account, user.account_id)
-            claims.update(user_claims(account, [], sub=claims["sub"], extra=requested or ()))
-            if verified and (answer := verified_claims(account, verified["names"],
-                                                       verified["request"])):
-                claims["verified_claims"] = answer
-        token["id_token"] = issue_id_token(claims, alg)
+        add_id_token(token, grant.request.user, grant.request.client)
+
+
+def add_id_token(token: dict, user: Grantee, client: Client) -> None:
+    """Add the ID token to a token response whose scope includes `openid`."""
+    if "openid" not in token.get("scope", "").split():
+        return
+    alg = client.id_token_signed_response_alg
+    claims = {
+        "sub": subject_for(user.subject, client),
+        "aud": client.client_id,
+        "auth_time": user.auth_time,
+        "acr": user.acr,
+        "amr": user.amr,
+        "at_hash": at_hash(token["access_token"], alg),
+    }
+    if user.sid:
+        claims["sid"] = user.sid
+    if user.nonce:
+        claims["nonce"] = user.nonce
+    released = user.claims or {}
+    requested = released.get("id_token")
+    verified = (released.get("verified") or {}).get("id_token")
+    if requested or verified:
+        account = provider().db.session.get(Account, user.account_id)
+        claims.update(user_claims(account, [], sub=claims["sub"], extra=requested or ()))
+        if verified and (answer := verified_claims(account, verified["names"],
+                                                   verified["request"])):
+            claims["verified_claims"] = answer
+    token["id_token"] = issue_id_token(claims, alg)

@@ -83,25 +83,28 @@ class PublishedDocuments:
 
     def _through_app(self, path: str, source: bytes, environ: dict, start_response: Callable):
         """Let Flask answer, and keep its answer when it is a plain 200 to a GET."""
-        answer: dict = {}
-
-        def capture(status: str, headers: list, exc_info=None):
-            answer["status"], answer["headers"] = status, headers
-            return start_response(status, headers, exc_info)
-
-        chunks = self._next(environ, capture)
-        try:
-            body = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
-        headers = [(name, value) for name, value in answer.get("headers", [])
-                   if name.lower() != "x-request-id"]
-        keepable = (
-            environ["REQUEST_METHOD"] == "GET"
-            and answer.get("status", "").startswith("200")
-            and not any(name.lower() == "set-cookie" for name, _ in headers)
-        )
-        if keepable:
-            self._kept[path] = _Kept(source, answer["status"], headers, body)
+        status, headers, body = answer_through(self._next, environ, start_response)
+        headers = [(name, value) for name, value in headers if name.lower() != "x-request-id"]
+        if environ["REQUEST_METHOD"] == "GET" and status.startswith("200") and not any(
+                name.lower() == "set-cookie" for name, _ in headers):
+            self._kept[path] = _Kept(source, status, headers, body)
         return [body]
+
+
+def answer_through(app: Callable, environ: dict, start_response: Callable,
+                   ) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Let `app` answer (passing its answer on as it is) and return its status, headers and
+    body, for a layer in front of the app that keeps what it can serve again itself."""
+    answer: dict = {"status": "", "headers": []}
+
+    def capture(status: str, headers: list, exc_info=None):
+        answer["status"], answer["headers"] = status, headers
+        return start_response(status, headers, exc_info)
+
+    chunks = app(environ, capture)
+    try:
+        body = b"".join(chunks)
+    finally:
+        if hasattr(chunks, "close"):
+            chunks.close()
+    return answer["status"], answer["headers"], body

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
+from flask import g
+
 from connectors.base import ConnectorUnavailable
 from idp.audit import record_event
 from idp.provider import provider
@@ -32,6 +34,9 @@ class Purpose:
     words: str
     limits: tuple[tuple[str, tuple[str, ...]], ...]
 
+
+OWNER_PARTS = frozenset({"phone", "cccd"})
+"""Parts that key a count on the citizen's own identity rather than on the requester."""
 
 LOGIN = Purpose("login", "đăng nhập", (
     ("sms.login.phone", ("phone",)),
@@ -167,16 +172,25 @@ def send_code(challenge: Challenge, phone: str) -> SendResult:
     p = provider()
     limits = p.limits
     now = time.time()
-    if limits.spent("sms.resend_wait", challenge.id, phone):
-        wait = limits.resets_at("sms.resend_wait", challenge.id, phone) - now
-        return SendResult(SendOutcome.COOLDOWN, wait_seconds=max(1, int(wait + 0.999)))
-    if limits.spent("sms.per_login", challenge.id):
+    wait, per_login = limits.windows(("sms.resend_wait", (challenge.id, phone)),
+                                     ("sms.per_login", (challenge.id,)))
+    if wait.spent:
+        return SendResult(SendOutcome.COOLDOWN,
+                          wait_seconds=max(1, int(wait.resets_at - now + 0.999)))
+    if per_login.spent:
         return SendResult(SendOutcome.LOGIN_LIMIT)
-    for name, parts in challenge.purpose.limits:
-        if "ip" in parts and challenge.device:
-            continue  # a browser that logged in before is never held by its address
-        who = [challenge.key_part(part, phone) for part in parts]
-        if not limits.hit(name, *who):
+    counted = [(name, [challenge.key_part(part, phone) for part in parts], parts)
+               for name, parts in challenge.purpose.limits
+               # a browser that logged in before is never held by its address
+               if not ("ip" in parts and challenge.device)]
+    # Counted first, all in one round trip, so parallel sends never overshoot. Past the
+    # first limit that refuses, the later ones take their hit back: this send never
+    # reached them.
+    left = limits.hits_left_all(*((name, who) for name, who, _ in counted))
+    for index, (name, who, parts) in enumerate(counted):
+        if left[index] < 0:
+            for later, later_who, _ in counted[index + 1:]:
+                limits.give_back(later, *later_who)
             record_event("otp.send", "refused", account_id=challenge.account_id,
                          purpose=challenge.purpose.name, reason=name)
             return SendResult(_OUTCOME_OF_PART[parts[0]], until=limits.resets_at(name, *who))
@@ -187,30 +201,48 @@ def send_code(challenge: Challenge, phone: str) -> SendResult:
         p.sms.send(phone, f"Mã xác thực (OTP) {challenge.purpose.words} của bạn là {code}, "
                           f"hiệu lực {_validity(ttl)}. Không cung cấp mã này cho bất kỳ ai.")
     except ConnectorUnavailable as exc:
+        # No SMS went out: an outage must not spend the owner's codes (those of the phone or
+        # CCCD) for the hour after. The requester's own counts (address, staff) stay, so
+        # a retry storm against a gateway that is down is still bounded.
+        for name, who, parts in counted:
+            if OWNER_PARTS.intersection(parts):
+                limits.give_back(name, *who)
         record_event("otp.send", "failure", account_id=challenge.account_id,
                      purpose=challenge.purpose.name, reason="gateway", system=exc.system)
         return SendResult(SendOutcome.FAILED)
-    limits.hit("sms.resend_wait", challenge.id, phone)
-    limits.hit("sms.per_login", challenge.id)
+    limits.hits_left_all(("sms.resend_wait", (challenge.id, phone)),
+                         ("sms.per_login", (challenge.id,)))
     record = {"phone": phone, "digest": _digest(challenge.id, code), "expires_at": now + ttl,
               "sent_at": now}
     # The record outlives the code, so the page can still say where the last one went.
     p.state.put(_record_key(challenge.id), record, p.settings.session.transaction_ttl)
+    _code_changed(challenge.id)
     record_event("otp.send", "success", account_id=challenge.account_id,
                  purpose=challenge.purpose.name, phone_suffix=phone[-3:])
     return SendResult(SendOutcome.SENT, expires_at=record["expires_at"])
 
 
 def pending_code(challenge_id: str) -> PendingCode | None:
-    """The code last sent for this challenge, if any."""
+    """The code last sent for this challenge, if any. Read once per request (the page and
+    its other ways on both ask); a send, a right code or a forget reads it again."""
+    known = g.setdefault("pending_codes", {})
+    if challenge_id not in known:
+        known[challenge_id] = _read_pending_code(challenge_id)
+    return known[challenge_id]
+
+
+def _code_changed(challenge_id: str) -> None:
+    g.get("pending_codes", {}).pop(challenge_id, None)
+
+
+def _read_pending_code(challenge_id: str) -> PendingCode | None:
     p = provider()
     record = p.state.get(_record_key(challenge_id))
     if record is None:
         return None
-    wait_key = (challenge_id, record["phone"])
-    resend_at = (p.limits.resets_at("sms.resend_wait", *wait_key)
-                 if p.limits.spent("sms.resend_wait", *wait_key) else 0.0)
-    return PendingCode(record["phone"], record["expires_at"], resend_at)
+    [wait] = p.limits.windows(("sms.resend_wait", (challenge_id, record["phone"])))
+    return PendingCode(record["phone"], record["expires_at"],
+                       wait.resets_at if wait.spent else 0.0)
 
 
 def spend_try(challenge_id: str) -> int | None:
@@ -239,6 +271,7 @@ def check_code(challenge_id: str, code: str) -> CheckResult:
         if not p.state.add(f"otp-used:{challenge_id}:{record['sent_at']}", {}, ttl):
             return CheckResult(CheckOutcome.EXPIRED, left)
         p.state.delete(_record_key(challenge_id))
+        _code_changed(challenge_id)
         return CheckResult(CheckOutcome.OK)
     if left <= 0:
         return CheckResult(CheckOutcome.EXHAUSTED, last_try=True)
@@ -252,6 +285,7 @@ def forget_code(challenge_id: str) -> None:
     has paid for its failure already)."""
     p = provider()
     record = p.state.take(_record_key(challenge_id))
+    _code_changed(challenge_id)
     if record is not None:
         p.limits.clear("sms.resend_wait", challenge_id, record["phone"])
     p.limits.clear("otp.wrong_codes", challenge_id)

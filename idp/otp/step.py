@@ -106,20 +106,21 @@ class CodeStep:
     def answer_code(self, challenge_id: str, code: str, hidden: dict[str, str], *,
                     passed: Callable[[], Response], exhausted: Callable[[], Response],
                     spent: Callable[[], Response] | None = None,
-                    ways: OtherWays | None = None):
+                    ways: Callable[[], OtherWays] | None = None):
         """Check a typed code: on to `passed`, or `exhausted` when this code used the last
         try, or `spent` (default: `exhausted`) when the tries were already used up (by a
-        parallel request, say), or the page again saying what was wrong."""
+        parallel request, say), or the page again saying what was wrong (with `ways()`:
+        worked out only then, never for a right code)."""
         result = check_code(challenge_id, code[:12])
         if result.outcome is CheckOutcome.OK:
             return passed()
         if result.outcome is CheckOutcome.EXHAUSTED:
             return exhausted() if result.last_try or spent is None else spent()
-        return self.page(challenge_id, hidden, status=400, ways=ways,
+        return self.page(challenge_id, hidden, status=400, ways=ways() if ways else None,
                          error=self.wrong_code_message(result.outcome, result.tries_left))
 
     def answer_resend(self, challenge: Challenge, phone: str | None, hidden: dict[str, str],
-                      *, ways: OtherWays | None = None):
+                      *, ways: Callable[[], OtherWays] | None = None):
         """Send a new code and show the page again, saying it was sent or why not."""
         if phone is None:  # forgot password for an unknown CCCD: act as if sent
             return redirect(url_for(self.check_endpoint, **hidden), 303)
@@ -129,4 +130,5 @@ class CodeStep:
                 self.leave_notice(challenge.id, f"Đã gửi lại mã OTP tới số {mask_phone(phone)}.")
             return redirect(url_for(self.check_endpoint, **hidden), 303)
         error = f"Chưa gửi được mã OTP tới số {mask_phone(phone)}. {result.message}"
-        return self.page(challenge.id, hidden, error=error, status=429, ways=ways)
+        return self.page(challenge.id, hidden, error=error, status=429,
+                         ways=ways() if ways else None)

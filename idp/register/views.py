@@ -159,7 +159,7 @@ def otp():
     return REGISTER_CODE.answer_code(
         registration.otp_id, request.form.get("otp") or "", hidden,
         passed=lambda: _phone_proven(registration),
-        exhausted=lambda: _exhausted(registration), ways=_ways())
+        exhausted=lambda: _exhausted(registration), ways=_ways)
 
 
 def _phone_proven(registration: Registration):
@@ -185,7 +185,7 @@ def resend():
     if registration.phone is None:
         return redirect(url_for(".phone", r=registration.id), 303)
     return REGISTER_CODE.answer_resend(_challenge(registration), registration.phone,
-                                       {"r": registration.id}, ways=_ways())
+                                       {"r": registration.id}, ways=_ways)
 
 
 @bp.route("/activate")

@@ -232,6 +232,11 @@ def purge_ended_shares(engine: Engine, *, now: datetime | None = None) -> int:
             delete(IdentityShare).where(IdentityShare.expires_at <= before)).rowcount
 
 
+def verifier_retry_at(address: str | None) -> float:
+    """When a verifier address over "sharing.verifier.address" may read shares again."""
+    return provider().limits.resets_at("sharing.verifier.address", address or "-")
+
+
 def verifier_allowed(address: str | None) -> bool:
     """Count one read or verification from a verifier address; False once the address is
     over the limit "sharing.verifier.address". The first refusal of a window is audited."""

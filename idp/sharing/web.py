@@ -4,6 +4,8 @@ metadata and status lists, the verification API, and the counter clerk's page.""
 from __future__ import annotations
 
 import json
+import math
+import time
 
 from flask import Blueprint, Response, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -16,6 +18,7 @@ from idp.sharing.credential import MEDIA_TYPE, issuer_metadata
 from idp.sharing.qrimage import UnreadableImage, qr_text
 from idp.sharing.status import MAX_LIST_ID, status_list_token
 from idp.sharing.verifier import SHARE_CODE, TAMPERED, Verification, vietnam_time
+from idp.vntime import clock_time
 
 bp = Blueprint("sharing", __name__)
 
@@ -23,12 +26,18 @@ UPLOAD_LIMIT = 12 * 1024 * 1024
 """A phone photo of a QR code; the rest of the provider takes 64 KB at most."""
 TEXT_LIMIT = 16 * 1024
 PUBLIC = {"Access-Control-Allow-Origin": "*"}
-RETRY_LATER = {"Retry-After": "3600"}
 
 
 def _json_error(status: int, error: str, description: str, headers: dict | None = None):
     """An RFC 6749-style error answer."""
     return {"error": error, "error_description": description}, status, headers or {}
+
+
+def _rate_limited():
+    """429 to a verifier address over its limit, with the seconds until its window ends."""
+    wait = services.verifier_retry_at(request.remote_addr) - time.time()
+    return _json_error(429, "rate_limited", "Quá nhiều yêu cầu từ địa chỉ này.",
+                       {"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 @bp.route("/.well-known/jwt-vc-issuer")
@@ -60,7 +69,7 @@ def share(code: str):
     if wanted != MEDIA_TYPE:
         return render_template("sharing/landing.html", url=services.share_url(code))
     if not services.verifier_allowed(request.remote_addr):
-        return _json_error(429, "rate_limited", "Quá nhiều yêu cầu từ địa chỉ này.", RETRY_LATER)
+        return _rate_limited()
     outcome = services.read_share(code, request.remote_addr)
     if outcome.credential is None:
         return _json_error(404 if outcome.refused == "not_found" else 410,
@@ -82,7 +91,7 @@ def verify_api():
     if len(given[0]) > TEXT_LIMIT:
         return _json_error(400, "invalid_request", "Nội dung quá dài.")
     if not services.verifier_allowed(request.remote_addr):
-        return _json_error(429, "rate_limited", "Quá nhiều yêu cầu từ địa chỉ này.", RETRY_LATER)
+        return _rate_limited()
     result, _ = services.verify_here(given[0], request.remote_addr)
     return result.as_json(), 200, {"Cache-Control": "no-store"}
 
@@ -112,8 +121,9 @@ def clerk():
     if len(text) > TEXT_LIMIT:
         return _clerk_page({"qr": "Nội dung mã quá dài."}, 400)
     if not services.verifier_allowed(request.remote_addr):
+        until = clock_time(services.verifier_retry_at(request.remote_addr))
         return _clerk_page({"image": "Quá nhiều yêu cầu từ địa chỉ này. Vui lòng thử lại "
-                                     "sau một giờ."}, 429)
+                                     f"sau {until}."}, 429)
     result, credential = services.verify_here(text, request.remote_addr)
     return _clerk_page(result=result, credential=credential if result.valid else None)
 

@@ -12,8 +12,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the routes (after the USB token's trust, which SIM certificates share;
-    before `idp.account.init_app`, whose console its pages join)."""
+    """Register the routes (after `idp.certificates.init_app`, whose trust anchors SIM
+    certificates chain to; before `idp.account.init_app`, whose console its pages join)."""
     from idp.interaction.methods import SIM_SIGNATURE, offer
     from idp.simsign.service import sim_available
     from idp.simsign.views import bp

@@ -15,15 +15,15 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from flask import current_app
-
 from connectors.base import ConnectorUnavailable
 from connectors.mssp import HttpMssp, verification_code, verify_cms
 from connectors.pki import CertificateIdentity, CertificateRefused
+from idp.certificates.refusals import CertificateLoginRefused
+from idp.certificates.trust import trust_anchors, trust_configured
 from idp.provider import provider
-from idp.usbtoken.verification import TrustAnchors, usb_token_available
 
 DISPLAY_TEXT = "Đăng nhập Cổng DVC quốc gia"
+# The MSSP's answers, and the account refusals said of a SIM instead of a USB token.
 MESSAGES_VI = {
     "USER_CANCELLED": "Bạn đã từ chối yêu cầu ký số trên điện thoại. Vui lòng thử lại nếu "
                       "muốn đăng nhập.",
@@ -45,19 +45,15 @@ MESSAGES_VI = {
 }
 
 
-class SimRefused(Exception):
-    """A SIM signature did not log in; `message_vi` is shown as is, `reason` audited."""
+class SimRefused(CertificateLoginRefused):
+    """A SIM signature request that ended without a verified signer."""
 
-    def __init__(self, reason: str, message_vi: str | None = None, *, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.message_vi = message_vi or MESSAGES_VI[reason]
-        self.detail = detail
+    messages_vi = MESSAGES_VI
 
 
 def sim_available() -> bool:
     """Whether SIM login can work here: an MSSP is configured and some root CA trusted."""
-    return bool(provider().settings.mssp.url) and usb_token_available()
+    return bool(provider().settings.mssp.url) and trust_configured()
 
 
 def _mssp() -> HttpMssp:
@@ -128,13 +124,13 @@ def poll_request(request_id: str, purpose: str, browser: str) -> CertificateIden
     if state_result != "OK":
         raise SimRefused(state_result, detail=f"MSSP result {state_result}")
     assert state.signature is not None
-    anchors: TrustAnchors = current_app.extensions["idp.usb_trust"]
+    anchors = trust_anchors()
     try:
         return verify_cms(state.signature, base64.b64decode(record["d"]),
                           certificate=state.certificate, trusted_roots=anchors.roots,
                           intermediates=anchors.intermediates, crls=anchors.crls.crls())
     except CertificateRefused as exc:
-        raise SimRefused(exc.reason, exc.message_vi, detail=exc.detail) from exc
+        raise SimRefused.from_certificate(exc) from exc
 
 
 def cancel_request(request_id: str, purpose: str, browser: str) -> None:

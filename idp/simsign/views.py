@@ -21,6 +21,10 @@ from flask import (
 from connectors.pki import CertificateIdentity
 from idp.account.web import recent_viewer
 from idp.audit import record_event
+from idp.certificates.bindings import account_for, add_to_account, login_account
+from idp.certificates.refusals import CertificateLoginRefused
+from idp.certificates.registration import ACCOUNT_TYPE_NAMES, check_kind, start_registration
+from idp.certificates.step_up import requested_level, step_up_account
 from idp.errors import refuse
 from idp.interaction import Interaction
 from idp.interaction.methods import SIM_SIGNATURE
@@ -36,11 +40,6 @@ from idp.simsign.service import (
     sim_available,
     start_request,
 )
-from idp.usbtoken.bindings import account_for, add_to_account, check_kind, login_account
-from idp.usbtoken.login import requested_level, step_up_account
-from idp.usbtoken.pending_registration import start_registration
-from idp.usbtoken.refusals import UsbTokenRefused
-from idp.usbtoken.register import ACCOUNT_TYPE_NAMES
 from vnid.person import InvalidField, normalize_phone
 
 bp = Blueprint("sim", __name__)
@@ -101,15 +100,11 @@ def _form_url(form: dict[str, str]) -> str:
     return url_for(".add_sim")
 
 
-def _failed(exc: SimRefused, audit: str, **detail):
+def _failed(exc: CertificateLoginRefused, audit: str, **detail):
     record_event(audit, "refused", reason=exc.reason, detail=exc.detail[:300], **detail)
-    return {"state": "failed", "message": exc.message_vi}, 200, NO_STORE
-
-
-def _from_account(exc: UsbTokenRefused) -> SimRefused:
-    """An account refusal in SIM words where the USB token's text would mislead."""
-    return SimRefused(exc.reason, MESSAGES_VI.get(exc.reason, exc.message_vi),
-                      detail=exc.detail)
+    # An account refusal in SIM words where the USB token's text would mislead.
+    message = MESSAGES_VI.get(exc.reason, exc.message_vi)
+    return {"state": "failed", "message": message}, 200, NO_STORE
 
 
 # --- login and step-up ------------------------------------------------------------------------
@@ -146,9 +141,7 @@ def status():
             return {"state": "running"}, 200, NO_STORE
         account = login_account(provider().db.session, identity, kind="sim",
                                 step_up_account_id=step_up_account(interaction))
-    except UsbTokenRefused as exc:
-        return _failed(_from_account(exc), "login.sim", client_id=interaction.client_id)
-    except SimRefused as exc:
+    except CertificateLoginRefused as exc:
         return _failed(exc, "login.sim", client_id=interaction.client_id)
     done = login_succeeded(interaction, account, SIM_SIGNATURE)
     return {"state": "done", "next": done.location}, 200, NO_STORE
@@ -207,9 +200,7 @@ def _register_status():
         if identity is None:
             return {"state": "running"}, 200, NO_STORE
         check_kind(identity, account_type)
-    except UsbTokenRefused as exc:
-        return _failed(_from_account(exc), "register.sim", account_type=account_type)
-    except SimRefused as exc:
+    except CertificateLoginRefused as exc:
         return _failed(exc, "register.sim", account_type=account_type)
     return _registration_next(identity, account_type)
 
@@ -222,7 +213,8 @@ def _registration_next(identity: CertificateIdentity, account_type: str):
         return {"state": "failed", "message": EXISTS}, 200, NO_STORE
     registration = start_registration(identity, browser_id(), kind="sim")
     record_event("register.check", "success", method="sim_signature", account_type=account_type)
-    return {"state": "done", "next": url_for("usb.confirm", r=registration.id)}, 200, NO_STORE
+    confirm = url_for("register.confirm_certificate", r=registration.id)
+    return {"state": "done", "next": confirm}, 200, NO_STORE
 
 
 # --- adding a SIM from the account console ----------------------------------------------------
@@ -248,9 +240,7 @@ def _account_status():
         if identity is None:
             return {"state": "running"}, 200, NO_STORE
         raised = add_to_account(provider().db.session, account, identity, kind="sim")
-    except UsbTokenRefused as exc:
-        return _failed(_from_account(exc), "sim_signature.add", account_id=account.id)
-    except SimRefused as exc:
+    except CertificateLoginRefused as exc:
         return _failed(exc, "sim_signature.add", account_id=account.id)
     record_event("sim_signature.add", "success", account_id=account.id,
                  fingerprint=identity.sha256_fingerprint[:16], ial_raised=raised)

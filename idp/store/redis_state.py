@@ -13,6 +13,12 @@ local value = redis.call('INCR', KEYS[1])
 if value == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return value
 """
+# DECR keeps the key's expiry; a counter that has gone (or is at zero) stays as it is.
+_DECR_SCRIPT = """
+local value = tonumber(redis.call('GET', KEYS[1]))
+if value and value > 0 then return redis.call('DECR', KEYS[1]) end
+return value
+"""
 
 
 class RedisStateStore:
@@ -50,6 +56,7 @@ class RedisStateStore:
             self.redis = redis.Redis.from_url(url, **options)
         self.prefix = prefix
         self._incr = self.redis.register_script(_INCR_SCRIPT)
+        self._decr = self.redis.register_script(_DECR_SCRIPT)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -90,9 +97,28 @@ class RedisStateStore:
     def incr(self, key: str, ttl: float) -> int:
         return int(self._call(self._incr, keys=[self._key(key)], args=[max(1, int(ttl * 1000))]))
 
+    def incr_many(self, counters: list[tuple[str, float]]) -> list[int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key, ttl in counters:
+            self._incr(keys=[self._key(key)], args=[max(1, int(ttl * 1000))], client=pipe)
+        return [int(value) for value in self._call(pipe.execute)]
+
+    def decr(self, key: str) -> None:
+        self._call(self._decr, keys=[self._key(key)])
+
     def count(self, key: str) -> int:
         raw = self._call(self.redis.get, self._key(key))
         return int(raw or 0)
+
+    def counters(self, keys: list[str]) -> list[tuple[int, float | None]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(self._key(key))
+            pipe.pttl(self._key(key))
+        replies = self._call(pipe.execute) if keys else []
+        now = time.time()
+        return [(int(raw), now + left_ms / 1000 if left_ms > 0 else None) if raw else (0, None)
+                for raw, left_ms in zip(replies[::2], replies[1::2], strict=True)]
 
     def expires_at(self, key: str) -> float | None:
         left_ms = self._call(self.redis.pttl, self._key(key))

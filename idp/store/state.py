@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError as SQLOperationalError
 
 from idp.store.models import StateEntry
@@ -48,8 +50,18 @@ class StateStore(Protocol):
     def incr(self, key: str, ttl: float) -> int:
         """Add one to a counter whose window of `ttl` seconds starts at its first hit."""
 
+    def decr(self, key: str) -> None:
+        """Take one back from a live counter (never below zero; its window is unchanged)."""
+
+    def incr_many(self, counters: list[tuple[str, float]]) -> list[int]:
+        """`incr` of each (key, ttl) in order, in one call; the values after each."""
+
     def count(self, key: str) -> int:
         """A counter's current value (0 when absent or expired)."""
+
+    def counters(self, keys: list[str]) -> list[tuple[int, float | None]]:
+        """Each counter's value and when its window ends, in order, in one call ((0, None)
+        where absent or expired)."""
 
     def expires_at(self, key: str) -> float | None:
         """When the entry or counter `key` expires (epoch seconds), or None when absent."""
@@ -114,7 +126,12 @@ class SqlStateStore:
                 "expires_at": case((expired, incr.excluded.expires_at), else_=e.expires_at),
             },
         ).returning(e.counter)
+        self._decr = (update(e).where(e.key == key, e.expires_at > now, e.counter > 0)
+                      .values(counter=e.counter - 1))
         self._count = select(e.counter).where(e.key == key, e.expires_at > now)
+        self._counters = select(e.key, e.counter, e.expires_at).where(
+            e.key.in_(bindparam("keys", expanding=True)), e.expires_at > now
+        )
         self._expires_at = select(e.expires_at).where(e.key == key, e.expires_at > now)
         member = dialect.insert(e).values(
             key=key, set_key=bindparam("set"), value=None, counter=0,
@@ -129,13 +146,19 @@ class SqlStateStore:
     def _key(self, key: str) -> str:
         return self.prefix + key
 
-    def _run(self, statement, params=None, fetch=lambda result: result.rowcount):
-        """Execute in its own transaction; `fetch` reads the result before the commit."""
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One transaction; a database that cannot be reached is StoreUnavailable."""
         try:
             with self.engine.begin() as connection:
-                return fetch(connection.execute(statement, params))
+                yield connection
         except SQLOperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    def _run(self, statement, params=None, fetch=lambda result: result.rowcount):
+        """Execute in its own transaction; `fetch` reads the result before the commit."""
+        with self._transaction() as connection:
+            return fetch(connection.execute(statement, params))
 
     def put(self, key: str, value: dict, ttl: float) -> None:
         self._run(self._put, {"k": self._key(key), "v": _dumps(value),
@@ -145,28 +168,30 @@ class SqlStateStore:
     def add(self, key: str, value: dict, ttl: float) -> bool:
         now = time.time()
         full_key = self._key(key)
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(self._delete_expired_key, {"k": full_key, "now": now})
-                result = connection.execute(
-                    self._add, {"k": full_key, "v": _dumps(value), "exp": now + ttl}
-                )
-                return result.rowcount == 1
-        except SQLOperationalError as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        with self._transaction() as connection:
+            connection.execute(self._delete_expired_key, {"k": full_key, "now": now})
+            result = connection.execute(
+                self._add, {"k": full_key, "v": _dumps(value), "exp": now + ttl}
+            )
+            return result.rowcount == 1
 
     def get(self, key: str) -> dict | None:
         row = self._run(self._get, {"k": self._key(key), "now": time.time()},
                         lambda result: result.first())
         return json.loads(row[0]) if row and row[0] is not None else None
 
-    def get_many(self, keys: list[str]) -> list[dict | None]:
-        if not keys:
-            return []
+    def _live_rows(self, statement, keys: list[str]) -> tuple[list[str], list]:
+        """The full keys of `keys`, and the live rows `statement` finds for them (one
+        SELECT, each key asked once)."""
         full = [self._key(key) for key in keys]
-        rows = self._run(self._get_many,
-                         {"keys": list(dict.fromkeys(full)), "now": time.time()},
-                         lambda result: result.all())
+        if not full:
+            return full, []
+        return full, self._run(statement,
+                               {"keys": list(dict.fromkeys(full)), "now": time.time()},
+                               lambda result: result.all())
+
+    def get_many(self, keys: list[str]) -> list[dict | None]:
+        full, rows = self._live_rows(self._get_many, keys)
         found = {key: value for key, value in rows if value is not None}
         return [json.loads(found[key]) if key in found else None for key in full]
 
@@ -184,10 +209,25 @@ class SqlStateStore:
         params = {"k": self._key(key), "now": now, "exp": now + ttl}
         return int(self._run(self._incr, params, lambda result: result.scalar_one()))
 
+    def incr_many(self, counters: list[tuple[str, float]]) -> list[int]:
+        now = time.time()
+        with self._transaction() as connection:
+            return [int(connection.execute(self._incr, {
+                "k": self._key(key), "now": now, "exp": now + ttl}).scalar_one())
+                    for key, ttl in counters]
+
+    def decr(self, key: str) -> None:
+        self._run(self._decr, {"k": self._key(key), "now": time.time()})
+
     def count(self, key: str) -> int:
         value = self._run(self._count, {"k": self._key(key), "now": time.time()},
                           lambda result: result.scalar())
         return int(value or 0)
+
+    def counters(self, keys: list[str]) -> list[tuple[int, float | None]]:
+        full, rows = self._live_rows(self._counters, keys)
+        found = {key: (int(counter or 0), expires) for key, counter, expires in rows}
+        return [found.get(key, (0, None)) for key in full]
 
     def expires_at(self, key: str) -> float | None:
         return self._run(self._expires_at, {"k": self._key(key), "now": time.time()},

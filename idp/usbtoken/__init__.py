@@ -2,8 +2,8 @@
 
 The page gets a one-time challenge here, the local signing agent on the user's machine
 signs hash(origin) ‖ hash(challenge) with the token after the user's PIN, and the page
-posts the certificate and signature back. `verification` checks them, `bindings` binds
-certificates to accounts, `web.bp` holds the routes.
+posts the certificate and signature back. `idp.certificates` checks them and binds
+certificates to accounts; `web.bp` holds the routes.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Load the configured trust anchors and register the routes (the console's pages
-    join the account console: call before `idp.account.init_app`)."""
+    """Register the routes (after `idp.certificates.init_app`, whose trust anchors they use;
+    the console's pages join the account console: call before `idp.account.init_app`)."""
     from idp.interaction.methods import USB_TOKEN, offer
     from idp.usbtoken import console, login, register  # noqa: F401 - modules register routes
-    from idp.usbtoken.verification import init_trust, usb_token_available
-    from idp.usbtoken.web import bp
+    from idp.usbtoken.web import bp, usb_token_available
 
-    init_trust(app, app.extensions["idp.provider"].settings)
     app.register_blueprint(bp)
     # The login and registration pages offer the token only where it can work.
     app.add_template_global(usb_token_available)

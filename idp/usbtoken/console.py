@@ -7,12 +7,12 @@ from flask import redirect, request, url_for
 
 from idp.account.web import Viewer, recent_viewer
 from idp.audit import record_event
+from idp.certificates.bindings import add_to_account
+from idp.certificates.refusals import CertificateLoginRefused
+from idp.certificates.verification import SignedChallenge, verify_signed_challenge
 from idp.provider import provider
 from idp.sessions import browser_id
-from idp.usbtoken.bindings import add_to_account
-from idp.usbtoken.refusals import UsbTokenRefused
-from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
-from idp.usbtoken.web import audit_refusal, bp, signer_page
+from idp.usbtoken.web import audit_refusal, bp, signer_page, usb_token_available
 
 
 def _page(current: Viewer, error: str | None = None, status: int = 200):
@@ -33,10 +33,10 @@ def add_token():
         return _page(current)
     account = current.account
     try:
-        identity = verify_submission(TokenSubmission.from_form(request.form),
-                                     f"account:{account.id}", browser_id())
+        identity = verify_signed_challenge(SignedChallenge.from_form(request.form),
+                                           f"account:{account.id}", browser_id())
         raised = add_to_account(provider().db.session, account, identity)
-    except UsbTokenRefused as exc:
+    except CertificateLoginRefused as exc:
         audit_refusal("usb_token.add", exc, account_id=account.id)
         return _page(current, exc.message_vi, 400)
     record_event("usb_token.add", "success", account_id=account.id,

@@ -11,27 +11,26 @@ from authlib.oauth2 import OAuth2Error
 from flask import redirect, request, url_for
 
 from idp.audit import record_event
+from idp.certificates.bindings import login_account
+from idp.certificates.refusals import CertificateLoginRefused
+from idp.certificates.step_up import requested_level, step_up_account
+from idp.certificates.verification import SignedChallenge, verify_signed_challenge
 from idp.errors import refuse
 from idp.interaction import (
     Interaction,
     end_interaction,
 )
-from idp.interaction.levels import level_of
 from idp.interaction.methods import USB_TOKEN
 from idp.login.outcome import current_login, login_succeeded
 from idp.oidc.authorize import (
     UnmetAuthenticationRequirements,
     answer_with_error,
-    check_acr_values,
     validated_grant,
 )
 from idp.provider import provider
 from idp.security.headers import allow_form_target
-from idp.sessions import browser_id, current_session
-from idp.usbtoken.bindings import login_account
-from idp.usbtoken.refusals import UsbTokenRefused
-from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
-from idp.usbtoken.web import audit_refusal, bp, signer_page
+from idp.sessions import browser_id
+from idp.usbtoken.web import audit_refusal, bp, signer_page, usb_token_available
 
 NOT_CONFIGURED = "Đăng nhập bằng USB ký số chưa được hệ thống hỗ trợ."
 
@@ -40,19 +39,6 @@ def _interaction() -> Interaction:
     if not usb_token_available():
         refuse(NOT_CONFIGURED, 404)
     return current_login()
-
-
-def requested_level(interaction: Interaction) -> int:
-    """The level the portal asked for (2 when it did not say; the console asks nothing)."""
-    return check_acr_values(interaction.params)
-
-
-def step_up_account(interaction: Interaction) -> int | None:
-    """The account whose session is being raised to the requested level, if any."""
-    session = current_session()
-    if session is None or level_of(session.acr) >= requested_level(interaction):
-        return None
-    return session.account_id
 
 
 def _page(interaction: Interaction, error: str | None = None, status: int = 200):
@@ -75,11 +61,11 @@ def login():
     if request.method == "GET":
         return _page(interaction)
     try:
-        identity = verify_submission(TokenSubmission.from_form(request.form),
-                                     f"login:{interaction.id}", browser_id())
+        identity = verify_signed_challenge(SignedChallenge.from_form(request.form),
+                                           f"login:{interaction.id}", browser_id())
         account = login_account(provider().db.session, identity,
                                 step_up_account_id=step_up_account(interaction))
-    except UsbTokenRefused as exc:
+    except CertificateLoginRefused as exc:
         audit_refusal("login.usb", exc, client_id=interaction.client_id)
         return _page(interaction, exc.message_vi, 400)
     return login_succeeded(interaction, account, USB_TOKEN)

@@ -3,6 +3,8 @@
 Sign a challenge → the identity read from the verified certificate is shown → the
 registrant adds an e-mail (and a citizen the birth date, which the certificate lacks
 and the CCCD partly encodes) → a level-3 account exists, the certificate bound to it.
+The signature is taken here; the steps after it are `idp.register.certificate`'s, which
+the SIM signature's registration shares.
 """
 
 from __future__ import annotations
@@ -10,35 +12,15 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 
 from idp.audit import record_event
+from idp.certificates.bindings import account_for
+from idp.certificates.refusals import CertificateLoginRefused
+from idp.certificates.registration import ACCOUNT_TYPE_NAMES, check_kind, start_registration
+from idp.certificates.verification import SignedChallenge, verify_signed_challenge
 from idp.errors import refuse
-from idp.login.outcome import ways_back_to_login
 from idp.provider import provider
-from idp.register.views import EXPIRED
 from idp.sessions import browser_id
-from idp.usbtoken.bindings import (
-    METHODS,
-    AccountExists,
-    NewAccountData,
-    account_for,
-    check_kind,
-    display_name,
-    register_account,
-)
 from idp.usbtoken.login import NOT_CONFIGURED
-from idp.usbtoken.pending_registration import (
-    PendingRegistration,
-    end_registration,
-    load_registration,
-    start_registration,
-)
-from idp.usbtoken.refusals import UsbTokenRefused
-from idp.usbtoken.verification import TokenSubmission, usb_token_available, verify_submission
-from idp.usbtoken.web import audit_refusal, bp, signer_page
-from vnid.person import InvalidField, mask_cccd, normalize_email, parse_birthdate
-
-METHOD_NAMES = {"usb": "USB ký số", "sim": "SIM ký số"}
-ACCOUNT_TYPE_NAMES = {"citizen": "Công dân", "enterprise": "Doanh nghiệp",
-                      "agency": "Cơ quan nhà nước"}
+from idp.usbtoken.web import audit_refusal, bp, signer_page, usb_token_available
 
 
 def _available() -> None:
@@ -63,10 +45,10 @@ def register(account_type: str):
     if request.method == "GET":
         return _sign_page(account_type)
     try:
-        identity = verify_submission(TokenSubmission.from_form(request.form),
-                                     f"register:{account_type}", browser_id())
+        identity = verify_signed_challenge(SignedChallenge.from_form(request.form),
+                                           f"register:{account_type}", browser_id())
         check_kind(identity, account_type)
-    except UsbTokenRefused as exc:
+    except CertificateLoginRefused as exc:
         audit_refusal("register.usb", exc, account_type=account_type)
         return _sign_page(account_type, exc.message_vi, 400)
     # The registrant has just proved they hold a certificate for this identity, so
@@ -76,65 +58,4 @@ def register(account_type: str):
         return render_template("usbtoken/exists.html", type_name=ACCOUNT_TYPE_NAMES[account_type])
     registration = start_registration(identity, browser_id())
     record_event("register.check", "success", method="usb_token", account_type=account_type)
-    return redirect(url_for(".confirm", r=registration.id), 303)
-
-
-def _registration() -> PendingRegistration:
-    registration = load_registration(request.values.get("r", ""), browser_id())
-    if registration is None:
-        refuse(EXPIRED)
-    return registration
-
-
-def _confirm_page(registration: PendingRegistration, values: dict[str, str],
-                  errors: dict[str, str] | None = None, status: int = 200):
-    identity = registration.certificate_identity()
-    return render_template(
-        "usbtoken/confirm.html", registration=registration, identity=identity,
-        name=display_name(identity), type_name=ACCOUNT_TYPE_NAMES[identity.kind],
-        cccd=mask_cccd(identity.cccd) if identity.cccd else None,
-        values=values, errors=errors or {},
-    ), status
-
-
-@bp.route("/register/usb/confirm", methods=["GET", "POST"])
-def confirm():
-    """The identity from the certificate; the registrant adds an e-mail (and a birth date)."""
-    _available()
-    registration = _registration()
-    if request.method == "GET":
-        return _confirm_page(registration, {})
-    identity = registration.certificate_identity()
-    values = {name: (request.form.get(name) or "").strip()[:254] for name in ("email",
-                                                                           "birthdate")}
-    errors: dict[str, str] = {}
-    email = birthdate = None
-    try:
-        email = normalize_email(values["email"])
-    except InvalidField as exc:
-        errors[exc.field] = exc.message
-    if identity.kind == "citizen" and identity.birthdate is None:
-        try:
-            birthdate = parse_birthdate(values["birthdate"])
-        except InvalidField as exc:
-            errors[exc.field] = exc.message
-    if errors:
-        return _confirm_page(registration, values, errors, 400)
-    try:
-        account = register_account(provider().db.session, identity,
-                                   NewAccountData(email=email, birthdate=birthdate),
-                                   kind=registration.kind)
-    except InvalidField as exc:
-        # "cccd": the birth year typed is not the one the CCCD encodes.
-        field = "birthdate" if exc.field == "cccd" else exc.field
-        return _confirm_page(registration, values, {field: exc.message}, 400)
-    except AccountExists:
-        end_registration(registration)
-        return render_template("usbtoken/exists.html", type_name=ACCOUNT_TYPE_NAMES[identity.kind])
-    end_registration(registration)
-    record_event("register.complete", "success", account_id=account.id,
-                 method=METHODS[registration.kind],
-                 account_type=account.account_type)
-    return render_template("usbtoken/registered.html", account=account,
-                           method_name=METHOD_NAMES[registration.kind],
-                           actions=ways_back_to_login(account.cccd))
+    return redirect(url_for("register.confirm_certificate", r=registration.id), 303)

@@ -5,19 +5,26 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 
 from idp.audit import record_event
+from idp.certificates.challenges import issue_challenge
+from idp.certificates.refusals import CertificateLoginRefused
+from idp.certificates.registration import ACCOUNT_TYPES
+from idp.certificates.trust import trust_configured
+from idp.certificates.verification import provider_origin
 from idp.interaction import load_interaction
 from idp.provider import provider
 from idp.security.headers import allow_connect
 from idp.sessions import browser_id, current_session
-from idp.usbtoken.bindings import ACCOUNT_TYPES
-from idp.usbtoken.challenges import issue_challenge
-from idp.usbtoken.refusals import UsbTokenRefused
-from idp.usbtoken.verification import provider_origin
 
 bp = Blueprint("usb", __name__)
 
 NO_CHALLENGE = "Phiên làm việc đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang."
 TOO_MANY = "Bạn đã yêu cầu ký số quá nhiều lần. Vui lòng thử lại sau."
+
+
+def usb_token_available() -> bool:
+    """Whether level 3 can be reached with a USB token here: some trusted root CA is
+    configured to check its certificate against."""
+    return trust_configured()
 
 
 def challenge_purpose(flow: str, ref: str) -> str | None:
@@ -57,6 +64,6 @@ def signer_page(template: str, *, flow: str, ref: str, action: str, button: str,
     return render_template(template, signer=signer, error=error, **context), status
 
 
-def audit_refusal(event: str, exc: UsbTokenRefused, **detail) -> None:
+def audit_refusal(event: str, exc: CertificateLoginRefused, **detail) -> None:
     """Audit a refused signature: the reason code and the operators' detail (no personal data)."""
     record_event(event, "refused", reason=exc.reason, detail=exc.detail[:300], **detail)

@@ -14,10 +14,12 @@ from tests.receiver import Receiver
 
 
 @pytest.fixture
-def settings(settings_for, simulators, tmp_path):
-    """The simulators, and an e-mail outbox of this test's own."""
+def settings(settings_for, simulators, tmp_path, overrides):
+    """The simulators, an e-mail outbox of this test's own, and the test's `config(...)`."""
     sections = {name: {"url": sim.url} for name, sim in simulators.items()}
     sections["email"] = {"outbox_path": str(tmp_path / "mail.jsonl")}
+    for name, values in overrides.items():
+        sections[name] = {**sections.get(name, {}), **values}
     return settings_for(**sections)
 
 

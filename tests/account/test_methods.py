@@ -16,7 +16,16 @@ from tests.account.conftest import (
     person_of,
     post_form,
 )
-from tests.conftest import ISSUER, Flow, basic, csrf_from, forged_host, last_otp, read_otps
+from tests.conftest import (
+    ISSUER,
+    Flow,
+    basic,
+    config,
+    csrf_from,
+    forged_host,
+    last_otp,
+    read_otps,
+)
 from tests.functional.test_logout import session_alive
 
 NEW_PASSWORD = "Song-Hong#Mua-Thu-2031"
@@ -167,6 +176,21 @@ def test_contact_email_link_is_on_the_issuer_whatever_the_host_header(app, brows
     assert sent.status_code == 200, sent.get_data(as_text=True)
     [link] = email_links(settings, "an@example.vn")
     assert link.startswith(f"{ISSUER}/account/email/verify?token=")
+
+
+@config(limits={"account.email_links": "1 per 10 minutes"})
+def test_too_many_email_links_says_until_when(browser, settings, make_account):
+    _, person = make_account(email="")
+    console_login(browser, settings, person)
+    assert post_form(browser, "/account/email", "/account/email",
+                     email="an@example.vn").status_code == 200
+    refused = post_form(browser, "/account/email", "/account/email", email="an@example.vn")
+    assert refused.status_code == 429
+    # The window configured (ten minutes), not a fixed hour: the time it ends, to the minute
+    # (with the date when those ten minutes cross midnight in Vietnam).
+    assert re.search(r"thử lại sau \d\d:\d\d( ngày \d\d/\d\d)?\.",
+                     refused.get_data(as_text=True))
+    assert len(email_links(settings, "an@example.vn")) == 1
 
 
 def test_contact_email_by_single_use_link(browser, other_browser, settings, make_account,

@@ -17,8 +17,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import create_engine, text
 
-from tests.cluster import ClusterNode, person_fields, shared_database
-from tests.live import free_port, http_login
+from tests.cluster import ClusterNode, person_fields
+from tests.live import free_port, http_login, new_database
 from tests.tls_front import HaproxyFront
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("postgres_url")]  # skips without PG
@@ -37,7 +37,7 @@ def _served_by(node: ClusterNode) -> set[str]:
 def test_two_nodes_behind_haproxy_with_tls(tmp_path):
     front_port = free_port()
     origin = f"https://127.0.0.1:{front_port}"
-    with ExitStack() as started, shared_database("idp_lb") as url:
+    with ExitStack() as started, new_database("idp_lb") as url:
         state = (f'backend = "redis"\nredis_url = "redis://127.0.0.1:6379/13"\n'
                  f'key_prefix = "idplb:{uuid.uuid4().hex[:6]}:"')
         a, b = (ClusterNode(tmp_path / name, database_url=url, state=state, issuer=origin,

@@ -14,8 +14,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.cluster import ClusterNode, person_fields, shared_database
-from tests.live import http_login
+from tests.cluster import ClusterNode, person_fields
+from tests.live import http_login, new_database
 from tests.own_redis import RedisSentinelSet
 from tests.traffic import Traffic
 
@@ -28,7 +28,7 @@ GRACE_SECONDS = 3
 
 
 def test_logins_and_refreshes_survive_a_redis_primary_failover(tmp_path):
-    with ExitStack() as started, shared_database("idp_sentinel") as url:
+    with ExitStack() as started, new_database("idp_sentinel") as url:
         redis_set = RedisSentinelSet(tmp_path)
         started.callback(redis_set.stop)  # also what a failed start left running
         redis_set.start()

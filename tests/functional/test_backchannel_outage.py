@@ -17,8 +17,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.cluster import ClusterNode, person_fields, shared_database
-from tests.live import REPO, free_port, http_login
+from tests.cluster import ClusterNode, person_fields
+from tests.live import REPO, free_port, http_login, new_database
 from tests.receiver import Receiver
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("postgres_url")]  # skips without PG/Redis
@@ -36,7 +36,7 @@ def _status(node: ClusterNode) -> list[dict]:
 
 def test_a_logout_reaches_a_portal_that_was_down_for_30_seconds(tmp_path):
     portal_port = free_port()  # nothing listens there yet: the portal is down
-    with ExitStack() as started, shared_database("idp_bcl") as url:
+    with ExitStack() as started, new_database("idp_bcl") as url:
         state = (f'backend = "redis"\nredis_url = "redis://127.0.0.1:6379/13"\n'
                  f'key_prefix = "idpbcl:{uuid.uuid4().hex[:6]}:"')
         a, b = (ClusterNode(tmp_path / name, database_url=url, state=state, issuer=None,

@@ -10,6 +10,7 @@ import time
 from contextlib import ExitStack
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import chromium_browser  # noqa: F401 - pytest fixture
 from tests.live import LivePortal, LiveProvider, free_port
@@ -50,7 +51,7 @@ def test_login_sso_and_single_logout(stack, chromium_browser):  # noqa: F811
     page.fill("#cccd", PERSON["cccd"])
     page.fill("#password", PASSWORD)
     page.click("#submit")
-    assert page.locator("#countdown").is_visible()
+    expect(page.locator("#countdown")).to_be_visible()
     page.fill("#otp", provider.last_otp())
     page.click("#verify")
     assert page.url.startswith(provider.issuer + "/consent")

@@ -293,8 +293,8 @@ def _login(browser, settings, person, location: str) -> dict:
     page = browser.get("/login/otp", query_string={"tx": tx})
     done = browser.post("/login/otp", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
                                             "tx": tx, "otp": last_otp(settings)})
-    location = browser.get(done.headers["Location"]).headers["Location"]
+    location = done.headers["Location"]
     page = browser.get(location)
     done = browser.post("/consent", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
                                           "tx": query(location)["tx"], "decision": "allow"})
-    return query(browser.get(done.headers["Location"]).headers["Location"])
+    return query(done.headers["Location"])

@@ -285,9 +285,7 @@ def finish_login(flow, location: str, person):
     response = flow.submit_password(location, person.cccd, person.password)
     assert response.status_code == 303, response.get_data(as_text=True)
     response = flow.submit_otp(tx, last_otp(flow.settings))
-    response = flow.browser.get(response.headers["Location"])
     response = flow.consent(response.headers["Location"])
-    response = flow.browser.get(response.headers["Location"])
     return response.headers["Location"]
 
 

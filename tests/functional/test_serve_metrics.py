@@ -84,6 +84,38 @@ def test_metrics_add_up_both_workers(served):
     assert "# TYPE idp_backchannel_deliveries gauge" in text
 
 
+def test_refreshes_are_counted_and_logged_by_every_worker(served):
+    """The plain refresh is answered in front of Flask (idp/oidc/plain_refresh.py): under
+    gunicorn, each worker still counts it in /metrics and writes its access-log line."""
+    node, portal, person = served
+
+    def token_answers() -> float:
+        return _sample(requests.get(node.url + "/metrics", timeout=10).text,
+                       "idp_http_requests_total", endpoint="oidc.token", method="POST",
+                       status="200")
+
+    before = token_answers()
+    chains = [http_login(node.url, portal, person.cccd, person.password,
+                         lambda: node.last_otp(person.phone))["refresh_token"]
+              for _ in range(2)]
+
+    def refresh_chain(token: str) -> int:
+        for _ in range(10):  # a new connection each time: both workers take some
+            answer = requests.post(node.url + "/token", auth=(portal.client_id, portal.secret),
+                                   data={"grant_type": "refresh_token", "refresh_token": token},
+                                   timeout=10)
+            assert answer.status_code == 200, answer.text
+            token = answer.json()["refresh_token"]
+        return 10
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sum(pool.map(refresh_chain, chains)) == 20
+    assert token_answers() == before + 2 + 20  # two code exchanges, twenty refreshes
+    refreshed = [line for line in _access_lines(node)
+                 if line["path"] == "/token" and line["status"] == 200]
+    assert len({line["pid"] for line in refreshed}) == 2, "one worker answered every refresh"
+
+
 def test_access_log_masks_query_values(served):
     node, portal, _person = served
     requests.get(node.url + "/authorize", timeout=10, params={

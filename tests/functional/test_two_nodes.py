@@ -14,10 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, make_person, pkce_pair
-from tests.live import LiveProvider, free_port
+from tests.conftest import make_person, pkce_pair
+from tests.live import LiveProvider, free_port, new_database
 
 pytestmark = pytest.mark.usefixtures("postgres_url")  # skips without PostgreSQL/Redis
 
@@ -48,13 +47,8 @@ class SharedNode(LiveProvider):
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
-    name = f"idp_2n_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
     with ExitStack() as started:  # what did start stops, also when a later part fails
-        started.callback(_drop_database, admin, name)
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        url = started.enter_context(new_database("idp_2n"))
         root = tmp_path_factory.mktemp("two-nodes")
         port_a, port_b = free_port(), free_port()
         issuer = f"http://127.0.0.1:{port_a}"  # the public URL; a load balancer would own it
@@ -70,12 +64,6 @@ def nodes(tmp_path_factory):
             started.callback(node.stop)
             node.start()
         yield a, b, portal, person
-
-
-def _drop_database(admin, name: str) -> None:
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _dir(root, name):
@@ -121,18 +109,17 @@ def test_login_across_nodes_then_logout_everywhere(nodes):
                         allow_redirects=False)
     assert step.status_code == 303, step.text
 
-    # Node B: the OTP, the resume and the consent.
+    # Node B: the OTP and the consent page; node A: the consent, which answers the portal.
     page = browser.get(_node(step.headers["Location"], b))
     assert page.status_code == 200, re.findall(r'role="alert"[^>]*>([^<]+)', page.text)
     step = browser.post(_node("/login/otp", b), data={"csrf_token": _csrf(page.text), "tx": tx,
                                                      "otp": _otp(a)}, allow_redirects=False)
     assert step.status_code == 303, step.text
-    step = browser.get(_node(step.headers["Location"], b), allow_redirects=False)
     consent = _node(step.headers["Location"], b)
     page = browser.get(consent)
-    step = browser.post(_node("/consent", b), data={"csrf_token": _csrf(page.text), "tx": tx,
+    step = browser.post(_node("/consent", a), data={"csrf_token": _csrf(page.text), "tx": tx,
                                                    "decision": "allow"}, allow_redirects=False)
-    step = browser.get(_node(step.headers["Location"], a), allow_redirects=False)
+    assert step.status_code == 303, step.text
     code = parse_qs(urlsplit(step.headers["Location"]).query)["code"][0]
 
     # Code exchanged on node B, refreshed on node A, refreshed again on B.
@@ -165,3 +152,42 @@ def test_nodes_report_ready(nodes):
     for node in (a, b):
         checks = requests.get(_node("/readyz", node)).json()["checks"]
         assert checks["database"] == checks["state"] == checks["signing_keys"] == "ok"
+
+
+def test_parallel_password_steps_on_both_nodes_send_no_more_codes_than_the_phone_limit(nodes):
+    """Twelve browsers pass the password step at once, spread over both nodes and their
+    workers: the phone's login codes (sms.login.phone, 6 per hour) are counted in the shared
+    state store, so exactly six SMS reach it, and every other browser is told so on the code
+    page instead of an error."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    a, b, portal, _ = nodes
+    person = make_person(8)
+    a.add_account({k: getattr(person, k) for k in
+                   ("cccd", "full_name", "birthdate", "gender", "phone", "email")},
+                  person.password)
+    ready = Barrier(12)
+
+    def password_step(n: int) -> int:
+        node = (a, b)[n % 2]
+        browser = requests.Session()
+        verifier, challenge = pkce_pair()
+        step = browser.get(_node("/authorize", node), allow_redirects=False, params={
+            "response_type": "code", "client_id": portal.client_id, "scope": "openid",
+            "redirect_uri": portal.base_url + "/callback", "state": f"s{n}", "nonce": f"n{n}",
+            "code_challenge": challenge, "code_challenge_method": "S256"})
+        login = _node(step.headers["Location"], node)
+        page = browser.get(login)
+        ready.wait(timeout=30)
+        step = browser.post(_node("/login", node), allow_redirects=False, data={
+            "csrf_token": _csrf(page.text), "tx": parse_qs(urlsplit(login).query)["tx"][0],
+            "cccd": person.cccd, "password": person.password})
+        return step.status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(password_step, range(12)))
+    assert answers == [303] * 12  # every password passed; the code page says the rest
+    outbox = (a.directory.parent / "sms.jsonl").read_text().splitlines()
+    codes = [line for line in outbox if json.loads(line)["to"] == person.phone]
+    assert len(codes) == 6

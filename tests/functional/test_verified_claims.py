@@ -119,7 +119,7 @@ def test_counter_registration_evidence_on_the_consent_page(app, provider, browse
     tx = query(location)["tx"]
     flow.submit_password(location, person.cccd, person.password)
     done = flow.submit_otp(tx, last_otp(settings))
-    consent = flow.browser.get(flow.browser.get(done.headers["Location"]).headers["Location"])
+    consent = flow.browser.get(done.headers["Location"])
     page = consent.get_data(as_text=True)
     assert "khung tin cậy vn_sso" in page
     assert "Kiểm tra trực tiếp thẻ Căn cước / CCCD tại Bộ phận một cửa UBND phường Hàng Trống" \

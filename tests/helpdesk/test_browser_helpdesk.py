@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from idp import create_app
 from idp.config import load_settings
@@ -97,7 +98,7 @@ def test_staff_resets_a_lost_phone(stack, chromium_browser):  # noqa: F811
     page.fill("#evidence_number", PERSON.cccd)
     page.fill("#new_phone", PERSON.phone)
     page.click("#start-reset")
-    assert page.locator("#countdown").is_visible()
+    expect(page.locator("#countdown")).to_be_visible()
     [code_sms] = [m for m in provider.sms() if m["to"] == PERSON.phone]
     page.fill("#otp", re.search(r"\b(\d{6})\b", code_sms["text"]).group(1))
     page.click("#verify")

@@ -61,8 +61,7 @@ def test_phone_approval_logs_in_at_level_3(flow, sim, mssp, token_account, app, 
     mssp.control(phone, "approve")
     answer = sim.finish(url)
     assert answer["state"] == "done", answer
-    response = flow.browser.get(answer["next"])
-    claims = id_claims(flow, to_portal(flow, response), verifier)
+    claims = id_claims(flow, to_portal(flow, answer["next"]), verifier)
     assert claims["acr"] == LEVEL_3
     assert {"sc", "mca", "mfa"} <= set(claims["amr"])
     login = audit_rows(app, provider, "login")[-1]
@@ -167,7 +166,7 @@ def test_step_up_raises_the_session_with_the_own_sim(flow, sim, mssp, make_accou
     mssp.control(CITIZEN_PHONE, "approve")
     answer = sim.finish(sim.status_url(wait))
     assert answer["state"] == "done", answer
-    claims = id_claims(flow, to_portal(flow, flow.browser.get(answer["next"])), verifier)
+    claims = id_claims(flow, to_portal(flow, answer["next"]), verifier)
     assert claims["acr"] == LEVEL_3 and claims["_userinfo"]["ial"] == 3
     with app.app_context():
         kinds = list(provider.db.session.scalars(select(AccountCertificate.kind)))

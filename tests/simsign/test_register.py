@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from idp.certificates.refusals import MESSAGES_VI as ACCOUNT_MESSAGES
 from idp.simsign.views import EXISTS
 from idp.store.models import Account
-from idp.usbtoken.refusals import MESSAGES_VI as ACCOUNT_MESSAGES
 from tests.conftest import csrf_from, query
 from tests.simsign.conftest import CITIZEN_PHONE, ENTERPRISE_PHONE
 from tests.usbtoken.conftest import (

@@ -386,6 +386,31 @@ def test_keys_rotate_then_list(cli):
     assert "retired" in text and "published until" in text
 
 
+def test_key_commands_are_in_the_audit_trail_with_the_change_or_not_at_all(cli):
+    from idp.audit import verify_chain
+    from idp.store.models import AuditEvent
+
+    cli("keys", "rotate")
+    compromised = next(k["kid"] for k in json.loads(cli("keys", "list", "--json").output)
+                       if k["state"] == "retired" and k["alg"] == "ES256")
+    cli("keys", "withdraw", compromised, "--yes")
+    cli("keys", "rotate-data-key")
+    with _db(cli.database) as db:
+        db.execute(SigningKey.__table__.delete())  # the next rotate fails: nothing to promote
+        db.commit()
+    assert cli("keys", "rotate", ok=False).exit_code == 1
+    with _db(cli.database) as db:
+        rows = db.scalars(select(AuditEvent).where(AuditEvent.event.like("keys.%"))
+                          .order_by(AuditEvent.id)).all()
+        assert [(r.event, r.result, r.actor) for r in rows] == [
+            ("keys.rotate", "success", "operator:cli"),
+            ("keys.withdraw", "success", "operator:cli"),
+            ("keys.rotate_data_key", "success", "operator:cli")]
+        assert any("next -> current" in change for change in rows[0].detail["changes"])
+        assert rows[1].detail["kid"] == compromised
+        assert verify_chain(db).broken_at is None
+
+
 # --- high-assurance registrations: public keys, the fapi2 profile ---------------------------
 
 

@@ -9,8 +9,8 @@ from flask import Flask
 from idp.interaction.methods import PASSWORD_SMS, SIM_SIGNATURE, USB_TOKEN, entry_for, offer
 from tests.connectors.test_imports import ROOT, imported_modules
 
-METHOD_AND_PAGE_PACKAGES = ("idp.login", "idp.usbtoken", "idp.simsign", "idp.account",
-                            "idp.register", "idp.helpdesk", "idp.sharing")
+METHOD_AND_PAGE_PACKAGES = ("idp.login", "idp.certificates", "idp.usbtoken", "idp.simsign",
+                            "idp.account", "idp.register", "idp.helpdesk", "idp.sharing")
 
 
 @pytest.mark.parametrize("package", ["idp/oidc", "idp/interaction"])
@@ -85,6 +85,14 @@ def test_no_import_cycle_among_idp_packages():
     graph = package_graph()
     assert len(graph) > 20  # every package was read
     assert find_cycle(graph) is None
+
+
+def test_the_certificate_methods_share_only_the_certificates_package():
+    graph = package_graph()
+    assert "idp.usbtoken" not in graph["idp.simsign"]
+    assert "idp.simsign" not in graph["idp.usbtoken"]
+    assert "idp.certificates" in graph["idp.usbtoken"] & graph["idp.simsign"]
+    assert graph["idp.certificates"].isdisjoint({"idp.usbtoken", "idp.simsign"})
 
 
 def test_a_cycle_would_be_found():

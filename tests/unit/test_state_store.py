@@ -225,6 +225,60 @@ def test_incr_under_concurrency_loses_no_hit(store):
     assert store.count("busy") == 50
 
 
+def test_incr_many_counts_each_key_in_order_with_its_own_window(store):
+    store.incr("a", 30)
+    assert store.incr_many([("a", 30), ("b", 0.3), ("a", 30)]) == [2, 1, 3]
+    assert store.expires_at("b") == pytest.approx(time.time() + 0.3, abs=0.2)
+    time.sleep(PAST_TTL)
+    assert store.incr_many([("b", 30), ("a", 30)]) == [1, 4]  # b's window ended, a's did not
+    assert store.incr_many([]) == []
+
+
+def test_incr_many_under_concurrency_loses_no_hit(store):
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        for _ in range(5):
+            store.incr_many([("x", 30), ("y", 30)])
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert (store.count("x"), store.count("y")) == (40, 40)
+
+
+def test_counters_read_values_and_window_ends_in_order(store):
+    store.incr("one", 30)
+    store.incr_many([("two", 60), ("two", 60)])
+    store.incr("short", TTL)
+    time.sleep(PAST_TTL)
+    now = time.time()
+    [one, two, short, missing, one_again] = store.counters(
+        ["one", "two", "short", "missing", "one"])
+    assert one == one_again and one[0] == 1 and one[1] == pytest.approx(now + 30, abs=1)
+    assert two[0] == 2 and two[1] == pytest.approx(now + 60, abs=1)
+    assert short == (0, None) and missing == (0, None)  # expired, never counted
+    assert store.counters([]) == []
+
+
+def test_decr_takes_one_back_keeping_the_window_and_never_goes_below_zero(store):
+    store.incr("given", 30)
+    store.incr("given", 30)
+    ends = store.expires_at("given")
+    store.decr("given")
+    assert store.count("given") == 1
+    assert store.expires_at("given") == pytest.approx(ends, abs=0.5)
+    store.decr("given")
+    store.decr("given")
+    assert store.count("given") == 0
+    store.decr("never-counted")
+    assert store.count("never-counted") == 0 and store.expires_at("never-counted") is None
+    assert store.incr("never-counted", 30) == 1
+
+
 def test_delete_forgets_values_and_counters(store):
     store.put("k", {"v": 1}, 10)
     store.incr("c", 10)
@@ -273,7 +327,8 @@ def test_unreachable_redis_raises_store_unavailable():
     for call in (lambda: store.get("k"), lambda: store.put("k", {}, 1),
                  lambda: store.add("k", {}, 1), lambda: store.take("k"),
                  lambda: store.incr("k", 1), lambda: store.count("k"),
-                 lambda: store.delete("k"), store.ping):
+                 lambda: store.delete("k"), lambda: store.counters(["k"]),
+                 lambda: store.incr_many([("k", 1)]), store.ping):
         with pytest.raises(StoreUnavailable):
             call()
     assert time.monotonic() - started < 20  # fails fast, never hangs
@@ -282,8 +337,8 @@ def test_unreachable_redis_raises_store_unavailable():
 def test_unusable_sql_database_raises_store_unavailable(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'state.sqlite3'}")
     store = SqlStateStore(engine)
-    with pytest.raises(StoreUnavailable):
-        store.get("k")
-    with pytest.raises(StoreUnavailable):
-        store.ping()
+    for call in (lambda: store.get("k"), lambda: store.add("k", {}, 1),
+                 lambda: store.counters(["k"]), lambda: store.incr_many([("k", 1)]), store.ping):
+        with pytest.raises(StoreUnavailable):
+            call()
     engine.dispose()

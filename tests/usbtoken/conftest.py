@@ -251,7 +251,7 @@ BIRTHDATES = {"citizen-rsa": CITIZEN_BIRTHDATE, "citizen-ec": "1995-08-21"}
 def token_account(app, provider, usb_pki):
     """An account registered with certificate `name` through the registration service."""
     from connectors.pki import verify_certificate
-    from idp.usbtoken.bindings import NewAccountData, register_account
+    from idp.certificates.registration import NewAccountData, register_account
 
     def read(key: str) -> list[bytes]:
         return [Path(path).read_bytes() for path in usb_pki.usb_token_settings()[key]]
@@ -299,9 +299,10 @@ def id_claims(flow: Flow, location: str, verifier: str) -> dict:
     return claims
 
 
-def to_portal(flow: Flow, response) -> str:
-    """Follow the provider from a finished login (resume, consent) to the portal redirect."""
-    location = response.headers["Location"]
+def to_portal(flow: Flow, answer) -> str:
+    """Follow the provider from a finished login (its response, or the URL the SIM page is
+    sent on to) through the consent to the portal redirect."""
+    location = answer if isinstance(answer, str) else answer.headers["Location"]
     for _ in range(4):
         if location.startswith(flow.portal.redirect_uri):
             return location

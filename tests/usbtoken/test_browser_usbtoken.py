@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import chromium_browser  # noqa: F401 - pytest fixture
 from tests.live import REPO, LiveProvider, free_port, wait_for
@@ -100,7 +101,7 @@ def _register(page, provider, agent, account_type: str, token: str, **fields: st
     for name, value in fields.items():
         page.fill(f"#{name}", value)
     page.click("#create")
-    assert page.locator("#registered").is_visible()
+    expect(page.locator("#registered")).to_be_visible()
 
 
 def test_citizen_and_enterprise_register_and_log_in_at_level_3(stack, chromium_browser):  # noqa: F811
@@ -129,7 +130,7 @@ def test_citizen_and_enterprise_register_and_log_in_at_level_3(stack, chromium_b
     page.goto(business_portal.url)
     page.click("#login")
     assert page.url.startswith(provider.issuer + "/login/usb?")
-    assert page.locator("#level3").is_visible()
+    expect(page.locator("#level3")).to_be_visible()
     _sign(page, agent, "enterprise")
     page.wait_for_url(provider.issuer + "/consent?*")
     assert ENTERPRISE_MST in page.locator("#claims").inner_text()

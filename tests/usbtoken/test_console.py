@@ -3,9 +3,9 @@ certificate is recorded; a removed one no longer logs in; the last way in stays.
 
 from __future__ import annotations
 
-from idp.account.certificates import LAST_CERTIFICATE
+from idp.certificates.bindings import LAST_CERTIFICATE
+from idp.certificates.refusals import MESSAGES_VI
 from idp.store.models import Account
-from idp.usbtoken.refusals import MESSAGES_VI
 from tests.account.conftest import console_login
 from tests.conftest import csrf_from, make_person, query
 from tests.usbtoken.conftest import (

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from connectors.pki import MESSAGES_VI
-from idp.usbtoken.refusals import MESSAGES_VI as FLOW_MESSAGES
+from idp.certificates.refusals import MESSAGES_VI as FLOW_MESSAGES
 from tests.conftest import Flow, csrf_from
 from tests.usbtoken.conftest import (
     AGENCY_BUDGET_CODE,

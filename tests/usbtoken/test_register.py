@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from connectors.pki import MESSAGES_VI
+from idp.certificates.refusals import MESSAGES_VI as FLOW_MESSAGES
 from idp.store.models import Account
-from idp.usbtoken.refusals import MESSAGES_VI as FLOW_MESSAGES
 from tests.conftest import csrf_from, make_person
 from tests.usbtoken.conftest import (
     AGENCY_BUDGET_CODE,

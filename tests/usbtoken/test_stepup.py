@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from idp.certificates.refusals import MESSAGES_VI
 from idp.store.models import Account, AccountCertificate
-from idp.usbtoken.refusals import MESSAGES_VI
 from tests.conftest import config, csrf_from, last_otp, make_person, query
 from tests.usbtoken.conftest import (
     CITIZEN_BIRTHDATE,
@@ -95,7 +95,7 @@ def test_password_login_during_a_level_3_request_never_gets_a_code(flow, make_ac
     # The password page, opened by hand instead of the token page.
     response = flow.submit_password(f"/login?tx={tx}", person.cccd, person.password)
     response = flow.submit_otp(tx, last_otp(flow.settings))
-    response = flow.browser.get(response.headers["Location"])  # /authorize/resume
+    # Below the level asked for: on to the token's page, never to the portal.
     assert response.headers["Location"].startswith(f"/login/usb?tx={tx}")
     assert 'id="step-up"' in signer.open(response.headers["Location"])
 

@@ -1,4 +1,4 @@
-"""Checking what the login page posts: challenge, certificate, signature, and who signed.
+"""Checking what a signing page posts: challenge, certificate, signature, and who signed.
 
 The challenge is used up first, so even a malformed post spends it. Then the certificate
 is validated (chain to the configured CAs, dates, key usage, CRL) and the signature is
@@ -12,71 +12,23 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-
-from flask import Flask, current_app
 
 from connectors.pki import (
     CertificateIdentity,
     CertificateRefused,
-    CrlStore,
-    load_certificates,
     signed_value,
     verify_certificate,
     verify_signature,
     web_origin,
 )
-from idp.config import ConfigError, Settings
+from idp.certificates.challenges import take_challenge
+from idp.certificates.refusals import CertificateLoginRefused
+from idp.certificates.trust import trust_anchors
 from idp.provider import provider
-from idp.usbtoken.challenges import take_challenge
-from idp.usbtoken.refusals import UsbTokenRefused
 
 # A national CA's certificate is 1.5–2.5 kB; a signature at most 512 bytes (RSA 4096).
 MAX_CERTIFICATE_BYTES = 16 * 1024
 MAX_SIGNATURE_BYTES = 1024
-
-
-@dataclass(frozen=True)
-class TrustAnchors:
-    """The configured roots and licensed CAs (DER), and the CRL store; built at start-up."""
-
-    roots: tuple[bytes, ...]
-    intermediates: tuple[bytes, ...]
-    crls: CrlStore
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TrustAnchors:
-        """Read every configured certificate file; a missing one stops the start-up."""
-        usb = settings.usb_token
-
-        def read(key: str, paths: tuple[str, ...]) -> tuple[bytes, ...]:
-            certificates: list[bytes] = []
-            for value in paths:
-                try:
-                    certificates += load_certificates(settings.path(value))
-                except OSError as exc:
-                    raise ConfigError(
-                        f"invalid configuration:\n  usb_token.{key}: cannot read {value} "
-                        f"({exc.strerror})") from None
-            return tuple(certificates)
-
-        return cls(
-            roots=read("trusted_roots", usb.trusted_roots),
-            intermediates=read("intermediates", usb.intermediates),
-            crls=CrlStore(usb.crl_sources, base_dir=settings.base_dir, timeout=usb.crl_timeout,
-                          max_age=timedelta(seconds=usb.crl_max_age)),
-        )
-
-
-def init_trust(app: Flask, settings: Settings) -> None:
-    """Load the trust anchors once for this app (key and certificate parsing is not per
-    request)."""
-    app.extensions["idp.usb_trust"] = TrustAnchors.from_settings(settings)
-
-
-def usb_token_available() -> bool:
-    """Whether level 3 can be reached here: some trusted root CA is configured."""
-    return bool(current_app.extensions["idp.usb_trust"].roots)
 
 
 def provider_origin() -> str:
@@ -85,8 +37,8 @@ def provider_origin() -> str:
 
 
 @dataclass(frozen=True)
-class TokenSubmission:
-    """The fields the page posts after the agent signed, as received."""
+class SignedChallenge:
+    """The fields the page posts after the signing agent signed, as received."""
 
     challenge: str
     certificate: str
@@ -96,7 +48,8 @@ class TokenSubmission:
     algorithm: str
 
     @classmethod
-    def from_form(cls, form: Mapping[str, str]) -> TokenSubmission:
+    def from_form(cls, form: Mapping[str, str]) -> SignedChallenge:
+        """The fields of the posted form."""
         # Cut at generous bounds before decoding: the request body is limited anyway.
         return cls(
             challenge=(form.get("challenge") or "")[:64],
@@ -116,15 +69,15 @@ def _decode(value: str, limit: int, what: str) -> bytes:
     return data
 
 
-def verify_submission(submission: TokenSubmission, purpose: str,
-                      browser: str) -> CertificateIdentity:
+def verify_signed_challenge(submission: SignedChallenge, purpose: str,
+                            browser: str) -> CertificateIdentity:
     """Check a signed challenge end to end and return the identity of the signer.
 
-    Raises UsbTokenRefused naming the first check that failed; nothing is written
+    Raises CertificateLoginRefused naming the first check that failed; nothing is written
     except that the challenge is used up.
     """
     take_challenge(submission.challenge, purpose, browser)
-    anchors: TrustAnchors = current_app.extensions["idp.usb_trust"]
+    anchors = trust_anchors()
     try:
         certificate = _decode(submission.certificate, MAX_CERTIFICATE_BYTES, "certificate")
         signature = _decode(submission.signature, MAX_SIGNATURE_BYTES, "signature")
@@ -134,5 +87,5 @@ def verify_submission(submission: TokenSubmission, purpose: str,
         verify_signature(certificate, signed_value(provider_origin(), submission.challenge),
                          signature, submission.algorithm)
     except CertificateRefused as exc:
-        raise UsbTokenRefused.from_certificate(exc) from exc
+        raise CertificateLoginRefused.from_certificate(exc) from exc
     return identity

@@ -1,4 +1,4 @@
-"""Accounts and the certificates bound to them: find by certificate, bind, register, remove.
+"""Accounts and the certificates bound to them: find by certificate, bind, list, remove.
 
 An account is found by the identity its certificate carries: the CCCD for a citizen, the
 tax code (MST) for an enterprise, the budget-relationship code for an agency. A verified
@@ -9,32 +9,24 @@ person or organisation the account was opened for.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.pki import CertificateIdentity
 from idp.audit import record_event
+from idp.certificates.refusals import CertificateLoginRefused
 from idp.interaction.methods import SIM_SIGNATURE, USB_TOKEN
 from idp.store.models import Account, AccountCertificate, utcnow
-from idp.usbtoken.refusals import UsbTokenRefused
-from vnid.person import InvalidField, normalize_name, validate_cccd
 
 KIND = "usb"
+"""The kind of certificate a caller that names none means: a USB token's."""
 METHODS = {"usb": USB_TOKEN.name, "sim": SIM_SIGNATURE.name}
 """Audit name of each certificate kind's login method (USB token, SIM signature)."""
 CERTIFICATE_IAL = USB_TOKEN.level
 """A CA vouched for the identity in the certificate: the account's identity is proved to
 the level the certificate logs in at."""
-ACCOUNT_TYPES = ("citizen", "enterprise", "agency")
-
-
-class AccountExists(Exception):
-    """An account for this identity exists already."""
 
 
 def account_for(session: Session, identity: CertificateIdentity) -> Account | None:
@@ -77,12 +69,13 @@ def bind_certificate(session: Session, account: Account, identity: CertificateId
         AccountCertificate.sha256_fingerprint == identity.sha256_fingerprint))
     if row is not None and row.account_id != account.id:
         # Identity decides the account, so this means the account's identity changed.
-        raise UsbTokenRefused("other_account", detail="certificate bound to another account")
+        raise CertificateLoginRefused("other_account",
+                                      detail="certificate bound to another account")
     if row is not None and row.removed_at is not None and not re_add:
-        raise UsbTokenRefused("certificate_removed")
+        raise CertificateLoginRefused("certificate_removed")
     new_certificate = row is None
     if row is None:
-        row = _certificate_row(identity, kind)
+        row = certificate_row(identity, kind)
         account.certificates.append(row)
     row.removed_at = None
     row.last_used_at = utcnow()
@@ -103,7 +96,8 @@ def audit_binding(binding: Binding) -> None:
                      ial=CERTIFICATE_IAL)
 
 
-def _certificate_row(identity: CertificateIdentity, kind: str = KIND) -> AccountCertificate:
+def certificate_row(identity: CertificateIdentity, kind: str = KIND) -> AccountCertificate:
+    """A new row binding the certificate to an account, used now."""
     return AccountCertificate(
         kind=kind, sha256_fingerprint=identity.sha256_fingerprint,
         serial_hex=identity.serial_hex[:64], issuer=(identity.issuer or "")[:200],
@@ -122,14 +116,16 @@ def login_account(session: Session, identity: CertificateIdentity, *,
     """
     account = account_for(session, identity)
     if account is None:
-        raise UsbTokenRefused("not_registered", detail=f"{identity.kind} without account")
+        raise CertificateLoginRefused("not_registered",
+                                      detail=f"{identity.kind} without account")
     if step_up_account_id is not None and account.id != step_up_account_id:
-        raise UsbTokenRefused("other_account", detail="step-up with another account's token")
+        raise CertificateLoginRefused("other_account",
+                                      detail="step-up with another account's token")
     if account.status != "active":
-        raise UsbTokenRefused("account_inactive", detail=f"account {account.status}")
+        raise CertificateLoginRefused("account_inactive", detail=f"account {account.status}")
     try:
         binding = bind_certificate(session, account, identity, kind=kind)
-    except UsbTokenRefused:
+    except CertificateLoginRefused:
         session.rollback()
         raise
     session.commit()
@@ -145,91 +141,37 @@ def add_to_account(session: Session, account: Account, identity: CertificateIden
     enterprise's MST, an agency's budget code.
     """
     if account_for(session, identity) is not account:
-        raise UsbTokenRefused("other_account", detail="identity of another account")
+        raise CertificateLoginRefused("other_account", detail="identity of another account")
     binding = bind_certificate(session, account, identity, re_add=True, kind=kind)
     session.commit()
     audit_binding(binding)
     return binding.raised_from is not None
 
 
-@dataclass(frozen=True)
-class NewAccountData:
-    """What the registrant adds to the certificate's identity."""
-
-    email: str | None
-    birthdate: date | None
-    """Citizens whose certificate carries no birth date: the date they typed (its year must
-    match the CCCD); it is kept as unverified."""
+def active_certificates(account: Account) -> list[AccountCertificate]:
+    """The certificates that may log in to the account, oldest first."""
+    return [row for row in account.certificates if row.removed_at is None]
 
 
-def check_kind(identity: CertificateIdentity, account_type: str) -> None:
-    """The certificate fits the chosen account type (and a citizen's carries a CCCD)."""
-    if identity.kind != account_type:
-        raise UsbTokenRefused("wrong_kind", detail=f"{identity.kind} certificate for "
-                              f"{account_type}")
-    if account_type == "citizen" and identity.cccd is None:
-        raise UsbTokenRefused("no_cccd", detail="citizen certificate without CCCD")
+LAST_CERTIFICATE = (
+    "Không thể gỡ chứng thư số này: tài khoản chỉ đăng nhập được bằng chứng thư số và đây là "
+    "chứng thư số duy nhất còn lại. Hãy thêm chứng thư số mới trước khi gỡ."
+)
 
 
-def gender_of(cccd: str) -> str:
-    """The sex the CCCD encodes: its 4th digit is even for men, odd for women
-    (Circular 07/2016/TT-BCA)."""
-    return "female" if int(cccd[3]) % 2 else "male"
+def remove_certificate(session: Session, account: Account, certificate_id: int) -> str | None:
+    """Stop a certificate logging in to the account; returns an error message or None.
 
-
-def display_name(identity: CertificateIdentity) -> str:
-    """The holder's name as the account shows it (the CN, else the organisation)."""
-    name = identity.common_name or identity.organization or ""
-    try:
-        return normalize_name(name) if identity.kind == "citizen" else " ".join(name.split())[:100]
-    except InvalidField:
-        return " ".join(name.split())[:100]
-
-
-def register_account(session: Session, identity: CertificateIdentity,
-                     data: NewAccountData, *, kind: str = KIND) -> Account:
-    """Create a level-3 account of the certificate's kind with the certificate bound
-    (`kind`: from a USB token, "usb", or a SIM signature, "sim").
-
-    Raises InvalidField when a citizen's birth date disagrees with the CCCD, and
-    AccountExists when the identity has an account already (also under a race).
+    An account without a password keeps at least one certificate.
     """
-    check_kind(identity, identity.kind)
-    citizen = identity.kind == "citizen"
-    cccd = identity.cccd if citizen else None
-    gender = gender_of(cccd) if cccd else None
-    # A date the CA vouched for wins over one typed; a typed one is kept as unverified.
-    birthdate = identity.birthdate or data.birthdate
-    if cccd:
-        if birthdate is None:
-            raise InvalidField("birthdate", "Vui lòng nhập ngày sinh.")
-        validate_cccd(cccd, birthdate, gender)
-    if account_for(session, identity) is not None:
-        raise AccountExists
-    account = Account(
-        subject=secrets.token_urlsafe(32),
-        cccd=cccd,
-        full_name=display_name(identity),
-        birthdate=birthdate if citizen else None,
-        birthdate_verified=identity.birthdate is not None or not citizen,
-        gender=gender,
-        email=data.email,
-        email_verified=False,
-        password_hash=None,
-        account_type=identity.kind,
-        tax_code=None if citizen else identity.tax_code,
-        budget_code=identity.budget_code if identity.kind == "agency" else None,
-        organization=None if citizen else (identity.organization or "")[:200] or None,
-        ial=CERTIFICATE_IAL,
-        verified_by=METHODS[kind],
-        status="active",
-    )
-    account.certificates.append(_certificate_row(identity, kind))
-    session.add(account)
-    try:
-        session.commit()
-    except IntegrityError:
-        # Two registrations of one identity at the same moment: the unique index decides.
-        session.rollback()
-        raise AccountExists from None
-    return account
+    active = active_certificates(account)
+    row = next((row for row in active if row.id == certificate_id), None)
+    if row is None:
+        return "Không tìm thấy chứng thư số này trong tài khoản."
+    if account.password_hash is None and len(active) == 1:
+        return LAST_CERTIFICATE
+    row.removed_at = utcnow()
+    session.commit()
+    record_event("usb_token.remove", "success", account_id=account.id,
+                 fingerprint=row.sha256_fingerprint[:16], serial=row.serial_hex)
+    return None

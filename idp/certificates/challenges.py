@@ -1,4 +1,4 @@
-"""One-time challenges for token signatures: 256 random bits, one purpose, at most 5 minutes.
+"""One-time challenges for a signing agent to sign: 256 random bits, one purpose, at most 5 minutes.
 
 A challenge is bound to what it was issued for (`login:<interaction>`, `register:<type>`,
 `account:<id>`) and to the browser that asked for it. It leaves the store on its first
@@ -12,8 +12,8 @@ import secrets
 import time
 
 from connectors.pki import new_challenge
+from idp.certificates.refusals import CertificateLoginRefused
 from idp.provider import provider
-from idp.usbtoken.refusals import UsbTokenRefused
 
 CHALLENGE_TTL = 300
 """Seconds a challenge may wait for its signature (the Web eID default is 5 minutes)."""
@@ -22,6 +22,7 @@ _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _key(challenge: str) -> str:
+    # The USB token's agent is what signs challenges (a SIM, a digest sent through the MSSP).
     return f"usb-challenge:{challenge}"
 
 
@@ -36,15 +37,17 @@ def issue_challenge(purpose: str, browser: str, ip: str | None) -> str | None:
 
 
 def take_challenge(challenge: str, purpose: str, browser: str) -> None:
-    """Use up `challenge`; raise UsbTokenRefused unless it was issued for this purpose and
-    browser less than CHALLENGE_TTL seconds ago and never presented before."""
+    """Use up `challenge`; raise CertificateLoginRefused unless it was issued for this
+    purpose and browser less than CHALLENGE_TTL seconds ago and never presented before."""
     if not _CHALLENGE.fullmatch(challenge):
-        raise UsbTokenRefused("challenge_unknown", detail="not a challenge")
+        raise CertificateLoginRefused("challenge_unknown", detail="not a challenge")
     record = provider().state.take(_key(challenge))
     if record is None:
-        raise UsbTokenRefused("challenge_unknown", detail="used, expired or never issued")
+        raise CertificateLoginRefused("challenge_unknown",
+                                      detail="used, expired or never issued")
     if record["p"] != purpose or not secrets.compare_digest(record["b"], browser):
-        raise UsbTokenRefused("challenge_unknown", detail="issued for another purpose or browser")
+        raise CertificateLoginRefused("challenge_unknown",
+                                      detail="issued for another purpose or browser")
     # The store's expiry may lag (or be a Redis TTL rounded up): check the age itself.
     if time.time() - record["t"] > CHALLENGE_TTL:
-        raise UsbTokenRefused("challenge_expired", detail="older than 5 minutes")
+        raise CertificateLoginRefused("challenge_expired", detail="older than 5 minutes")

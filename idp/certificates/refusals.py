@@ -1,10 +1,15 @@
-"""Why a USB-token signature did not log in, register or bind, with the text the user sees."""
+"""Why a certificate or its signature did not log in, register or bind, with the text the
+user sees."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar, Self
+
 from connectors.pki import CertificateRefused
 
-# Reasons of this flow; certificate and signature reasons come from connectors.pki.
+# Reasons of the certificate flows; certificate and signature reasons come from connectors.pki.
+# Where a text names the USB token, the SIM signature's pages put their own (idp.simsign).
 MESSAGES_VI = {
     "challenge_unknown": "Yêu cầu ký số không hợp lệ hoặc đã được sử dụng. Vui lòng bấm ký số "
                          "lại.",
@@ -25,16 +30,20 @@ MESSAGES_VI = {
 }
 
 
-class UsbTokenRefused(Exception):
-    """A signed challenge was not accepted; `message_vi` is shown as is, `reason` audited."""
+class CertificateLoginRefused(Exception):
+    """A certificate, its signature or the request for one was not accepted; `message_vi`
+    is shown as is, `reason` audited, `detail` kept for the operators."""
+
+    messages_vi: ClassVar[Mapping[str, str]] = MESSAGES_VI
+    """The text of each reason, for a refusal raised without one."""
 
     def __init__(self, reason: str, message_vi: str | None = None, *, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
-        self.message_vi = message_vi or MESSAGES_VI[reason]
+        self.message_vi = message_vi or self.messages_vi[reason]
         self.detail = detail
 
     @classmethod
-    def from_certificate(cls, exc: CertificateRefused) -> UsbTokenRefused:
+    def from_certificate(cls, exc: CertificateRefused) -> Self:
         """The same refusal, for a certificate or signature the PKI layer refused."""
         return cls(exc.reason, exc.message_vi, detail=exc.detail)

@@ -1,0 +1,3 @@
+"""The provider the OTP service tests call (see tests/unit/service_app.py)."""
+
+from tests.unit.service_app import app, provider  # noqa: F401
