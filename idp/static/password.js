@@ -43,4 +43,6 @@
   }
   input.addEventListener("input", later);
   confirm.addEventListener("input", later);
+  // On a slow connection the user may type before this script arrives.
+  if (input.value || confirm.value) { later(); }
 })();
