@@ -55,6 +55,9 @@ class Audit:
         self.shots = Path(shots) if shots else None
 
     def check(self, page, name: str) -> None:
+        # After a click, the new page may still be loading its style sheet; axe would judge
+        # colours of a half-styled page.
+        page.wait_for_load_state()
         self.pages += 1
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
