@@ -47,6 +47,11 @@ class KeyBackend(Protocol):
         """Turn a stored private key back into a joserfc key that signs with `alg`."""
         ...
 
+    def release(self, stored_private: str, alg: str) -> None:
+        """The key ring no longer signs with this key: let go of what the process holds of
+        its private part."""
+        ...
+
     def destroy(self, stored_private: str, alg: str) -> None:
         """Delete a key this backend made, now that no token it signed is still valid."""
         ...

@@ -346,6 +346,9 @@ class Pkcs11KeyBackend:
         check_alg(alg)
         self._token.destroy(stored_private)
 
+    def release(self, stored_private: str, alg: str) -> None:
+        """Nothing to let go of: the private part never leaves the token."""
+
     def load_private(self, stored_private: str, alg: str) -> Key:
         """A joserfc key for `alg` that signs with the token's key labelled `stored_private`.
 

@@ -41,6 +41,7 @@ class _Snapshot:
     signing: Mapping[str, tuple[str, Key]]
     verification: KeySet
     jwks_json: bytes
+    private_rows: Mapping[str, _Row]  # kid -> row, for the keys in `signing`
 
 
 class KeyRing:
@@ -127,6 +128,10 @@ class KeyRing:
             return False
         self._snapshot = self._build(rows, fingerprint, old)
         log.info("signing keys loaded: %s", sorted(fingerprint))
+        if old is not None:
+            for kid, row in old.private_rows.items():
+                if kid not in self._snapshot.private_rows:
+                    backend_for(row.backend, self._backends).release(row.private_key, row.alg)
         return True
 
     def _published_rows(self) -> list[_Row]:
@@ -156,6 +161,7 @@ class KeyRing:
         parsed = {kid: key for kid, key in old.signing.values()} if old else {}
         public: list[Key] = []
         signing: dict[str, tuple[str, Key]] = {}
+        private_rows: dict[str, _Row] = {}
         for row in rows:
             # Re-import the public JWK so a stray private member can never be published.
             public_key = JWKRegistry.import_key(row.public_jwk)
@@ -165,9 +171,11 @@ class KeyRing:
                 if key.thumbprint() != public_key.thumbprint():
                     raise SigningKeyError(f"signing key {row.kid}: private and public parts differ")
                 signing[row.alg] = (row.kid, key)
+                private_rows[row.kid] = row
         verification = KeySet(public)
         document = json.dumps(verification.as_dict(private=False), separators=(",", ":"))
-        return _Snapshot(fingerprint, signing, verification, document.encode("utf-8"))
+        return _Snapshot(fingerprint, signing, verification, document.encode("utf-8"),
+                         private_rows)
 
     def _load_private(self, row: _Row) -> Key:
         backend = backend_for(row.backend, self._backends)

@@ -6,7 +6,7 @@ is useless without `keys.passphrase`, which lives in the environment.
 
 from __future__ import annotations
 
-import functools
+import threading
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.serialization import (
@@ -21,6 +21,13 @@ from keys.base import KeyPassphraseError, SigningKeyError, check_alg
 
 _RSA_BITS = 2048
 _EC_CURVE = "P-256"
+
+# Keys this process has decrypted, shared by its key rings: a ring rebuilt after a rotation,
+# or a second app in the process, does not pay the RSA decryption again. A ring releases a
+# key it stops signing with, so the process keeps no retired or withdrawn private key.
+_DECRYPTED_MAX = 32
+_decrypted: dict[tuple[str, str, bytes], Key] = {}
+_decrypted_lock = threading.Lock()
 
 
 class SoftwareKeyBackend:
@@ -57,14 +64,27 @@ class SoftwareKeyBackend:
     def load_private(self, stored_private: str, alg: str) -> Key:
         """Decrypt a stored PEM into a joserfc key limited to `alg` and signatures.
 
-        Costly (tens of milliseconds for RSA), so a process remembers the keys it has
-        decrypted: a key ring rebuilt after a rotation decrypts only the new key.
+        Costly (tens of milliseconds for RSA), so the process remembers the keys it has
+        decrypted until a key ring releases them.
         """
         check_alg(alg)
-        return _decrypt(stored_private, alg, self._passphrase)
+        remembered = (stored_private, alg, self._passphrase)
+        with _decrypted_lock:
+            key = _decrypted.get(remembered)
+        if key is None:
+            key = _decrypt(stored_private, alg, self._passphrase)
+            with _decrypted_lock:
+                _decrypted[remembered] = key
+                while len(_decrypted) > _DECRYPTED_MAX:
+                    del _decrypted[next(iter(_decrypted))]  # the oldest
+        return key
+
+    def release(self, stored_private: str, alg: str) -> None:
+        """Forget the decrypted key: the ring no longer signs with it."""
+        with _decrypted_lock:
+            _decrypted.pop((stored_private, alg, self._passphrase), None)
 
 
-@functools.lru_cache(maxsize=32)
 def _decrypt(stored_private: str, alg: str, passphrase: bytes) -> Key:
     params = {"alg": alg, "use": "sig"}
     key: RSAKey | ECKey

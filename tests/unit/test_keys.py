@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.store.models import Base, SigningKey
+from keys import software
 from keys.base import CURRENT, NEXT, RETIRED, KeyPassphraseError, SigningKeyError
 from keys.ring import KeyRing
 from keys.rotation import KeyChange, ensure_keys, list_keys, rotate, withdraw
@@ -288,3 +289,37 @@ def test_a_withdrawn_key_leaves_the_jwks_at_once_and_signing_goes_on(sessions, b
     assert after[NEXT][0] in published_kids(ring)
     with pytest.raises(SigningKeyError, match="no signing key"), sessions.begin() as session:
         withdraw(session, backend, compromised, max_token_ttl=TOKEN_TTL, now=clock.now())
+
+
+@pytest.mark.parametrize("how", ["rotate", "withdraw"])
+def test_the_process_keeps_no_private_key_the_ring_stopped_signing_with(sessions, clock,
+                                                                        monkeypatch, how):
+    decrypted: list[str] = []
+
+    def counting_decrypt(stored_private: str, alg: str, passphrase: bytes) -> Key:
+        decrypted.append(stored_private)
+        return real_decrypt(stored_private, alg, passphrase)
+
+    real_decrypt = software._decrypt
+    monkeypatch.setattr(software, "_decrypt", counting_decrypt)
+    backend = SoftwareKeyBackend(PASSPHRASE)
+    initialise(sessions, backend, clock)
+    ring = make_ring(sessions, backend, clock)
+    old_kid, _ = ring.signing_key("RS256")
+    with sessions() as session:
+        old_pem = session.get(SigningKey, old_kid).private_key
+    # A second ring in the process (another app) reuses the decrypted key.
+    assert make_ring(sessions, backend, clock).signing_key("RS256")[0] == old_kid
+    assert decrypted.count(old_pem) == 1
+
+    if how == "rotate":
+        rotate_all(sessions, backend, clock, algs=("RS256",))
+    else:
+        with sessions.begin() as session:
+            withdraw(session, backend, old_kid, max_token_ttl=TOKEN_TTL, now=clock.now())
+    clock.advance(RELOAD_SECONDS)
+    assert ring.maybe_reload() is True
+    assert ring.signing_key("RS256")[0] != old_kid
+    assert not [entry for entry in software._decrypted if entry[0] == old_pem]
+    backend.load_private(old_pem, "RS256")  # only by decrypting it again
+    assert decrypted.count(old_pem) == 2
