@@ -211,10 +211,15 @@ class SqlStateStore:
 
     def incr_many(self, counters: list[tuple[str, float]]) -> list[int]:
         now = time.time()
+        values = [0] * len(counters)
         with self._transaction() as connection:
-            return [int(connection.execute(self._incr, {
-                "k": self._key(key), "now": now, "exp": now + ttl}).scalar_one())
-                    for key, ttl in counters]
+            # In key order: the rows stay locked to the commit, and two steps counting the
+            # same limits in different orders would otherwise deadlock (PostgreSQL).
+            for index in sorted(range(len(counters)), key=lambda i: counters[i][0]):
+                key, ttl = counters[index]
+                values[index] = int(connection.execute(self._incr, {
+                    "k": self._key(key), "now": now, "exp": now + ttl}).scalar_one())
+        return values
 
     def decr(self, key: str) -> None:
         self._run(self._decr, {"k": self._key(key), "now": time.time()})

@@ -19,6 +19,7 @@ from idp.db import make_engine
 from idp.store.models import Base, StateEntry
 from idp.store.redis_state import RedisStateStore
 from idp.store.state import SqlStateStore, StoreUnavailable
+from tests.conftest import fresh_postgres_database
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 TTL = 0.2  # seconds: short enough to wait out, long enough to read back first
@@ -248,6 +249,35 @@ def test_incr_many_under_concurrency_loses_no_hit(store):
     for thread in threads:
         thread.join(timeout=30)
     assert (store.count("x"), store.count("y")) == (40, 40)
+
+
+def test_incr_many_in_opposite_orders_does_not_deadlock_on_postgresql():
+    """Two steps counting the same limits in different orders: on PostgreSQL each holds
+    its row locks to the commit, so the SQL store must take them in one order."""
+    with fresh_postgres_database("idp_state", "opposite-order counting not run") as url:
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        store = SqlStateStore(engine, prefix="t:")
+        barrier = threading.Barrier(2)
+        refused: list[StoreUnavailable] = []
+
+        def worker(keys: tuple[str, ...]) -> None:
+            barrier.wait()
+            for _ in range(30):
+                try:
+                    store.incr_many([(key, 60) for key in keys])
+                except StoreUnavailable as error:
+                    refused.append(error)
+
+        threads = [threading.Thread(target=worker, args=(keys,))
+                   for keys in (("a", "b", "c"), ("c", "b", "a"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        counts = [count for count, _ in store.counters(["a", "b", "c"])]
+        engine.dispose()
+    assert refused == [] and counts == [60, 60, 60]
 
 
 def test_counters_read_values_and_window_ends_in_order(store):
