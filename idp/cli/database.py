@@ -129,7 +129,8 @@ def keys_rewrap_data_keys(ctx: Context, old_config: str) -> None:
     click.echo(f"{count} data keys moved from KEK {old.name} to KEK {new.name}")
 
 
-@keys.command("withdraw")
+# A kid is a base64url thumbprint and may start with "-": never read it as an option.
+@keys.command("withdraw", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_context

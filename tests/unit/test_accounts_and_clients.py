@@ -386,6 +386,21 @@ def test_keys_rotate_then_list(cli):
     assert "retired" in text and "published until" in text
 
 
+def test_withdraw_takes_a_kid_that_starts_with_a_dash(cli):
+    """A kid is a base64url thumbprint: one in 64 starts with "-", and the operator pastes
+    it as `keys list` shows it."""
+    cli("keys", "rotate")
+    retired = next(k["kid"] for k in json.loads(cli("keys", "list", "--json").output)
+                   if k["state"] == "retired")
+    dashed = "-p" + retired[2:]
+    with _db(cli.database) as db:
+        db.execute(SigningKey.__table__.update().where(SigningKey.kid == retired)
+                   .values(kid=dashed))
+        db.commit()
+    assert dashed in cli("keys", "withdraw", dashed, "--yes").output
+    assert dashed not in cli("keys", "list").output
+
+
 def test_key_commands_are_in_the_audit_trail_with_the_change_or_not_at_all(cli):
     from idp.audit import verify_chain
     from idp.store.models import AuditEvent
